@@ -1,0 +1,32 @@
+# The two commands a newcomer runs: `make demo` and `make test`.
+# Both bootstrap .venv/ by themselves on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test bench clean-venv
+
+$(STAMP): requirements.txt constraints.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	# -c pins torch to the CPU build served locally; anything else pulls CUDA wheels.
+	$(PIP) install -q -c constraints.txt -r requirements.txt
+	# sam2 ships only an sdist whose metadata asks for CUDA torch and torchvision (which
+	# does not import beside our torch); its video predictor needs neither at run time.
+	SAM2_BUILD_CUDA=0 $(PIP) install -q -c constraints.txt --no-deps --no-build-isolation sam2==1.1.0
+	$(PIP) install -q -c constraints.txt --no-deps --no-build-isolation -e .
+	@touch $@
+
+demo: $(STAMP)
+	$(PY) -m void_engine.cli demo
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) bench/plates_bench.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,64 @@
+"""Colour: scene-linear plate space <-> the model's display-referred space, with OpenColorIO.
+
+The config is the studio's ``$OCIO`` when set, else OCIO's built-in ACES studio config.
+Plain colour-space conversions do not clip: the model path clamps to [0, 1] (the model was trained
+on [0, 1] video), the return path does not (the composite keeps the plate's own values outside the
+matte, so nothing of the plate's range is lost there).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import PyOpenColorIO as ocio
+
+from .errors import ColourError
+
+BUILTIN_CONFIG = "ocio://studio-config-latest"
+DEFAULT_PLATE_SPACE = "ACEScg"
+DEFAULT_MODEL_SPACE = "sRGB Encoded Rec.709 (sRGB)"
+
+
+def resolve_config_name(config: str | None = None) -> str:
+    """The config a job uses: explicit, else ``$OCIO``, else the built-in studio config."""
+    return config or os.environ.get("OCIO") or BUILTIN_CONFIG
+
+
+@dataclass
+class ColourConverter:
+    """Converts RGB float32 arrays between the plate's and the model's colour spaces."""
+
+    plate_space: str = DEFAULT_PLATE_SPACE
+    model_space: str = DEFAULT_MODEL_SPACE
+    config: str | None = None
+
+    def __post_init__(self) -> None:
+        self.config_name = resolve_config_name(self.config)
+        try:
+            cfg = ocio.Config.CreateFromFile(self.config_name)
+        except Exception as exc:  # OCIO raises its own Exception type
+            raise ColourError(f"OCIO config {self.config_name!r} cannot be loaded: {exc}") from None
+        for role, name in (("plate", self.plate_space), ("model", self.model_space)):
+            if cfg.getColorSpace(name) is None:
+                raise ColourError(f"{role} colour space {name!r} is not in OCIO config {self.config_name!r}")
+        self._to_model = cfg.getProcessor(self.plate_space, self.model_space).getDefaultCPUProcessor()
+        self._from_model = cfg.getProcessor(self.model_space, self.plate_space).getDefaultCPUProcessor()
+
+    @staticmethod
+    def _apply(processor: "ocio.CPUProcessor", rgb: np.ndarray) -> np.ndarray:
+        out = np.ascontiguousarray(rgb, dtype=np.float32).copy()
+        if out.shape[-1] != 3:
+            raise ColourError(f"colour conversion wants RGB (…, 3) arrays, got shape {out.shape}")
+        processor.applyRGB(out.reshape(-1, 3))
+        return out
+
+    def to_model(self, rgb: np.ndarray) -> np.ndarray:
+        """Plate space -> model space, clamped to [0, 1]; NaN/inf become finite first."""
+        safe = np.nan_to_num(rgb, nan=0.0, posinf=65504.0, neginf=-65504.0)
+        return np.clip(self._apply(self._to_model, safe), 0.0, 1.0)
+
+    def from_model(self, rgb: np.ndarray) -> np.ndarray:
+        """Model space [0, 1] -> plate space (no clipping of the result)."""
+        return self._apply(self._from_model, np.clip(rgb, 0.0, 1.0))

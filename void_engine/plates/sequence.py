@@ -1,0 +1,134 @@
+"""Frame sequences: padded patterns plus explicit frame lists.
+
+Patterns understood (the padding is the number of marks, or the explicit width):
+``shot.####.exr`` (Nuke), ``shot.%04d.exr`` (printf), ``shot.$F4.exr`` (Houdini),
+``shot.@@@@.exr`` (RV / OIIO). Frames often start at 1001; negative frames keep their sign.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import FrameRangeError, MissingFramesError
+
+# One frame token per pattern: #### | %04d | %d | $F4 | $F | @@@@
+_TOKEN = re.compile(r"(?P<hash>#+)|%(?P<printf>0?\d*)d|\$F(?P<houdini>\d*)|(?P<at>@+)")
+
+
+def _split_pattern(pattern: str) -> tuple[str, int, str]:
+    """Return (prefix, padding, suffix) for the single frame token in ``pattern``."""
+    matches = list(_TOKEN.finditer(pattern))
+    if len(matches) != 1:
+        raise FrameRangeError(
+            f"sequence pattern {pattern!r} must hold exactly one frame token "
+            f"(#### , %04d, $F4 or @@@@); found {len(matches)}"
+        )
+    m = matches[0]
+    if m.group("hash"):
+        pad = len(m.group("hash"))
+    elif m.group("at"):
+        pad = len(m.group("at"))
+    elif m.group("printf") is not None:
+        pad = int(m.group("printf") or 0)
+    else:
+        pad = int(m.group("houdini") or 0)
+    return pattern[: m.start()], pad, pattern[m.end() :]
+
+
+def format_frame(frame: int, padding: int) -> str:
+    """``frame`` zero-padded to ``padding`` characters, printf-style (-5 at 4 -> '-005', as Nuke does)."""
+    return f"{frame:0{padding}d}" if padding else str(frame)
+
+
+_RANGE = re.compile(r"^(?P<a>-?\d+)(?:-(?P<b>-?\d+)(?:x(?P<step>\d+))?)?$")
+
+
+def parse_frames(text: str) -> list[int]:
+    """Parse ``"1001-1096"``, ``"1001"``, ``"1,3,5-9"`` or ``"1001-1096x2"`` into frame numbers.
+
+    Frames come back in the order written, without duplicates. An empty, reversed or malformed
+    range raises FrameRangeError quoting the part at fault.
+    """
+    frames: list[int] = []
+    seen: set[int] = set()
+    if not text or not text.strip():
+        raise FrameRangeError("frame range is empty (expected e.g. '1001-1096')")
+    for part in text.replace(" ", "").split(","):
+        m = _RANGE.match(part)
+        if not m:
+            raise FrameRangeError(f"cannot read frame range part {part!r} of {text!r} (expected e.g. '1001-1096')")
+        a = int(m.group("a"))
+        b = int(m.group("b")) if m.group("b") is not None else a
+        step = int(m.group("step") or 1)
+        if b < a:
+            raise FrameRangeError(f"frame range part {part!r} runs backwards ({a} > {b})")
+        if step < 1:
+            raise FrameRangeError(f"frame range part {part!r} has step {step}; the step must be >= 1")
+        for f in range(a, b + 1, step):
+            if f not in seen:
+                seen.add(f)
+                frames.append(f)
+    return frames
+
+
+def compress_frames(frames: list[int] | tuple[int, ...]) -> str:
+    """Inverse of parse_frames for messages: [1,2,3,7] -> '1-3,7'."""
+    out: list[str] = []
+    ordered = sorted(set(frames))
+    i = 0
+    while i < len(ordered):
+        j = i
+        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
+            j += 1
+        out.append(str(ordered[i]) if i == j else f"{ordered[i]}-{ordered[j]}")
+        i = j + 1
+    return ",".join(out)
+
+
+@dataclass(frozen=True)
+class FrameSequence:
+    """A padded path pattern plus the frames of the shot that belong to this job."""
+
+    pattern: str
+    frames: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        _split_pattern(self.pattern)  # validates the pattern early, with a clear message
+        if not self.frames:
+            raise FrameRangeError(f"sequence {self.pattern!r} has no frames")
+
+    @classmethod
+    def parse(cls, pattern: str | Path, frames: str | list[int] | tuple[int, ...]) -> "FrameSequence":
+        """Build from a pattern and a frame-range text (``"1001-1096"``) or a list of frames."""
+        frame_list = parse_frames(frames) if isinstance(frames, str) else list(frames)
+        return cls(str(pattern), tuple(int(f) for f in frame_list))
+
+    @property
+    def padding(self) -> int:
+        return _split_pattern(self.pattern)[1]
+
+    def path(self, frame: int) -> Path:
+        prefix, pad, suffix = _split_pattern(self.pattern)
+        return Path(f"{prefix}{format_frame(frame, pad)}{suffix}")
+
+    def paths(self) -> list[Path]:
+        return [self.path(f) for f in self.frames]
+
+    def missing(self) -> list[int]:
+        return [f for f in self.frames if not self.path(f).is_file()]
+
+    def require_complete(self) -> None:
+        """Raise MissingFramesError naming every missing frame (as ranges) and the pattern."""
+        missing = self.missing()
+        if missing:
+            raise MissingFramesError(
+                f"missing {len(missing)} of {len(self.frames)} frames of {self.pattern}: "
+                f"frames {compress_frames(missing)} (first missing file: {self.path(missing[0])})",
+                missing,
+            )
+
+    def with_pattern(self, pattern: str | Path) -> "FrameSequence":
+        """The same frames under another pattern (e.g. the matching matte or output sequence)."""
+        return FrameSequence(str(pattern), self.frames)

@@ -1,0 +1,234 @@
+"""A shot on its way to the model and back: the plate round-trip the engine runs for every job.
+
+``Shot.load`` reads the plate frames, converts them to the model's colour space, crops the region of
+interest around the quadmask and resizes it to the model size. ``Shot.write_result`` takes the model's
+frames, scales them back into that region, converts them to the plate's space, composites them over
+the original plate inside the feathered matte and writes a new versioned sequence. Only model-size
+arrays and the ROI crops of the quadmask stay in memory; plate frames are read one at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..levels import KEEP, snap_quadmask
+from .colour import DEFAULT_MODEL_SPACE, DEFAULT_PLATE_SPACE, ColourConverter
+from .composite import composite_matte, composite_rgb
+from .errors import OutputExistsError, PlateError
+from .exr import Plate, PlateSpec, Window, read_plate, read_spec, write_plate
+from .output import reserve_version_dir
+from .roi import fit_roi, mask_bbox, resize_from_model, resize_to_model
+from .sequence import FrameSequence, compress_frames
+
+# progress(stage, done, total): stage is "read" or "write".
+StageProgress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class ShotSettings:
+    """How a plate is prepared for the model and composited back (all have studio-safe defaults)."""
+
+    model_size: tuple[int, int] = (384, 672)  # (H, W) the model was trained at
+    context_fraction: float = 0.25  # context around the mask, as a fraction of its larger side
+    context_min_px: int = 64  # …but at least this many pixels
+    plate_space: str = DEFAULT_PLATE_SPACE
+    model_space: str = DEFAULT_MODEL_SPACE
+    ocio_config: str | None = None  # None: $OCIO, else OCIO's built-in studio config
+    dilate_px: int = 8  # grow the remove/affected region before feathering (display pixels)
+    feather_px: int = 16  # soft edge width beyond the dilated region (display pixels)
+    premultiplied: bool = True  # EXR convention: RGB is premultiplied by A when A exists
+
+
+@dataclass(frozen=True)
+class OutputSequence:
+    """Where a job's result went."""
+
+    version_dir: Path
+    pattern: str
+    frames: tuple[int, ...]
+
+    def path(self, frame: int) -> Path:
+        return FrameSequence(self.pattern, self.frames).path(frame)
+
+
+def _check_same_canvas(first: PlateSpec, spec: PlateSpec, path: Path) -> None:
+    if spec.display_window != first.display_window:
+        raise PlateError(
+            f"{path}: display window {spec.display_window} differs from the first frame's "
+            f"{first.display_window}; a shot must keep one canvas"
+        )
+
+
+class Shot:
+    """One job's plate, prepared for the model. Build with :meth:`Shot.load`."""
+
+    def __init__(
+        self,
+        plate: FrameSequence,
+        settings: ShotSettings,
+        display: Window,
+        roi: Window,
+        quadmask_roi: np.ndarray,
+        model_video: np.ndarray,
+        model_quadmask: np.ndarray,
+        colour: ColourConverter,
+    ):
+        self.plate = plate
+        self.settings = settings
+        self.display = display  # the plate's display window
+        self.roi = roi  # absolute pixel coordinates, inside the display window
+        self.quadmask_roi = quadmask_roi  # (T, roi.h, roi.w) uint8, full resolution
+        self.model_video = model_video  # (T, H, W, 3) float32 in [0, 1], model colour space
+        self.model_quadmask = model_quadmask  # (T, H, W) uint8, the four levels
+        self.colour = colour
+
+    @classmethod
+    def load(
+        cls,
+        plate: FrameSequence,
+        quadmasks: Sequence[np.ndarray],
+        settings: ShotSettings | None = None,
+        progress: StageProgress | None = None,
+    ) -> "Shot":
+        """Read ``plate`` and prepare it for the model around ``quadmasks``.
+
+        ``quadmasks`` holds one uint8 (H, W) array of raw levels per frame, at the plate's
+        display-window size. Raises PlateError naming the frame for a missing or corrupt file, a
+        quadmask of the wrong size or count, or a change of canvas inside the shot.
+        """
+        settings = settings or ShotSettings()
+        plate.require_complete()
+        if len(quadmasks) != len(plate.frames):
+            raise PlateError(
+                f"quadmask has {len(quadmasks)} frames but plate {plate.pattern} has {len(plate.frames)} "
+                f"({compress_frames(plate.frames)})"
+            )
+        first = read_spec(plate.path(plate.frames[0]))
+        display = first.display_window
+        for frame, q in zip(plate.frames, quadmasks):
+            if q.shape != (display.height, display.width):
+                raise PlateError(
+                    f"quadmask for frame {frame} is {q.shape[1]}x{q.shape[0]}, the plate's display window "
+                    f"is {display.width}x{display.height}"
+                )
+        colour = ColourConverter(settings.plate_space, settings.model_space, settings.ocio_config)
+
+        bbox = mask_bbox(np.stack([q != KEEP for q in quadmasks]))
+        # The context must at least hold the dilated + feathered matte, so it never hits the ROI edge.
+        margin_px = max(settings.context_min_px, settings.dilate_px + settings.feather_px + 2)
+        rel = fit_roi(bbox, (display.height, display.width), settings.model_size, margin_px, settings.context_fraction)
+        roi = Window(display.x + rel.x, display.y + rel.y, rel.width, rel.height)
+
+        mh, mw = settings.model_size
+        n = len(plate.frames)
+        model_video = np.empty((n, mh, mw, 3), np.float32)
+        model_quadmask = np.empty((n, mh, mw), np.uint8)
+        quadmask_roi = np.empty((n, roi.height, roi.width), np.uint8)
+        for t, frame in enumerate(plate.frames):
+            frame_plate = read_plate(plate.path(frame))
+            _check_same_canvas(first, frame_plate.spec, plate.path(frame))
+            rgb = cls._unpremultiplied_rgb(frame_plate, roi, settings.premultiplied)
+            model_video[t] = resize_to_model(colour.to_model(rgb), settings.model_size)
+            q = quadmasks[t][rel.y : rel.y + rel.height, rel.x : rel.x + rel.width]
+            quadmask_roi[t] = q
+            model_quadmask[t] = snap_quadmask(np.rint(resize_to_model(q.astype(np.float32), settings.model_size)))
+            if progress:
+                progress("read", t + 1, n)
+        return cls(plate, settings, display, roi, quadmask_roi, model_video, model_quadmask, colour)
+
+    @staticmethod
+    def _unpremultiplied_rgb(plate: Plate, roi: Window, premultiplied: bool) -> np.ndarray:
+        rgb = plate.display_canvas(plate.spec.rgb_indices, roi)
+        a_idx = plate.spec.alpha_index
+        if premultiplied and a_idx is not None:
+            alpha = plate.display_canvas((a_idx,), roi)
+            rgb = np.where(alpha > 0, rgb / np.where(alpha > 0, alpha, 1.0), rgb)
+        return rgb
+
+    def output_pattern(self, version_dir: Path, name: str) -> str:
+        pad = max(4, FrameSequence(self.plate.pattern, self.plate.frames).padding)
+        return str(version_dir / f"{name}.{'#' * pad}.exr")
+
+    def write_result(
+        self,
+        model_video: np.ndarray,
+        out_root: str | Path,
+        name: str,
+        provenance: dict[str, str] | None = None,
+        *,
+        version_dir: Path | None = None,
+        resume: bool = False,
+        progress: StageProgress | None = None,
+    ) -> OutputSequence:
+        """Composite ``model_video`` (T, H, W, 3) in [0, 1] over the plate and write a new version.
+
+        Writes ``<out_root>/v###/<name>.####.exr`` (the next free version unless ``version_dir`` is
+        given). Each frame keeps the plate's windows, channels, types, compression and attributes,
+        plus provenance attributes (``void:*``). Pixels outside the matte are bit-identical to the
+        plate. With ``resume``, frames already published in ``version_dir`` (by an earlier, crashed
+        attempt of the same job) are kept; otherwise an existing file is an error.
+        """
+        mh, mw = self.settings.model_size
+        expected = (len(self.plate.frames), mh, mw, 3)
+        if model_video.shape != expected:
+            raise PlateError(f"model result has shape {model_video.shape}, expected {expected}")
+        version_dir = Path(version_dir) if version_dir else reserve_version_dir(out_root)
+        version_dir.mkdir(parents=True, exist_ok=True)
+        sources = {p.resolve() for p in self.plate.paths()}
+        out = OutputSequence(version_dir, self.output_pattern(version_dir, name), self.plate.frames)
+        attrs = self._provenance(provenance or {})
+        s = self.settings
+        n = len(self.plate.frames)
+        for t, frame in enumerate(self.plate.frames):
+            target = out.path(frame)
+            if target.resolve() in sources:
+                raise OutputExistsError(f"{target}: is a source plate frame; sources are never overwritten")
+            if target.exists() and resume:
+                if progress:
+                    progress("write", t + 1, n)
+                continue
+            plate = read_plate(self.plate.path(frame))
+            matte = composite_matte(self.quadmask_roi[t], s.dilate_px, s.feather_px)
+            model_lin = self.colour.from_model(resize_from_model(model_video[t], self.roi))
+            pixels = self._composite_frame(plate, model_lin, matte)
+            write_plate(target, Plate(pixels, plate.spec.with_attributes(attrs)))
+            if progress:
+                progress("write", t + 1, n)
+        return out
+
+    def _composite_frame(self, plate: Plate, model_lin: np.ndarray, matte: np.ndarray) -> np.ndarray:
+        """The plate's pixels with the model blended in where the matte is > 0 (within the data window)."""
+        pixels = plate.pixels.copy()
+        data = plate.spec.data_window
+        region = self.roi.intersect(data)
+        if region is None:
+            return pixels
+        # Same region, in the ROI's and in the data window's coordinates.
+        ry, rx = slice(region.y - self.roi.y, region.y_end - self.roi.y), slice(region.x - self.roi.x, region.x_end - self.roi.x)
+        dy, dx = slice(region.y - data.y, region.y_end - data.y), slice(region.x - data.x, region.x_end - data.x)
+        rgb_idx = list(plate.spec.rgb_indices)
+        a_idx = plate.spec.alpha_index
+        alpha = pixels[dy, dx, a_idx] if (self.settings.premultiplied and a_idx is not None) else None
+        pixels[dy, dx][..., rgb_idx] = composite_rgb(
+            pixels[dy, dx][..., rgb_idx], model_lin[ry, rx], matte[ry, rx], alpha
+        )
+        return pixels
+
+    def _provenance(self, extra: dict[str, str]) -> dict[str, str]:
+        attrs = {
+            "void:engine_version": __version__,
+            "void:plate_colourspace": self.settings.plate_space,
+            "void:model_colourspace": self.settings.model_space,
+            "void:ocio_config": self.colour.config_name,
+            "void:frame_range": compress_frames(self.plate.frames),
+            "void:source": self.plate.pattern,
+            "void:roi": f"{self.roi.x},{self.roi.y},{self.roi.width},{self.roi.height}",
+        }
+        for key, value in extra.items():
+            attrs[key if key.startswith("void:") else f"void:{key}"] = str(value)
+        return attrs
