@@ -17,6 +17,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("run", "void_engine.commands.run", "run one job without a server"),
     ("doctor", "void_engine.commands.doctor", "check GPU, weights, OCIO config and ports"),
     ("keys", "void_engine.commands.keys", "make CURVE key pairs"),
+    ("download", "void_engine.commands.download", "download the VOID weights into a model directory"),
     ("make-tiny-model", "void_engine.pipeline.tiny", "write a tiny random VOID model directory (tests, demo)"),
     ("demo", "void_engine.demo", "run the embedded demo shot end to end"),
 ]
