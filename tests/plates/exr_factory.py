@@ -20,12 +20,13 @@ def write_exr(
 ) -> Path:
     """``pixels`` (H, W, C) over the data window at origin ``data_window``; display (x, y, w, h)."""
     h, w, c = pixels.shape
-    spec = oiio.ImageSpec(w, h, c, oiio.FLOAT)
+    spec = oiio.ImageSpec(w, h, c, oiio.TypeDesc(formats[0]))
     spec.x, spec.y = data_window
     dx, dy, dw, dh = display or (0, 0, w + data_window[0], h + data_window[1])
     spec.full_x, spec.full_y, spec.full_width, spec.full_height = dx, dy, dw, dh
     spec.channelnames = channels
-    spec.channelformats = tuple(oiio.TypeDesc(f) for f in formats)
+    if len(set(formats)) > 1:  # OIIO honours per-channel formats only when they differ
+        spec.channelformats = tuple(oiio.TypeDesc(f) for f in formats)
     spec.attribute("compression", compression)
     for k, v in (attributes or {}).items():
         spec.attribute(k, v)

@@ -40,6 +40,17 @@ def test_half_and_float_channels_keep_their_types(layered_exr, tmp_path):
     assert formats == {"R": "half", "G": "half", "B": "half", "A": "half", "depth.Z": "float", "N.x": "half"}
 
 
+@pytest.mark.parametrize("fmt", ["half", "float"])
+def test_single_type_plates_keep_their_type(tmp_path, fmt):
+    px = np.random.default_rng(2).uniform(0, 2, (8, 10, 4)).astype(np.float32)
+    src = write_exr(tmp_path / "src.exr", px, ("R", "G", "B", "A"), (fmt,) * 4)
+    out = write_plate(tmp_path / "out.exr", read_plate(src))
+    _, spec = read_raw(out)
+    assert str(spec.format) == fmt
+    assert [str(f) for f in spec.channelformats] in ([], [fmt] * 4)
+    assert np.array_equal(_bits(read_raw(src)[0]), _bits(read_raw(out)[0]))
+
+
 def test_header_attributes_survive(layered_exr, tmp_path):
     out = write_plate(tmp_path / "out.exr", read_plate(layered_exr))
     _, spec = read_raw(out)

@@ -107,12 +107,15 @@ class Plate:
     spec: PlateSpec
     path: Path | None = field(default=None, compare=False)
 
-    def display_canvas(self, channels: tuple[int, ...] | list[int], region: Window | None = None) -> np.ndarray:
+    def display_canvas(
+        self, channels: tuple[int, ...] | list[int], region: Window | None = None, fill: float = 0.0
+    ) -> np.ndarray:
         """The given channels on the display canvas (or on ``region`` of it, in absolute pixel
-        coordinates); whatever lies outside the data window is 0, as EXR defines it."""
+        coordinates). Outside the data window is ``fill``: 0 as EXR defines it, but a caller for
+        whom 0 means something (a quadmask's "remove") passes its own neutral value."""
         region = region or self.spec.display_window
         data = self.spec.data_window
-        canvas = np.zeros((region.height, region.width, len(channels)), np.float32)
+        canvas = np.full((region.height, region.width, len(channels)), fill, np.float32)
         overlap = region.intersect(data)
         if overlap is not None:
             src = self.pixels[
@@ -202,11 +205,15 @@ def read_image_channel(path: str | Path, channel: int | str = 0) -> np.ndarray:
 
 def _oiio_spec(spec: PlateSpec) -> "oiio.ImageSpec":
     dw, fw = spec.data_window, spec.display_window
-    out = oiio.ImageSpec(dw.width, dw.height, len(spec.channel_names), oiio.FLOAT)
+    formats = tuple(oiio.TypeDesc(f) for f in spec.channel_formats)
+    # OIIO writes per-channel formats only when they differ; otherwise the base format decides,
+    # so it must be the plate's own type (an all-half plate must not come back as float).
+    out = oiio.ImageSpec(dw.width, dw.height, len(spec.channel_names), formats[0])
     out.x, out.y = dw.x, dw.y
     out.full_x, out.full_y, out.full_width, out.full_height = fw.x, fw.y, fw.width, fw.height
     out.channelnames = spec.channel_names
-    out.channelformats = tuple(oiio.TypeDesc(f) for f in spec.channel_formats)
+    if len(set(spec.channel_formats)) > 1:
+        out.channelformats = formats
     if spec.tile_size[0] and spec.tile_size[1]:
         out.tile_width, out.tile_height = spec.tile_size
     for a in spec.attributes:
@@ -214,15 +221,17 @@ def _oiio_spec(spec: PlateSpec) -> "oiio.ImageSpec":
     return out
 
 
-def write_plate(path: str | Path, plate: Plate) -> Path:
+def write_plate(path: str | Path, plate: Plate, *, replace: bool = False) -> Path:
     """Write ``plate`` to ``path`` atomically, never replacing an existing file.
 
     The frame goes to a hidden temporary file in the same folder, is flushed to disk, then
     hard-linked to its final name (which fails if the name exists), so a reader never sees a
-    partial frame and a crash leaves at most a temporary file.
+    partial frame and a crash leaves at most a temporary file. ``replace=True`` is for derived
+    files the engine owns (e.g. a rebuilt quadmask), never for plates or results: the temporary
+    file is then renamed over the old one, still atomically.
     """
     path = Path(path)
-    if path.exists():
+    if path.exists() and not replace:
         raise OutputExistsError(f"{path}: already exists; outputs never replace a file")
     dw = plate.spec.data_window
     expected = (dw.height, dw.width, len(plate.spec.channel_names))
@@ -247,7 +256,10 @@ def write_plate(path: str | Path, plate: Plate) -> Path:
         finally:
             os.close(fd)
         try:
-            os.link(tmp, path)
+            if replace:
+                os.replace(tmp, path)
+            else:
+                os.link(tmp, path)
         except FileExistsError:
             raise OutputExistsError(f"{path}: appeared while writing; outputs never replace a file") from None
     finally:
