@@ -1,0 +1,413 @@
+"""The VOID Bridge wire protocol: versioned msgpack headers over ZeroMQ multipart frames.
+
+Every message is ``[header, *blobs]``: ``header`` is a msgpack map carrying ``v`` (protocol
+version), ``type`` and ``id`` (the request id, echoed in the reply) plus type-specific fields;
+blobs are raw bytes (EXR file chunks) that a header refers to by position.
+
+This module is shared by the engine and the host plugins, so it imports only the standard
+library and msgpack (never zmq, torch or numpy): it turns frames into validated values and
+values into frames, and every problem becomes a :class:`ProtocolError` with a stable code.
+
+Requests (header fields besides v/type/id; every request may carry ``token``, the client's
+ownership token without CURVE, and ``admin_token``) and what their reply adds:
+
+=========  ==========================================  ===========================================
+type       request fields                              reply fields (``type: "reply"``, ``re``)
+=========  ==========================================  ===========================================
+hello      client?                                     protocol, engine, backends, backend,
+                                                       backend_state, model, memory_mode, limits,
+                                                       presets, by_path, roots, curve, owner, admin
+ping       -                                           time
+submit     job (JobSpec map)                           job, state, created
+status     job                                         status (JobStatus map)
+events     job, after=0, wait=0 (s, long poll)         job, events [Event maps], state
+cancel     job                                         job, state, cancel_requested
+fetch      job                                         pattern, frames, version_dir, by_path,
+                                                       files [{name, size}], chunk_bytes, credit
+fetch      job, file, offset, length                   file, offset, size + blob 0 (the bytes)
+list       all=false, limit=100                        jobs [JobStatus maps]
+upload     files [{name, size}]                        upload, chunk_bytes, credit
+chunk      upload, file (index), offset + blob 0       upload, file, received, credit (1), complete
+shutdown   - (admin only)                              stopping
+=========  ==========================================  ===========================================
+
+Errors: ``{type: "error", id, code, message, field?}`` with ``code`` one of :data:`ERROR_CODES`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+import msgpack
+
+PROTOCOL_VERSION = 1
+
+# Header size cap, checked before msgpack allocates anything. Headers carry job specs and
+# frame lists, never pixels, so 256 KiB is generous.
+MAX_HEADER_BYTES = 256 * 1024
+MAX_BLOBS = 4
+
+# Stable error codes (DESIGN.md §3). Clients switch on these; messages are for people.
+BAD_REQUEST = "bad_request"
+BAD_FRAME = "bad_frame"
+TOO_LARGE = "too_large"
+UNAUTHORISED = "unauthorised"
+NOT_FOUND = "not_found"
+BUSY = "busy"
+INTERNAL = "internal"
+ERROR_CODES = frozenset({BAD_REQUEST, BAD_FRAME, TOO_LARGE, UNAUTHORISED, NOT_FOUND, BUSY, INTERNAL})
+
+# Request types. `upload`/`chunk` carry by-value inputs (engine grants credit), `fetch` with a
+# file name pulls result chunks (client asks for them): zguide ch.7 credit-based transfer.
+REQUEST_TYPES = (
+    "hello", "ping", "submit", "status", "events", "cancel", "fetch", "list",
+    "upload", "chunk", "shutdown",
+)
+ADMIN_ONLY = frozenset({"shutdown"})
+
+# Job states, in the order a job normally moves through them.
+QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
+JOB_STATES = (QUEUED, RUNNING, DONE, FAILED, CANCELLED)
+TERMINAL_STATES = frozenset({DONE, FAILED, CANCELLED})
+
+# Names of by-value files: one path component, no leading dot, nothing that could escape.
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-#%@$]{0,199}$")
+_ID_MAX = 128
+
+
+class ProtocolError(Exception):
+    """A request that cannot be served; carried back to the client as an error reply."""
+
+    def __init__(self, code: str, message: str, field: str | None = None):
+        if code not in ERROR_CODES:
+            raise ValueError(f"unknown error code {code!r}")
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Message:
+    """One decoded multipart message: its header map and its blobs."""
+
+    header: dict[str, Any]
+    blobs: tuple[bytes, ...] = ()
+
+    @property
+    def type(self) -> str:
+        return self.header["type"]
+
+    @property
+    def id(self) -> Any:
+        return self.header.get("id")
+
+
+# ---------------------------------------------------------------------------------------------
+# Frames <-> messages
+
+
+def encode(header: Mapping[str, Any], blobs: Sequence[bytes] = ()) -> list[bytes]:
+    """Frames for ``header`` (``v`` is filled in) followed by ``blobs``."""
+    full = {"v": PROTOCOL_VERSION, **header}
+    return [msgpack.packb(full, use_bin_type=True), *[bytes(b) for b in blobs]]
+
+
+def _unpack_header(raw: bytes) -> dict[str, Any]:
+    if len(raw) > MAX_HEADER_BYTES:
+        raise ProtocolError(TOO_LARGE, f"frame 0 (header) is {len(raw)} bytes; the limit is {MAX_HEADER_BYTES}", "header")
+    try:
+        # Every length is capped by the frame size itself, so a forged huge length fails here
+        # instead of allocating.
+        header = msgpack.unpackb(
+            raw, raw=False, strict_map_key=True, use_list=True,
+            max_str_len=len(raw), max_bin_len=len(raw), max_array_len=len(raw),
+            max_map_len=len(raw), max_ext_len=0,
+        )
+    except Exception as exc:  # msgpack raises several unrelated types for garbage
+        raise ProtocolError(BAD_FRAME, f"frame 0 (header) is not valid msgpack: {type(exc).__name__}", "header") from None
+    if not isinstance(header, dict):
+        raise ProtocolError(BAD_FRAME, f"frame 0 (header) must be a msgpack map, got {type(header).__name__}", "header")
+    return header
+
+
+def decode(frames: Sequence[bytes]) -> Message:
+    """Decode and check the envelope of a multipart message (not yet the type's own fields).
+
+    Raises ProtocolError naming the frame or field at fault.
+    """
+    if not frames:
+        raise ProtocolError(BAD_FRAME, "empty message: expected [header, *blobs]", "header")
+    header = _unpack_header(bytes(frames[0]))
+    if len(frames) - 1 > MAX_BLOBS:
+        raise ProtocolError(BAD_FRAME, f"{len(frames) - 1} blob frames; at most {MAX_BLOBS} allowed", "blobs")
+    v = header.get("v")
+    if not _is_int(v):
+        raise ProtocolError(BAD_REQUEST, "field 'v' (protocol version) is missing or not an integer", "v")
+    if v != PROTOCOL_VERSION:
+        raise ProtocolError(BAD_REQUEST, f"protocol version v={v} is not supported; this side speaks v={PROTOCOL_VERSION}", "v")
+    mid = header.get("id")
+    if mid is not None and not ((_is_int(mid)) or (isinstance(mid, str) and len(mid) <= _ID_MAX)):
+        raise ProtocolError(BAD_REQUEST, "field 'id' must be an integer or a short string", "id")
+    mtype = header.get("type")
+    if not isinstance(mtype, str):
+        raise ProtocolError(BAD_REQUEST, "field 'type' is missing or not a string", "type")
+    return Message(header, tuple(bytes(f) for f in frames[1:]))
+
+
+def request_id_of(frames: Sequence[bytes]) -> Any:
+    """Best-effort request id of a message that failed to decode (None when unknowable)."""
+    try:
+        header = _unpack_header(bytes(frames[0]))
+        mid = header.get("id")
+        if _is_int(mid) or (isinstance(mid, str) and len(mid) <= _ID_MAX):
+            return mid
+    except Exception:
+        pass
+    return None
+
+
+def reply(request_id: Any, rtype: str, blobs: Sequence[bytes] = (), **fields: Any) -> list[bytes]:
+    """Frames of a successful reply to request ``request_id`` of type ``rtype``."""
+    return encode({"type": "reply", "re": rtype, "id": request_id, **fields}, blobs)
+
+
+def error_reply(request_id: Any, err: ProtocolError) -> list[bytes]:
+    """Frames of an error reply; ``err`` keeps its stable code."""
+    body: dict[str, Any] = {"type": "error", "id": request_id, "code": err.code, "message": err.message}
+    if err.field:
+        body["field"] = err.field
+    return encode(body)
+
+
+def raise_for_error(msg: Message) -> Message:
+    """Raise the ProtocolError carried by an error reply; return ``msg`` otherwise."""
+    if msg.header.get("type") == "error":
+        code = msg.header.get("code")
+        text = str(msg.header.get("message", ""))
+        raise ProtocolError(code if code in ERROR_CODES else INTERNAL, text, msg.header.get("field"))
+    return msg
+
+
+# ---------------------------------------------------------------------------------------------
+# Field validation
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _type_name(t: Any) -> str:
+    return {str: "a string", int: "an integer", float: "a number", bool: "a boolean",
+            dict: "a map", list: "a list"}.get(t, getattr(t, "__name__", str(t)))
+
+
+def get_field(header: Mapping[str, Any], name: str, kind: type, *, required: bool = True,
+              default: Any = None, max_len: int | None = None, min_value: float | None = None,
+              max_value: float | None = None, where: str = "") -> Any:
+    """Read one typed field, raising bad_request naming it when missing or of the wrong shape."""
+    label = f"{where}{name}"
+    if name not in header or header[name] is None:
+        if required:
+            raise ProtocolError(BAD_REQUEST, f"field '{label}' is required", label)
+        return default
+    value = header[name]
+    ok = (_is_int(value) if kind is int else
+          (isinstance(value, (int, float)) and not isinstance(value, bool)) if kind is float else
+          isinstance(value, kind))
+    if not ok:
+        raise ProtocolError(BAD_REQUEST, f"field '{label}' must be {_type_name(kind)}, got {type(value).__name__}", label)
+    if max_len is not None and len(value) > max_len:
+        raise ProtocolError(TOO_LARGE if kind in (list, dict) else BAD_REQUEST,
+                            f"field '{label}' has {len(value)} items/characters; at most {max_len} allowed", label)
+    if min_value is not None and value < min_value:
+        raise ProtocolError(BAD_REQUEST, f"field '{label}' must be >= {min_value}, got {value}", label)
+    if max_value is not None and value > max_value:
+        raise ProtocolError(BAD_REQUEST, f"field '{label}' must be <= {max_value}, got {value}", label)
+    return value
+
+
+def check_safe_name(name: Any, label: str) -> str:
+    """A by-value file name: one path component, no '..', no separators."""
+    if not isinstance(name, str) or not _SAFE_NAME.match(name) or ".." in name:
+        raise ProtocolError(BAD_REQUEST, f"field '{label}' must be a plain file name (letters, digits, '._-#'), got {name!r:.80}", label)
+    return name
+
+
+def parse_frame_list(text: str) -> list[int]:
+    """Frames from text like ``"1001-1096"`` or ``"1,3,5-9"`` (ascending, no duplicates).
+
+    The bridge's own copy of the plate convention, so host plugins need not import the engine.
+    """
+    frames: list[int] = []
+    for part in str(text).replace(" ", "").split(","):
+        if not part:
+            continue
+        m = re.fullmatch(r"(-?\d+)(?:-(-?\d+))?", part)
+        if not m:
+            raise ValueError(f"frames: cannot read {part!r} in {text!r} (expected e.g. 1001-1096 or 1,3,5-9)")
+        a = int(m.group(1))
+        b = int(m.group(2)) if m.group(2) is not None else a
+        if b < a:
+            raise ValueError(f"frames: range {part!r} runs backwards")
+        if b - a > 1_000_000:
+            raise ValueError(f"frames: range {part!r} is too long")
+        frames.extend(range(a, b + 1))
+    if not frames:
+        raise ValueError(f"frames: {text!r} names no frames")
+    if len(set(frames)) != len(frames):
+        raise ValueError(f"frames: {text!r} names a frame twice")
+    return sorted(frames)
+
+
+# ---------------------------------------------------------------------------------------------
+# Typed values at the boundary
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What to do: which plate, which mask, what prompt, where results go.
+
+    Exactly one of ``quadmask`` or ``remove`` (with optional ``affected``) names the mask.
+    Paths are sequence patterns (``shot.####.exr``). When ``upload`` is set the patterns name
+    files of that by-value upload and ``out`` is ignored (results stay in the engine's store).
+    """
+
+    plate: str
+    frames: tuple[int, ...]
+    prompt: str
+    out: str | None = None
+    quadmask: str | None = None
+    remove: str | None = None
+    affected: str | None = None
+    backend: str | None = None
+    seed: int = 0
+    steps: int | None = None
+    name: str | None = None
+    job_key: str | None = None
+    priority: int = 0
+    upload: str | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["frames"] = list(self.frames)
+        return {k: v for k, v in d.items() if v is not None}
+
+    @classmethod
+    def from_wire(cls, d: Any, *, max_frames: int = 100_000, max_path: int = 4096) -> "JobSpec":
+        """Validate a wire map into a JobSpec; errors name the field (``job.plate`` ...)."""
+        if not isinstance(d, dict):
+            raise ProtocolError(BAD_REQUEST, "field 'job' must be a map", "job")
+        w = "job."
+        known = {f.name for f in dataclasses.fields(cls)}
+        extra = sorted(str(k) for k in d if k not in known)
+        if extra:
+            raise ProtocolError(BAD_REQUEST, f"unknown field 'job.{extra[0]}'", f"job.{extra[0]}")
+        frames = get_field(d, "frames", list, max_len=max_frames, where=w)
+        if not frames:
+            raise ProtocolError(BAD_REQUEST, "field 'job.frames' names no frames", "job.frames")
+        for i, f in enumerate(frames):
+            if not _is_int(f) or not -10**8 < f < 10**8:
+                raise ProtocolError(BAD_REQUEST, f"field 'job.frames[{i}]' must be a frame number, got {f!r:.40}", "job.frames")
+        if len(set(frames)) != len(frames):
+            raise ProtocolError(BAD_REQUEST, "field 'job.frames' names a frame twice", "job.frames")
+        spec = cls(
+            plate=get_field(d, "plate", str, max_len=max_path, where=w),
+            frames=tuple(sorted(frames)),
+            prompt=get_field(d, "prompt", str, max_len=4096, where=w),
+            out=get_field(d, "out", str, required=False, max_len=max_path, where=w),
+            quadmask=get_field(d, "quadmask", str, required=False, max_len=max_path, where=w),
+            remove=get_field(d, "remove", str, required=False, max_len=max_path, where=w),
+            affected=get_field(d, "affected", str, required=False, max_len=max_path, where=w),
+            backend=get_field(d, "backend", str, required=False, max_len=64, where=w),
+            seed=get_field(d, "seed", int, required=False, default=0, min_value=0, max_value=2**63 - 1, where=w),
+            steps=get_field(d, "steps", int, required=False, min_value=1, max_value=1000, where=w),
+            name=get_field(d, "name", str, required=False, max_len=200, where=w),
+            job_key=get_field(d, "job_key", str, required=False, max_len=_ID_MAX, where=w),
+            priority=get_field(d, "priority", int, required=False, default=0, min_value=-1000, max_value=1000, where=w),
+            upload=get_field(d, "upload", str, required=False, max_len=_ID_MAX, where=w),
+        )
+        for label in ("plate", "quadmask", "remove", "affected", "out"):
+            value = getattr(spec, label)
+            if value is not None and (not value or "\x00" in value):
+                raise ProtocolError(BAD_REQUEST, f"field 'job.{label}' must be a non-empty path without NUL", f"job.{label}")
+        if (spec.quadmask is None) == (spec.remove is None):
+            raise ProtocolError(BAD_REQUEST, "give exactly one of 'job.quadmask' or 'job.remove'", "job.quadmask")
+        if spec.affected is not None and spec.remove is None:
+            raise ProtocolError(BAD_REQUEST, "'job.affected' needs 'job.remove'", "job.affected")
+        if spec.upload is None and spec.out is None:
+            raise ProtocolError(BAD_REQUEST, "field 'job.out' is required for a job by path", "job.out")
+        if spec.name is not None:
+            check_safe_name(spec.name, "job.name")
+        return spec
+
+
+@dataclass(frozen=True)
+class Event:
+    """One progress event of a job, in journal order (``seq`` counts from 1 per job).
+
+    kind: ``state`` (``state`` set), ``stage`` (``stage`` set: resolve/read/model/write),
+    ``step`` (``window``/``step``/``total`` set) or ``log``.
+    """
+
+    job: str
+    seq: int
+    kind: str
+    ts: float = 0.0
+    state: str | None = None
+    stage: str | None = None
+    window: int | None = None
+    step: int | None = None
+    total: int | None = None
+    message: str | None = None
+    output: str | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.kind == "state" and self.state in TERMINAL_STATES
+
+    def to_wire(self) -> dict[str, Any]:
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_wire(cls, d: Mapping[str, Any]) -> "Event":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """A job as the journal holds it."""
+
+    job: str
+    state: str
+    attempts: int = 0
+    created: float = 0.0
+    updated: float = 0.0
+    error: str | None = None
+    output: str | None = None          # output sequence pattern once done
+    frames: tuple[int, ...] = ()
+    last_seq: int = 0
+    spec: dict[str, Any] = field(default_factory=dict)
+
+    def to_wire(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["frames"] = list(self.frames)
+        return d
+
+    @classmethod
+    def from_wire(cls, d: Mapping[str, Any]) -> "JobStatus":
+        names = {f.name for f in dataclasses.fields(cls)}
+        kw = {k: v for k, v in d.items() if k in names}
+        kw["frames"] = tuple(kw.get("frames") or ())
+        return cls(**kw)
+
+
+def events_from_wire(items: Iterable[Mapping[str, Any]]) -> list[Event]:
+    return [Event.from_wire(e) for e in items]

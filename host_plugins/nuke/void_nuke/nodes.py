@@ -1,0 +1,97 @@
+"""Node-graph work: where a plate's frames are, temporary Writes for mattes, the result Read.
+
+Every function here touches the node graph and must run on Nuke's main thread; the job thread
+reaches them through :mod:`void_nuke.ui`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import nuke
+
+_FRAME_TOKEN = re.compile(r"#+|%0?\d*d|\$F\d*|@+")
+
+
+@dataclass(frozen=True)
+class Source:
+    """A node's frames as files: a Read's own sequence, or ``None`` when it must be rendered."""
+
+    pattern: Optional[str]
+    colorspace: str
+
+
+def read_source(node: nuke.Node) -> Source:
+    """Where a Read's frames are on disk (with its colourspace); ``pattern`` None for other nodes.
+
+    A Read is used as it is only for EXR sequences that are not reformatted on read (``raw``,
+    proxies and non-EXR files are rendered like any other node).
+    """
+    if node.Class() != "Read":
+        return Source(None, "")
+    colorspace = str(node["colorspace"].value())
+    path = nuke.filename(node) or str(node["file"].value())
+    if not path.lower().endswith(".exr") or not _FRAME_TOKEN.search(os.path.basename(path)):
+        return Source(None, colorspace)
+    return Source(path, colorspace)
+
+
+def make_temp_write(source_name: str, pattern: str, channels: str) -> str:
+    """A Write fed by node ``source_name`` that renders ``channels`` to ``pattern``; returns its name."""
+    node = nuke.toNode(source_name)
+    if node is None:
+        raise RuntimeError(f"node {source_name} was deleted before VOID could render it")
+    write = nuke.nodes.Write(file=pattern, file_type="exr", channels=channels)
+    write["datatype"].setValue("32 bit float")  # never lose precision on the way to the engine
+    write["create_directories"].setValue(True)
+    write.setInput(0, node)
+    write.setXYpos(node.xpos(), node.ypos() + 2 * node.screenHeight() + 40)
+    write["label"].setValue("VOID: temporary render")
+    return write.name()
+
+
+def write_colorspace(write_name: str) -> str:
+    write = nuke.toNode(write_name)
+    return "" if write is None else str(write["colorspace"].value())
+
+
+def render_frame(write_name: str, frame: int) -> None:
+    """Render one frame of the temporary Write (one short main-thread hop per frame)."""
+    write = nuke.toNode(write_name)
+    if write is None:
+        raise RuntimeError(f"the temporary Write {write_name} was deleted while rendering")
+    nuke.execute(write, frame, frame)
+
+
+def delete_node(name: str) -> None:
+    node = nuke.toNode(name)
+    if node is not None:
+        nuke.delete(node)
+
+
+def node_name(node: nuke.Node) -> str:
+    return node.name()
+
+
+def create_result_read(plate_name: str, pattern: str, frames: Sequence[int], colorspace: str,
+                       label: str) -> str:
+    """A Read of the result sequence placed beside the plate; returns the new node's name."""
+    first, last = min(frames), max(frames)
+    read = nuke.nodes.Read(file=pattern)
+    for knob, value in (("first", first), ("last", last), ("origfirst", first), ("origlast", last)):
+        read[knob].setValue(value)
+    if colorspace:
+        read["colorspace"].setValue(colorspace)
+    read["label"].setValue(label)
+    read["on_error"].setValue("black")  # a missing frame shows as black, not as an error in the comp
+    plate = nuke.toNode(plate_name)
+    if plate is not None:
+        read.setXYpos(plate.xpos() + plate.screenWidth() + 60, plate.ypos())
+    read.setName("VOID_result")
+    for other in nuke.selectedNodes():
+        other.setSelected(False)
+    read.setSelected(True)
+    return read.name()

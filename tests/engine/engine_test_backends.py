@@ -1,0 +1,31 @@
+"""Backends for transport tests, registered through the engine's own registry (a `plugins` module).
+
+"echo" returns the model-space input unchanged, one progress step per denoising step, sleeping
+VOID_TEST_STEP_S seconds per step so tests can catch a job while it runs. It exercises the
+protocol, journal and plate round-trip without a model; the model itself is tested by the
+"void" backend end-to-end test.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from void_engine.backends import BackendSettings, Cancelled, register_backend
+
+
+class EchoBackend:
+    def __init__(self, settings: BackendSettings):
+        self.step_s = float(os.environ.get("VOID_TEST_STEP_S", "0"))
+
+    def run(self, video, quadmask, prompt, *, seed, steps, progress, cancel):
+        for step in range(1, steps + 1):
+            if cancel is not None and cancel():
+                raise Cancelled("echo backend cancelled")
+            time.sleep(self.step_s)
+            if progress is not None:
+                progress(0, step, steps)
+        return video.copy()
+
+
+register_backend("echo", EchoBackend)

@@ -1,0 +1,108 @@
+"""void_engine.jobs: the SQLite journal's states, ordering, idempotency and crash recovery."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from bridge.protocol import CANCELLED, DONE, FAILED, QUEUED, RUNNING, JobSpec
+from void_engine.jobs import DuplicateKeyError, Journal
+
+
+def spec(**over) -> JobSpec:
+    base = dict(plate="/s/p.####.exr", frames=(1, 2), prompt="bg", out="/s/out", remove="/s/r.####.exr")
+    base.update(over)
+    return JobSpec(**base)
+
+
+@pytest.fixture
+def journal(tmp_path):
+    j = Journal(tmp_path / "journal.sqlite3")
+    try:
+        yield j
+    finally:
+        j.close()
+
+
+def test_submit_stores_a_queued_job_with_its_first_event(journal):
+    rec, created = journal.submit("alice", spec())
+    assert created and rec.state == QUEUED
+    assert [(e.seq, e.kind, e.state) for e in journal.events(rec.id)] == [(1, "state", QUEUED)]
+
+
+def test_submit_is_idempotent_on_owner_and_job_key(journal):
+    a, created_a = journal.submit("alice", spec(job_key="k"))
+    b, created_b = journal.submit("alice", spec(job_key="k", priority=5))
+    c, created_c = journal.submit("bob", spec(job_key="k"))
+    assert created_a and not created_b and created_c
+    assert a.id == b.id != c.id
+
+
+def test_job_key_reused_for_other_inputs_is_refused(journal):
+    journal.submit("alice", spec(job_key="k"))
+    with pytest.raises(DuplicateKeyError, match="other inputs"):
+        journal.submit("alice", spec(job_key="k", prompt="something else"))
+
+
+def test_claim_takes_highest_priority_then_oldest(journal):
+    first, _ = journal.submit("a", spec(prompt="1"))
+    second, _ = journal.submit("a", spec(prompt="2"))
+    urgent, _ = journal.submit("a", spec(prompt="3", priority=10))
+    order = [journal.claim_next().id for _ in range(3)]
+    assert order == [urgent.id, first.id, second.id]
+    assert journal.claim_next() is None
+    assert journal.get(first.id).state == RUNNING and journal.get(first.id).attempts == 1
+
+
+def test_finish_records_result_and_terminal_event(journal):
+    rec, _ = journal.submit("a", spec())
+    journal.claim_next()
+    journal.add_event(rec.id, kind="step", window=0, step=1, total=2)
+    journal.finish(rec.id, DONE, result={"pattern": "/s/out/v001/p_void.####.exr", "frames": [1, 2],
+                                         "version_dir": "/s/out/v001"})
+    st = journal.status(rec.id)
+    assert st.state == DONE and st.output.endswith("p_void.####.exr") and st.frames == (1, 2)
+    evs = journal.events(rec.id)
+    assert [e.seq for e in evs] == [1, 2, 3, 4]
+    assert evs[-1].terminal and evs[-1].output == st.output
+    assert [e.seq for e in journal.events(rec.id, after=2)] == [3, 4]
+
+
+def test_cancel_of_queued_job_is_immediate_and_of_running_job_is_a_request(journal):
+    queued, _ = journal.submit("a", spec(prompt="q"))
+    running, _ = journal.submit("a", spec(prompt="r", priority=1))
+    journal.claim_next()
+    state, event = journal.request_cancel(queued.id)
+    assert state == CANCELLED and event.terminal
+    state, event = journal.request_cancel(running.id)
+    assert state == RUNNING and event is None and journal.cancel_requested(running.id)
+
+
+def test_recover_requeues_running_jobs_until_attempts_run_out(tmp_path):
+    path = tmp_path / "j.sqlite3"
+    j = Journal(path)
+    rec, _ = j.submit("a", spec())
+    j.claim_next()
+    j.close()  # the engine "dies" with the job running
+    for attempt in (1, 2):
+        j = Journal(path)
+        requeued, failed = j.recover(max_attempts=3)
+        assert requeued == [rec.id] and failed == []
+        assert j.get(rec.id).state == QUEUED
+        assert j.claim_next().attempts == attempt + 1
+        j.close()
+    j = Journal(path)
+    requeued, failed = j.recover(max_attempts=3)
+    assert failed == [rec.id] and j.get(rec.id).state == FAILED
+    assert "3 time(s)" in j.get(rec.id).error
+    j.close()
+
+
+def test_state_is_durable_in_the_file_before_it_is_returned(journal, tmp_path):
+    rec, _ = journal.submit("a", spec())
+    journal.claim_next()
+    # Another connection (another process after a crash) sees the committed state at once.
+    other = sqlite3.connect(str(tmp_path / "journal.sqlite3"))
+    assert other.execute("SELECT state FROM jobs WHERE id=?", (rec.id,)).fetchone() == (RUNNING,)
+    other.close()

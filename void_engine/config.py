@@ -1,0 +1,143 @@
+"""Engine settings: one typed dataclass, read from ``config/engine.toml`` (see that file for docs)."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used; the message names the file and the key."""
+
+
+@dataclass
+class EngineConfig:
+    """Every engine setting; defaults match config/engine.toml."""
+
+    # [server]
+    bind: str = "tcp://127.0.0.1:5555"
+    state_dir: Path = field(default_factory=lambda: Path("~/.void-engine").expanduser())
+    roots: list[Path] = field(default_factory=list)
+    heartbeat_s: float = 2.0
+    upload_timeout_s: float = 60.0
+    events_wait_max_s: float = 10.0
+    plugins: list[str] = field(default_factory=list)
+    # [limits]
+    chunk_bytes: int = 2 * 1024 * 1024
+    credit: int = 8
+    max_file_bytes: int = 512 * 1024 * 1024
+    max_job_bytes: int = 16 * 1024**3
+    max_frames: int = 10000
+    max_queued: int = 1000
+    # [worker]
+    backend: str = "void"
+    model: Path | None = None
+    device: str = "cpu"
+    memory_mode: str = "full"
+    steps: int = 50
+    max_attempts: int = 3
+    model_size: list[int] = field(default_factory=lambda: [384, 672])
+    window_frames: int = 85
+    # [security]
+    curve: bool = False
+    server_secret_key: Path | None = None
+    clients_dir: Path | None = None
+    admin_keys: list[Path] = field(default_factory=list)
+    admin_token: str = ""
+    allow_insecure: bool = False
+
+    @property
+    def max_message_bytes(self) -> int:
+        """libzmq MAXMSGSIZE: one chunk plus room for its header."""
+        return self.chunk_bytes + 64 * 1024
+
+    def shot_settings(self) -> dict[str, Any]:
+        """Keyword arguments for plates.ShotSettings (kept as a dict: the loop imports no numpy)."""
+        return {"model_size": (int(self.model_size[0]), int(self.model_size[1]))}
+
+    def journal_path(self) -> Path:
+        return self.state_dir / "journal.sqlite3"
+
+
+_SECTIONS = {
+    "server": ("bind", "state_dir", "roots", "heartbeat_s", "upload_timeout_s", "events_wait_max_s", "plugins"),
+    "limits": ("chunk_bytes", "credit", "max_file_bytes", "max_job_bytes", "max_frames", "max_queued"),
+    "worker": ("backend", "model", "device", "memory_mode", "steps", "max_attempts", "model_size",
+               "window_frames"),
+    "security": ("curve", "server_secret_key", "clients_dir", "admin_keys", "admin_token", "allow_insecure"),
+}
+_PATHS = {"state_dir", "model", "server_secret_key", "clients_dir"}
+_PATH_LISTS = {"roots", "admin_keys"}
+
+
+def _expected_type(name: str) -> Any:
+    default = {f.name: f for f in dataclasses.fields(EngineConfig)}[name]
+    if name in _PATHS:
+        return str
+    if name in _PATH_LISTS or name in ("plugins", "model_size"):
+        return list
+    value = default.default if default.default is not dataclasses.MISSING else default.default_factory()  # type: ignore[misc,operator]
+    return type(value)
+
+
+def load_config(path: Path | None = None, **overrides: Any) -> EngineConfig:
+    """Read ``path`` (a TOML file; None = defaults) then apply non-None ``overrides``.
+
+    Raises ConfigError naming the file and key for unknown keys or wrong types.
+    """
+    cfg = EngineConfig()
+    if path is not None:
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read engine config: {exc}") from None
+        base = path.resolve().parent
+        for section, body in data.items():
+            if section not in _SECTIONS or not isinstance(body, dict):
+                raise ConfigError(f"{path}: unknown section [{section}] (known: {', '.join(_SECTIONS)})")
+            for key, value in body.items():
+                if key not in _SECTIONS[section]:
+                    raise ConfigError(f"{path}: unknown key '{key}' in [{section}]")
+                want = _expected_type(key)
+                if want is float and isinstance(value, int) and not isinstance(value, bool):
+                    value = float(value)
+                if not isinstance(value, want) or (want is int and isinstance(value, bool)):
+                    raise ConfigError(f"{path}: [{section}] {key} must be {want.__name__}, got {value!r}")
+                setattr(cfg, key, _to_path_value(key, value, base))
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if not hasattr(cfg, key):
+            raise ConfigError(f"unknown engine setting {key!r}")
+        setattr(cfg, key, _to_path_value(key, value, Path.cwd()))
+    _check(cfg)
+    return cfg
+
+
+def _to_path_value(key: str, value: Any, base: Path) -> Any:
+    def p(v: Any) -> Path:
+        q = Path(str(v)).expanduser()
+        return q if q.is_absolute() else (base / q)
+
+    if key in _PATHS:
+        return p(value) if value not in ("", None) else (None if key != "state_dir" else EngineConfig().state_dir)
+    if key in _PATH_LISTS:
+        return [p(v) for v in value]
+    return value
+
+
+def _check(cfg: EngineConfig) -> None:
+    for name in ("chunk_bytes", "credit", "max_file_bytes", "max_job_bytes", "max_frames", "max_queued",
+                 "max_attempts", "steps"):
+        if getattr(cfg, name) < 1:
+            raise ConfigError(f"engine setting {name} must be >= 1, got {getattr(cfg, name)}")
+    if (len(cfg.model_size) != 2 or not all(isinstance(v, int) and v > 0 and v % 16 == 0 for v in cfg.model_size)):
+        raise ConfigError(f"[worker] model_size must be [height, width], multiples of 16, got {cfg.model_size}")
+    if cfg.chunk_bytes > 64 * 1024 * 1024:
+        raise ConfigError("engine setting chunk_bytes must be <= 64 MiB")
+    if cfg.curve and cfg.server_secret_key is None:
+        raise ConfigError("[security] curve = true needs server_secret_key (make one with `void-engine keys`)")

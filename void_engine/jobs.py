@@ -1,0 +1,302 @@
+"""The job journal: every job and every progress event, in SQLite, stored before announced.
+
+States move ``queued -> running -> done | failed | cancelled``; a transition is committed
+before anyone is told about it, so a crash can never have reported a state the journal lacks.
+After a crash, :meth:`Journal.recover` re-queues the job that was running (or fails it once it
+has used its attempts). Submit is idempotent on ``(owner, job_key)``.
+
+One Journal is shared by the socket loop and the worker thread; a lock serialises access to
+its single connection (SQLite would serialise the writes anyway).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bridge.protocol import (CANCELLED, DONE, FAILED, QUEUED, RUNNING, TERMINAL_STATES, Event,
+                             JobSpec, JobStatus)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    owner TEXT NOT NULL,
+    job_key TEXT,
+    spec_hash TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    state TEXT NOT NULL,
+    priority INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    error TEXT,
+    result TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS jobs_key ON jobs(owner, job_key) WHERE job_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS jobs_queue ON jobs(state, priority, seq);
+CREATE TABLE IF NOT EXISTS events (
+    job TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    ts REAL NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (job, seq)
+);
+"""
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """One row of the journal, with its spec decoded."""
+
+    id: str
+    owner: str
+    spec: JobSpec
+    state: str
+    attempts: int
+    cancel_requested: bool
+    created: float
+    updated: float
+    error: str | None
+    result: dict[str, Any] | None
+
+    def status(self, last_seq: int) -> JobStatus:
+        res = self.result or {}
+        return JobStatus(job=self.id, state=self.state, attempts=self.attempts, created=self.created,
+                         updated=self.updated, error=self.error, output=res.get("pattern"),
+                         frames=tuple(res.get("frames", ())), last_seq=last_seq, spec=self.spec.to_wire())
+
+
+class DuplicateKeyError(ValueError):
+    """A job_key reused by the same owner for different inputs."""
+
+
+class QueueFullError(RuntimeError):
+    """The queue already holds the most jobs the engine accepts."""
+
+
+def spec_hash(spec: JobSpec) -> str:
+    """Hash of what the job computes (not of its bookkeeping fields)."""
+    wire = spec.to_wire()
+    for k in ("job_key", "priority", "upload"):
+        wire.pop(k, None)
+    return hashlib.sha256(json.dumps(wire, sort_keys=True).encode()).hexdigest()
+
+
+class Journal:
+    """SQLite-backed job store. Thread-safe."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # FULL: a transition that was announced must survive power loss as well as kill -9.
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.RLock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _tx(self):
+        return _Tx(self._db, self._lock)
+
+    def _record(self, row: tuple) -> JobRecord:
+        (jid, owner, spec, state, attempts, cancel, created, updated, error, result) = row
+        return JobRecord(jid, owner, JobSpec(**_spec_kwargs(json.loads(spec))), state, attempts, bool(cancel),
+                         created, updated, error, json.loads(result) if result else None)
+
+    _COLS = "id, owner, spec, state, attempts, cancel_requested, created, updated, error, result"
+
+    def _append_event(self, job: str, body: dict[str, Any]) -> Event:
+        now = time.time()
+        (last,) = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM events WHERE job=?", (job,)).fetchone()
+        ev = Event.from_wire({**body, "job": job, "seq": last + 1, "ts": now})
+        self._db.execute("INSERT INTO events(job, seq, ts, body) VALUES (?,?,?,?)",
+                         (job, ev.seq, now, json.dumps(ev.to_wire())))
+        return ev
+
+    # -- public API -------------------------------------------------------------------------
+
+    def submit(self, owner: str, spec: JobSpec, max_queued: int | None = None) -> tuple[JobRecord, bool]:
+        """Store a new queued job (or return the owner's existing job with the same job_key).
+
+        Returns (record, created). Raises DuplicateKeyError when the key names other inputs,
+        QueueFullError when ``max_queued`` jobs are already waiting (an existing job is still returned).
+        """
+        h = spec_hash(spec)
+        with self._tx():
+            if spec.job_key is not None:
+                row = self._db.execute(f"SELECT {self._COLS}, spec_hash FROM jobs WHERE owner=? AND job_key=?",
+                                       (owner, spec.job_key)).fetchone()
+                if row is not None:
+                    if row[-1] != h:
+                        raise DuplicateKeyError(f"job_key {spec.job_key!r} was already used for a job with other inputs ({row[0]})")
+                    return self._record(row[:-1]), False
+            if max_queued is not None:
+                (waiting,) = self._db.execute("SELECT COUNT(*) FROM jobs WHERE state=?", (QUEUED,)).fetchone()
+                if waiting >= max_queued:
+                    raise QueueFullError(f"{waiting} jobs are already queued (the limit is {max_queued}); try again later")
+            now = time.time()
+            jid = uuid.uuid4().hex[:16]
+            (seq,) = self._db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs").fetchone()
+            self._db.execute(
+                "INSERT INTO jobs(id, seq, owner, job_key, spec_hash, spec, state, priority, created, updated)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (jid, seq, owner, spec.job_key, h, json.dumps(spec.to_wire()), QUEUED, spec.priority, now, now))
+            self._append_event(jid, {"kind": "state", "state": QUEUED})
+        return self.get(jid), True  # type: ignore[return-value]
+
+    def get(self, job: str) -> JobRecord | None:
+        with self._lock:
+            row = self._db.execute(f"SELECT {self._COLS} FROM jobs WHERE id=?", (job,)).fetchone()
+        return self._record(row) if row else None
+
+    def status(self, job: str) -> JobStatus | None:
+        rec = self.get(job)
+        return rec.status(self.last_seq(job)) if rec else None
+
+    def last_seq(self, job: str) -> int:
+        with self._lock:
+            (n,) = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM events WHERE job=?", (job,)).fetchone()
+        return n
+
+    def list_jobs(self, owner: str | None = None, limit: int = 100) -> list[JobRecord]:
+        """Newest first; all owners when ``owner`` is None."""
+        q = f"SELECT {self._COLS} FROM jobs" + (" WHERE owner=?" if owner is not None else "") + " ORDER BY seq DESC LIMIT ?"
+        with self._lock:
+            rows = self._db.execute(q, ((owner, limit) if owner is not None else (limit,))).fetchall()
+        return [self._record(r) for r in rows]
+
+    def count_queued(self) -> int:
+        with self._lock:
+            (n,) = self._db.execute("SELECT COUNT(*) FROM jobs WHERE state=?", (QUEUED,)).fetchone()
+        return n
+
+    def events(self, job: str, after: int = 0, limit: int = 500) -> list[Event]:
+        with self._lock:
+            rows = self._db.execute("SELECT body FROM events WHERE job=? AND seq>? ORDER BY seq LIMIT ?",
+                                    (job, after, limit)).fetchall()
+        return [Event.from_wire(json.loads(b)) for (b,) in rows]
+
+    def add_event(self, job: str, **body: Any) -> Event:
+        """Store a progress event (stage/step/log) for a job."""
+        with self._tx():
+            return self._append_event(job, body)
+
+    def claim_next(self) -> JobRecord | None:
+        """Move the highest-priority, oldest queued job to running (one attempt used)."""
+        with self._tx():
+            row = self._db.execute("SELECT id FROM jobs WHERE state=? ORDER BY priority DESC, seq ASC LIMIT 1",
+                                   (QUEUED,)).fetchone()
+            if row is None:
+                return None
+            self._db.execute("UPDATE jobs SET state=?, attempts=attempts+1, updated=? WHERE id=?",
+                             (RUNNING, time.time(), row[0]))
+            self._append_event(row[0], {"kind": "state", "state": RUNNING})
+        return self.get(row[0])
+
+    def finish(self, job: str, state: str, *, error: str | None = None,
+               result: dict[str, Any] | None = None) -> Event:
+        """Record a terminal state (done/failed/cancelled) and its event, atomically."""
+        assert state in TERMINAL_STATES
+        with self._tx():
+            self._db.execute("UPDATE jobs SET state=?, error=?, result=?, updated=? WHERE id=?",
+                             (state, error, json.dumps(result) if result is not None else None, time.time(), job))
+            body: dict[str, Any] = {"kind": "state", "state": state}
+            if error:
+                body["message"] = error
+            if result and result.get("pattern"):
+                body["output"] = result["pattern"]
+            return self._append_event(job, body)
+
+    def request_cancel(self, job: str) -> tuple[str, Event | None]:
+        """Cancel a queued job now, or flag a running one for the worker.
+
+        Returns (state after the call, the event stored if the job became cancelled).
+        """
+        with self._tx():
+            row = self._db.execute("SELECT state FROM jobs WHERE id=?", (job,)).fetchone()
+            if row is None:
+                raise KeyError(job)
+            state = row[0]
+            if state == QUEUED:
+                self._db.execute("UPDATE jobs SET state=?, cancel_requested=1, updated=? WHERE id=?",
+                                 (CANCELLED, time.time(), job))
+                return CANCELLED, self._append_event(job, {"kind": "state", "state": CANCELLED})
+            if state == RUNNING:
+                self._db.execute("UPDATE jobs SET cancel_requested=1 WHERE id=?", (job,))
+            return state, None
+
+    def cancel_requested(self, job: str) -> bool:
+        with self._lock:
+            row = self._db.execute("SELECT cancel_requested FROM jobs WHERE id=?", (job,)).fetchone()
+        return bool(row and row[0])
+
+    def recover(self, max_attempts: int) -> tuple[list[str], list[str]]:
+        """At start-up: re-queue jobs left running by a crash, or fail those out of attempts.
+
+        Returns (requeued ids, failed ids). A job whose cancel was requested becomes cancelled.
+        """
+        requeued: list[str] = []
+        failed: list[str] = []
+        with self._tx():
+            rows = self._db.execute("SELECT id, attempts, cancel_requested FROM jobs WHERE state=?",
+                                    (RUNNING,)).fetchall()
+            now = time.time()
+            for jid, attempts, cancel in rows:
+                if cancel:
+                    self._db.execute("UPDATE jobs SET state=?, updated=? WHERE id=?", (CANCELLED, now, jid))
+                    self._append_event(jid, {"kind": "state", "state": CANCELLED})
+                elif attempts >= max_attempts:
+                    msg = f"engine stopped while this job ran, {attempts} time(s); giving up"
+                    self._db.execute("UPDATE jobs SET state=?, error=?, updated=? WHERE id=?", (FAILED, msg, now, jid))
+                    self._append_event(jid, {"kind": "state", "state": FAILED, "message": msg})
+                    failed.append(jid)
+                else:
+                    self._db.execute("UPDATE jobs SET state=?, updated=? WHERE id=?", (QUEUED, now, jid))
+                    self._append_event(jid, {"kind": "state", "state": QUEUED,
+                                             "message": "re-queued after engine restart"})
+                    requeued.append(jid)
+        return requeued, failed
+
+
+def _spec_kwargs(d: dict[str, Any]) -> dict[str, Any]:
+    d = dict(d)
+    d["frames"] = tuple(d.get("frames", ()))
+    return d
+
+
+class _Tx:
+    """Lock + BEGIN IMMEDIATE/COMMIT (ROLLBACK on error)."""
+
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock):
+        self.db, self.lock = db, lock
+
+    def __enter__(self):
+        self.lock.acquire()
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.lock.release()
+            raise
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        finally:
+            self.lock.release()
+        return False

@@ -1,0 +1,441 @@
+"""The engine's socket loop (zguide style): one ROUTER, one worker thread, nothing that blocks.
+
+The loop only moves messages. Jobs are stored in the journal and run by the worker thread,
+which tells the loop about new events through an inproc PUSH/PULL pair; the loop then answers
+the ``events`` requests that were waiting for them (long polling, so a client resumes from the
+last ``seq`` it saw, even across an engine restart). ``hello``, ``status``, ``list`` and ``ping``
+are answered from the journal at once, whatever the worker is doing.
+
+Every request gets exactly one reply: a result or an error with a stable code. Exceptions never
+cross the socket. Malformed messages get an error reply, or are dropped by libzmq when larger
+than MAXMSGSIZE (before the engine allocates them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import importlib
+import logging
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import zmq
+
+from bridge.protocol import (ADMIN_ONLY, BAD_FRAME, BAD_REQUEST, BUSY, DONE, INTERNAL, NOT_FOUND, PROTOCOL_VERSION,
+                             REQUEST_TYPES, UNAUTHORISED, JobSpec, Message, ProtocolError, check_safe_name,
+                             decode, error_reply, get_field, reply, request_id_of)
+
+from . import __version__
+from .backends import BackendSettings, backend_names, make_backend
+from .config import EngineConfig
+from .jobs import DuplicateKeyError, Journal, QueueFullError
+from .security import CurveSetup, is_loopback, start_curve
+from .uploads import UploadStore
+from .worker import WorkerThread, discard_staging, resolve_job
+
+log = logging.getLogger("void_engine.server")
+
+_NOTIFY_ADDR = "inproc://void-engine-notify-{}"
+
+
+@dataclass
+class _Waiter:
+    """An ``events`` request parked until its job has news or its wait runs out."""
+
+    envelope: list[bytes]
+    rid: Any
+    job: str
+    after: int
+    deadline: float
+
+
+@dataclass(frozen=True)
+class _Caller:
+    owner: str
+    admin: bool
+
+
+class Engine:
+    """One engine: journal + worker + ROUTER loop. ``serve_forever`` runs the loop in this thread."""
+
+    def __init__(self, cfg: EngineConfig, *, make_backend_fn: Callable[[str], Any] | None = None):
+        self.cfg = cfg
+        for mod in cfg.plugins:
+            importlib.import_module(mod)
+        if not cfg.curve and not cfg.allow_insecure and not is_loopback(cfg.bind):
+            raise ValueError(f"refusing to listen on {cfg.bind} without CURVE; set [security] curve = true "
+                             "(or allow_insecure = true)")
+        cfg.state_dir.mkdir(parents=True, exist_ok=True)
+        self.journal = Journal(cfg.journal_path())
+        self.uploads = UploadStore(cfg.state_dir / "spool", chunk_bytes=cfg.chunk_bytes,
+                                   max_file_bytes=cfg.max_file_bytes, max_job_bytes=cfg.max_job_bytes,
+                                   timeout_s=cfg.upload_timeout_s)
+        self.ctx = zmq.Context()
+        self.router = self.ctx.socket(zmq.ROUTER)
+        self.router.linger = 0
+        self.router.setsockopt(zmq.MAXMSGSIZE, cfg.max_message_bytes)
+        hb_ms = max(100, int(cfg.heartbeat_s * 1000))
+        self.router.setsockopt(zmq.HEARTBEAT_IVL, hb_ms)
+        self.router.setsockopt(zmq.HEARTBEAT_TIMEOUT, 3 * hb_ms)
+        self.router.setsockopt(zmq.HEARTBEAT_TTL, 3 * hb_ms)
+        self.curve: CurveSetup | None = None
+        if cfg.curve:
+            assert cfg.server_secret_key is not None
+            self.curve = start_curve(self.ctx, self.router, cfg.server_secret_key, cfg.clients_dir, cfg.admin_keys)
+        self.router.bind(cfg.bind)
+        self.endpoint: str = self.router.getsockopt_string(zmq.LAST_ENDPOINT)
+        self._notify_addr = _NOTIFY_ADDR.format(id(self))
+        self.pull = self.ctx.socket(zmq.PULL)
+        self.pull.bind(self._notify_addr)
+        self._push_local = threading.local()
+        self._waiters: dict[str, list[_Waiter]] = {}
+        self._stop = threading.Event()
+
+        requeued, failed = self.journal.recover(cfg.max_attempts)
+        for jid in requeued + failed:
+            self._discard_partial(jid)
+        if requeued or failed:
+            log.warning("recovered after a crash: %d job(s) re-queued, %d failed", len(requeued), len(failed))
+        settings = BackendSettings(model=cfg.model, device=cfg.device, memory_mode=cfg.memory_mode,
+                                   window_frames=cfg.window_frames)
+        self.worker = WorkerThread(
+            self.journal, make_backend_fn or (lambda name: make_backend(name, settings)),
+            default_backend=cfg.backend, default_steps=cfg.steps, roots=list(cfg.roots),
+            state_dir=cfg.state_dir, notify=self._notify, settings=cfg.shot_settings())
+
+    # -- worker -> loop --------------------------------------------------------------------
+
+    def _notify(self, job_id: str) -> None:
+        """Called from the worker thread: tell the loop that ``job_id`` has news."""
+        sock = getattr(self._push_local, "sock", None)
+        if sock is None:
+            sock = self.ctx.socket(zmq.PUSH)
+            sock.linger = 0
+            sock.connect(self._notify_addr)
+            self._push_local.sock = sock
+        sock.send_string(job_id)
+
+    def _discard_partial(self, jid: str) -> None:
+        rec = self.journal.get(jid)
+        if rec is None:
+            return
+        if rec.spec.upload is not None:
+            discard_staging(self.cfg.state_dir / "jobs" / jid / "out", jid)
+        elif rec.spec.out:
+            try:
+                discard_staging(resolve_out(rec.spec.out, self.cfg.roots), jid)
+            except Exception:
+                pass
+
+    # -- loop --------------------------------------------------------------------------------
+
+    def serve_forever(self, ready: Callable[[str], None] | None = None) -> None:
+        """Run until ``shutdown`` or :meth:`stop`; ``ready(endpoint)`` once listening."""
+        self.worker.start()
+        poller = zmq.Poller()
+        poller.register(self.router, zmq.POLLIN)
+        poller.register(self.pull, zmq.POLLIN)
+        if ready:
+            ready(self.endpoint)
+        try:
+            while not self._stop.is_set():
+                events = dict(poller.poll(self._poll_timeout_ms()))
+                if self.pull in events:
+                    news: set[str] = set()
+                    while True:
+                        try:
+                            news.add(self.pull.recv_string(zmq.NOBLOCK))
+                        except zmq.Again:
+                            break
+                    for jid in news:
+                        self._answer_waiters(jid)
+                if self.router in events:
+                    for _ in range(256):  # bounded, so timers still run under a flood
+                        try:
+                            frames = self.router.recv_multipart(zmq.NOBLOCK, copy=False)
+                        except zmq.Again:
+                            break
+                        self._handle(frames)
+                self._housekeeping()
+        finally:
+            self._close()
+
+    def stop(self) -> None:
+        """Ask the loop to end (thread-safe)."""
+        self._stop.set()
+
+    def _close(self) -> None:
+        self.worker.stop()
+        self.worker.join(timeout=10)
+        if self.curve is not None:
+            self.curve.stop()
+        self.router.close(0)
+        self.pull.close(0)
+        sock = getattr(self._push_local, "sock", None)
+        if sock is not None:
+            sock.close(0)
+        self.journal.close()
+        if not self.worker.is_alive():
+            self.ctx.destroy(linger=0)
+
+    def _poll_timeout_ms(self) -> int:
+        return 100
+
+    def _housekeeping(self) -> None:
+        now = time.monotonic()
+        for jid in list(self._waiters):
+            due = [w for w in self._waiters[jid] if w.deadline <= now]
+            if due:
+                self._waiters[jid] = [w for w in self._waiters[jid] if w.deadline > now]
+                for w in due:
+                    self._answer_events(w)
+                if not self._waiters[jid]:
+                    del self._waiters[jid]
+        for uid in self.uploads.expire():
+            log.info("upload %s expired; its files are deleted", uid)
+
+    def _send(self, envelope: list[bytes], frames: list[bytes]) -> None:
+        try:
+            self.router.send_multipart([*envelope, *frames], zmq.NOBLOCK)
+        except zmq.ZMQError:
+            pass  # peer gone or its queue full: it will ask again
+
+    def _handle(self, raw: list[zmq.Frame]) -> None:
+        # ROUTER prepends the peer identity; REQ clients add an empty delimiter frame.
+        identity = raw[0].bytes
+        rest = raw[1:]
+        envelope = [identity]
+        if rest and len(rest) > 1 and len(rest[0].bytes) == 0:
+            envelope.append(b"")
+            rest = rest[1:]
+        frames = [f.bytes for f in rest]
+        rid = None
+        try:
+            msg = decode(frames)
+            rid = msg.id
+            caller = self._caller(identity, raw[-1], msg)
+            self._dispatch(envelope, msg, caller)
+        except ProtocolError as err:
+            self._send(envelope, error_reply(rid if rid is not None else request_id_of(frames) if frames else None, err))
+        except Exception as exc:  # a bug: report it as a value, keep serving
+            log.error("internal error handling a request:\n%s", traceback.format_exc())
+            self._send(envelope, error_reply(rid, ProtocolError(INTERNAL, f"engine error: {type(exc).__name__}: {exc}")))
+
+    def _caller(self, identity: bytes, frame: zmq.Frame, msg: Message) -> _Caller:
+        if self.curve is not None:
+            try:
+                user = frame.get("User-Id")
+            except zmq.ZMQError:
+                user = ""
+            return _Caller(f"key:{user}", user in self.curve.admin_keys)
+        token = msg.header.get("token")
+        if token is not None and not (isinstance(token, str) and 8 <= len(token) <= 256):
+            raise ProtocolError(BAD_REQUEST, "field 'token' must be a string of 8..256 characters", "token")
+        owner = ("token:" + hashlib.sha256(token.encode()).hexdigest()[:32]) if token else f"peer:{identity.hex()}"
+        admin_token = msg.header.get("admin_token")
+        admin = bool(self.cfg.admin_token) and isinstance(admin_token, str) and hmac.compare_digest(
+            admin_token.encode(), self.cfg.admin_token.encode())
+        return _Caller(owner, admin)
+
+    def _dispatch(self, envelope: list[bytes], msg: Message, caller: _Caller) -> None:
+        mtype = msg.type
+        if mtype not in REQUEST_TYPES:
+            raise ProtocolError(BAD_REQUEST, f"field 'type': unknown request type {mtype!r:.40}", "type")
+        if mtype in ADMIN_ONLY and not caller.admin:
+            raise ProtocolError(UNAUTHORISED, f"'{mtype}' is for admins only", "type")
+        if mtype not in ("chunk",) and msg.blobs:
+            raise ProtocolError(BAD_FRAME, f"'{mtype}' takes no blob frames, got {len(msg.blobs)}", "blobs")
+        handler = getattr(self, f"_on_{mtype}")
+        result = handler(envelope, msg, caller)
+        if result is not None:
+            fields, blobs = result
+            self._send(envelope, reply(msg.id, mtype, blobs, **fields))
+
+    # -- job ownership -----------------------------------------------------------------------
+
+    def _own_job(self, msg: Message, caller: _Caller, verb: str):
+        jid = get_field(msg.header, "job", str, max_len=64)
+        rec = self.journal.get(jid)
+        if rec is None:
+            raise ProtocolError(NOT_FOUND, f"field 'job': no job {jid!r}", "job")
+        if rec.owner != caller.owner and not caller.admin:
+            raise ProtocolError(UNAUTHORISED, f"job {jid} belongs to another client; only its owner or an admin may {verb} it", "job")
+        return rec
+
+    # -- handlers: each returns (fields, blobs) or None when the reply is deferred -----------
+
+    def _on_ping(self, envelope, msg, caller):
+        return {"time": time.time()}, ()
+
+    def _on_hello(self, envelope, msg, caller):
+        cfg = self.cfg
+        default = cfg.backend
+        state = ("error" if default in self.worker.backend_errors else
+                 "ready" if default in self.worker._backends else "loading")
+        return {
+            "protocol": PROTOCOL_VERSION,
+            "engine": __version__,
+            "backends": backend_names(),
+            "backend": default,
+            "backend_state": state,
+            "backend_error": self.worker.backend_errors.get(default),
+            "model": str(cfg.model) if cfg.model else None,
+            "memory_mode": cfg.memory_mode,
+            "limits": {"chunk_bytes": cfg.chunk_bytes, "credit": cfg.credit, "max_file_bytes": cfg.max_file_bytes,
+                       "max_job_bytes": cfg.max_job_bytes, "max_frames": cfg.max_frames,
+                       "max_message_bytes": cfg.max_message_bytes},
+            "presets": {"steps": cfg.steps, "model_size": list(cfg.model_size)},
+            "by_path": bool(cfg.roots),
+            "roots": [str(r) for r in cfg.roots],
+            "curve": self.curve is not None,
+            "owner": caller.owner,
+            "admin": caller.admin,
+        }, ()
+
+    def _on_submit(self, envelope, msg, caller):
+        spec = JobSpec.from_wire(msg.header.get("job"), max_frames=self.cfg.max_frames)
+        if spec.backend is not None and spec.backend not in backend_names():
+            raise ProtocolError(BAD_REQUEST, f"field 'job.backend': unknown backend {spec.backend!r} "
+                                             f"(available: {', '.join(backend_names())})", "job.backend")
+        if spec.upload is not None:
+            up = self.uploads.require_complete(caller.owner, spec.upload)
+            resolve_job(spec, [], inputs_dir=up.folder, results_dir=self.cfg.state_dir / "jobs")
+        else:
+            resolve_job(spec, list(self.cfg.roots))
+        try:
+            rec, created = self.journal.submit(caller.owner, spec, max_queued=self.cfg.max_queued)
+        except DuplicateKeyError as exc:
+            raise ProtocolError(BAD_REQUEST, f"field 'job.job_key': {exc}", "job.job_key") from None
+        except QueueFullError as exc:
+            raise ProtocolError(BUSY, str(exc)) from None
+        if spec.upload is not None:
+            if created:
+                self.uploads.take(caller.owner, spec.upload, self.cfg.state_dir / "jobs" / rec.id / "inputs")
+            else:
+                self.uploads.drop(spec.upload)  # the existing job already has its inputs
+        self.worker.wake.set()
+        self._answer_waiters(rec.id)
+        return {"job": rec.id, "state": rec.state, "created": created}, ()
+
+    def _on_status(self, envelope, msg, caller):
+        rec = self._own_job(msg, caller, "see")
+        return {"status": rec.status(self.journal.last_seq(rec.id)).to_wire()}, ()
+
+    def _on_list(self, envelope, msg, caller):
+        everyone = get_field(msg.header, "all", bool, required=False, default=False)
+        limit = get_field(msg.header, "limit", int, required=False, default=100, min_value=1, max_value=1000)
+        if everyone and not caller.admin:
+            raise ProtocolError(UNAUTHORISED, "field 'all': listing every client's jobs is for admins only", "all")
+        recs = self.journal.list_jobs(None if everyone else caller.owner, limit)
+        return {"jobs": [r.status(0).to_wire() for r in recs]}, ()
+
+    def _on_cancel(self, envelope, msg, caller):
+        rec = self._own_job(msg, caller, "cancel")
+        state, event = self.journal.request_cancel(rec.id)
+        if event is not None:
+            self._answer_waiters(rec.id)
+        return {"job": rec.id, "state": state, "cancel_requested": True}, ()
+
+    def _on_events(self, envelope, msg, caller):
+        rec = self._own_job(msg, caller, "follow")
+        after = get_field(msg.header, "after", int, required=False, default=0, min_value=0)
+        wait = get_field(msg.header, "wait", float, required=False, default=0.0, min_value=0.0,
+                         max_value=self.cfg.events_wait_max_s)
+        w = _Waiter(envelope, msg.id, rec.id, after, time.monotonic() + wait)
+        if wait <= 0 or self.journal.last_seq(rec.id) > after:
+            self._answer_events(w)
+        else:
+            self._waiters.setdefault(rec.id, []).append(w)
+        return None
+
+    def _answer_events(self, w: _Waiter) -> None:
+        evs = self.journal.events(w.job, w.after)
+        rec = self.journal.get(w.job)
+        self._send(w.envelope, reply(w.rid, "events", job=w.job, events=[e.to_wire() for e in evs],
+                                     state=rec.state if rec else None))
+
+    def _answer_waiters(self, jid: str) -> None:
+        waiting = self._waiters.pop(jid, None)
+        if not waiting:
+            return
+        last = self.journal.last_seq(jid)
+        keep = []
+        for w in waiting:
+            if last > w.after:
+                self._answer_events(w)
+            else:
+                keep.append(w)
+        if keep:
+            self._waiters[jid] = keep
+
+    def _on_fetch(self, envelope, msg, caller):
+        rec = self._own_job(msg, caller, "fetch")
+        if rec.state != DONE or not rec.result:
+            raise ProtocolError(BAD_REQUEST, f"field 'job': job {rec.id} is {rec.state}, results exist only when done", "job")
+        version_dir = Path(rec.result["version_dir"])
+        name = msg.header.get("file")
+        if name is None:
+            files = []
+            for f in sorted(version_dir.iterdir()) if version_dir.is_dir() else []:
+                if f.is_file() and not f.name.startswith("."):
+                    files.append({"name": f.name, "size": f.stat().st_size})
+            return {"job": rec.id, "pattern": rec.result["pattern"], "frames": rec.result["frames"],
+                    "version_dir": str(version_dir), "by_path": rec.spec.upload is None, "files": files,
+                    "chunk_bytes": self.cfg.chunk_bytes, "credit": self.cfg.credit}, ()
+        check_safe_name(name, "file")
+        offset = get_field(msg.header, "offset", int, required=False, default=0, min_value=0)
+        length = get_field(msg.header, "length", int, required=False, default=self.cfg.chunk_bytes,
+                           min_value=1, max_value=self.cfg.chunk_bytes)
+        path = version_dir / name
+        if not path.is_file():
+            raise ProtocolError(NOT_FOUND, f"field 'file': job {rec.id} has no result file {name!r}", "file")
+        with open(path, "rb") as f:
+            f.seek(offset)
+            data = f.read(length)
+        return {"job": rec.id, "file": name, "offset": offset, "size": path.stat().st_size}, (data,)
+
+    def _on_upload(self, envelope, msg, caller):
+        files = get_field(msg.header, "files", list, max_len=100_000)
+        announced = []
+        for i, f in enumerate(files):
+            if not isinstance(f, dict):
+                raise ProtocolError(BAD_REQUEST, f"field 'files[{i}]' must be a map with name and size", f"files[{i}]")
+            name = get_field(f, "name", str, max_len=200, where=f"files[{i}].")
+            size = get_field(f, "size", int, min_value=0, where=f"files[{i}].")
+            announced.append((name, size))
+        up = self.uploads.begin(caller.owner, announced)
+        return {"upload": up.id, "chunk_bytes": self.cfg.chunk_bytes, "credit": self.cfg.credit}, ()
+
+    def _on_chunk(self, envelope, msg, caller):
+        uid = get_field(msg.header, "upload", str, max_len=64)
+        index = get_field(msg.header, "file", int, min_value=0)
+        offset = get_field(msg.header, "offset", int, min_value=0)
+        if len(msg.blobs) != 1:
+            raise ProtocolError(BAD_FRAME, f"'chunk' takes exactly one blob frame, got {len(msg.blobs)}", "blobs")
+        up = self.uploads.chunk(caller.owner, uid, index, offset, msg.blobs[0])
+        # Each acknowledged chunk returns one credit to the sender.
+        return {"upload": uid, "file": index, "received": up.received[index], "credit": 1,
+                "complete": up.complete}, ()
+
+    def _on_shutdown(self, envelope, msg, caller):
+        self._send(envelope, reply(msg.id, "shutdown", stopping=True))
+        self._stop.set()
+        return None
+
+
+def resolve_out(out: str, roots: list[Path]) -> Path:
+    from .security import check_path
+
+    return check_path(out, roots, "job.out")
+
+
+def serve(cfg: EngineConfig, *, announce: Callable[[str], None] | None = None) -> int:
+    """Build an engine from ``cfg`` and run it until shutdown (used by `void-engine serve`)."""
+    engine = Engine(cfg)
+    engine.serve_forever(ready=announce)
+    return 0

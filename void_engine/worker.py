@@ -1,0 +1,302 @@
+"""Running one job: resolve inputs -> read the shot -> backend -> write the result.
+
+:func:`resolve_job` checks a job's paths against the roots (at submit and again at run time, so
+a symlink swapped in between is still caught). :func:`run_job` does the work and reports progress
+per I/O stage and per denoising step. Output is written into a hidden staging folder next to the
+versions and renamed to the next free ``v###`` only when complete, so a cancelled, failed or
+killed job never leaves a partial EXR where an artist looks. :class:`WorkerThread` is the
+engine's single GPU worker: it takes queued jobs from the journal one at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import threading
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from bridge.protocol import CANCELLED, DONE, FAILED, NOT_FOUND, TERMINAL_STATES, JobSpec, ProtocolError
+from bridge.transfer import default_output_name
+
+from . import __version__
+from .backends import Backend, Cancelled, is_cancellation
+from .security import check_path, check_pattern, expand_frame
+
+log = logging.getLogger("void_engine.worker")
+
+STAGING_PREFIX = ".void-partial-"
+_VERSION = re.compile(r"^v(\d{3,})$")
+
+# report(kind, **fields): kind "stage" (stage=, step=, total=) or "step" (window=, step=, total=)
+Report = Callable[..., None]
+
+
+@dataclass(frozen=True)
+class ResolvedJob:
+    """A job's inputs as absolute, checked paths."""
+
+    plate: str
+    frames: tuple[int, ...]
+    quadmask: str | None
+    remove: str | None
+    affected: str | None
+    out_root: Path
+    name: str
+
+
+def resolve_job(spec: JobSpec, roots: list[Path], *, inputs_dir: Path | None = None,
+                results_dir: Path | None = None) -> ResolvedJob:
+    """Check every path of ``spec`` and return them resolved.
+
+    By value (``inputs_dir`` given), patterns name files inside ``inputs_dir`` and results go to
+    ``results_dir``. Raises ProtocolError (``unauthorised`` for paths outside the roots,
+    ``not_found`` naming the first missing frame file).
+    """
+    by_value = inputs_dir is not None
+    in_roots: list[Path] = [inputs_dir] if inputs_dir is not None else roots
+
+    def seq(field: str, pattern: str | None) -> str | None:
+        if pattern is None:
+            return None
+        resolved = check_pattern(pattern, spec.frames, in_roots, f"job.{field}", relative_to=inputs_dir)
+        for frame in spec.frames:
+            path = expand_frame(resolved, frame)
+            if not os.path.isfile(path):
+                raise ProtocolError(NOT_FOUND, f"field 'job.{field}': frame {frame} is missing ({path})", f"job.{field}")
+        return resolved
+
+    plate = seq("plate", spec.plate)
+    assert plate is not None
+    if by_value:
+        assert results_dir is not None
+        out_root = results_dir
+    else:
+        out_root = check_path(spec.out or "", roots, "job.out")
+        if out_root.exists() and not out_root.is_dir():
+            raise ProtocolError(NOT_FOUND, f"field 'job.out': {out_root} exists and is not a folder", "job.out")
+    return ResolvedJob(plate=plate, frames=spec.frames, quadmask=seq("quadmask", spec.quadmask),
+                       remove=seq("remove", spec.remove), affected=seq("affected", spec.affected),
+                       out_root=Path(out_root), name=spec.name or default_output_name(spec.plate))
+
+
+@dataclass(frozen=True)
+class JobOutput:
+    """Where a finished job's frames are."""
+
+    version_dir: Path
+    pattern: str
+    frames: tuple[int, ...]
+
+    def to_result(self) -> dict[str, Any]:
+        return {"version_dir": str(self.version_dir), "pattern": self.pattern, "frames": list(self.frames)}
+
+
+def staging_dir(out_root: Path, job_id: str) -> Path:
+    return Path(out_root) / f"{STAGING_PREFIX}{job_id}"
+
+
+def discard_staging(out_root: Path, job_id: str) -> None:
+    """Remove what an interrupted attempt of ``job_id`` wrote (no partial output survives)."""
+    shutil.rmtree(staging_dir(out_root, job_id), ignore_errors=True)
+
+
+def _publish(staging: Path, out_root: Path) -> Path:
+    """Rename the complete staging folder to the next free ``v###`` (atomic per folder)."""
+    taken = [int(m.group(1)) for p in out_root.iterdir() if (m := _VERSION.match(p.name))]
+    version = max(taken, default=0) + 1
+    for _ in range(1000):
+        target = out_root / f"v{version:03d}"
+        if not target.exists():
+            try:
+                os.rename(staging, target)
+                return target
+            except OSError:
+                pass  # another writer took this version between our check and rename
+        version += 1
+    raise OSError(f"{out_root}: no free version folder")
+
+
+def load_quadmasks(job: ResolvedJob) -> list[Any]:
+    """One uint8 (H, W) raw-level quadmask per frame, from a quadmask sequence or from mattes."""
+    from void_engine.masks import quadmask as qm
+    from void_engine.plates import FrameSequence
+
+    if job.quadmask is not None:
+        return qm.read_quadmask_sequence(FrameSequence(job.quadmask, job.frames))
+    assert job.remove is not None
+    remove = FrameSequence(job.remove, job.frames)
+    affected = FrameSequence(job.affected, job.frames) if job.affected else None
+    out = []
+    for frame in job.frames:
+        r = qm.read_matte(remove.path(frame), frame=frame)
+        a = qm.read_matte(affected.path(frame), frame=frame) if affected else None
+        out.append(qm.quadmask_from_mattes(r, a))
+    return out
+
+
+def run_job(job_id: str, job: ResolvedJob, backend: Backend, *, prompt: str, seed: int, steps: int,
+            report: Report, cancel: Callable[[], bool], backend_name: str = "",
+            settings: Any = None) -> JobOutput:
+    """Run one job to a published output sequence.
+
+    Raises :class:`Cancelled` when ``cancel()`` turns true (checked per step and between stages;
+    the staging folder is removed), PlateError/QuadmaskError for bad inputs.
+    """
+    from void_engine.plates import FrameSequence, Shot, ShotSettings
+
+    if isinstance(settings, dict):
+        settings = ShotSettings(**settings)
+
+    def check_cancel() -> None:
+        if cancel():
+            raise Cancelled(f"job {job_id} cancelled")
+
+    def stage_progress(stage: str, done: int, total: int) -> None:
+        report("stage", stage=stage, step=done, total=total)
+        check_cancel()
+
+    def step_progress(window: int, step: int, total: int) -> None:
+        report("step", window=window, step=step, total=total)
+        # Stop within one step even if a backend ignores cancel().
+        check_cancel()
+
+    staging = staging_dir(job.out_root, job_id)
+    try:
+        report("stage", stage="read", step=0, total=len(job.frames))
+        quadmasks = load_quadmasks(job)
+        shot = Shot.load(FrameSequence(job.plate, job.frames), quadmasks, settings, progress=stage_progress)
+        check_cancel()
+        report("stage", stage="model", step=0, total=steps)
+        result = backend.run(shot.model_video, shot.model_quadmask, prompt, seed=seed, steps=steps,
+                             progress=step_progress, cancel=cancel)
+        check_cancel()
+        report("stage", stage="write", step=0, total=len(job.frames))
+        shutil.rmtree(staging, ignore_errors=True)
+        job.out_root.mkdir(parents=True, exist_ok=True)
+        provenance = {"job": job_id, "seed": str(seed), "prompt": prompt, "steps": str(steps),
+                      "backend": backend_name, "engine": __version__,
+                      "mask_source": "quadmask" if job.quadmask else ("remove+affected" if job.affected else "remove")}
+        written = shot.write_result(result, job.out_root, job.name, provenance, version_dir=staging,
+                                    progress=stage_progress)
+        check_cancel()
+        final = _publish(staging, job.out_root)
+        return JobOutput(final, str(final / Path(written.pattern).name), tuple(written.frames))
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+class WorkerThread(threading.Thread):
+    """The one GPU worker: takes queued jobs from the journal, one at a time, in priority order.
+
+    ``notify(job_id)`` is called after every stored event so the socket loop can pass it on;
+    the worker never touches the socket itself.
+    """
+
+    def __init__(self, journal: Any, make_backend: Callable[[str], Backend], *, default_backend: str,
+                 default_steps: int, roots: list[Path], state_dir: Path,
+                 notify: Callable[[str], None], settings: Any = None):
+        super().__init__(name="void-worker", daemon=True)
+        self.journal = journal
+        self.make_backend = make_backend
+        self.default_backend = default_backend
+        self.default_steps = default_steps
+        self.roots = roots
+        self.state_dir = state_dir
+        self.notify = notify
+        self.settings = settings
+        self.wake = threading.Event()
+        self.stopping = threading.Event()
+        self.current: str | None = None
+        self._backends: dict[str, Backend] = {}
+        self.backend_errors: dict[str, str] = {}
+
+    def backend(self, name: str) -> Backend:
+        """The resident backend ``name``, made on first use (the model loads once)."""
+        if name not in self._backends:
+            self._backends[name] = self.make_backend(name)
+        return self._backends[name]
+
+    def preload(self, name: str) -> None:
+        try:
+            self.backend(name)
+        except Exception as exc:  # reported by hello/doctor; jobs for it fail with the message
+            self.backend_errors[name] = f"{type(exc).__name__}: {exc}"
+            log.error("backend %s failed to load: %s", name, exc)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.wake.set()
+
+    def run(self) -> None:
+        self.preload(self.default_backend)
+        while not self.stopping.is_set():
+            rec = self.journal.claim_next()
+            if rec is None:
+                self.wake.wait(0.5)
+                self.wake.clear()
+                continue
+            self.notify(rec.id)
+            self.current = rec.id
+            try:
+                self._run_one(rec)
+            finally:
+                self.current = None
+
+    def _run_one(self, rec: Any) -> None:
+        jid, spec = rec.id, rec.spec
+        job_dir = self.state_dir / "jobs" / jid
+        by_value = spec.upload is not None
+        self._attempt(rec, job_dir, by_value)
+        if by_value and self.journal.get(jid).state in TERMINAL_STATES:
+            # Uploaded inputs are only needed to (re)run the job; results stay fetchable.
+            shutil.rmtree(job_dir / "inputs", ignore_errors=True)
+
+    def _attempt(self, rec: Any, job_dir: Path, by_value: bool) -> None:
+        jid, spec = rec.id, rec.spec
+
+        def report(kind: str, **fields: Any) -> None:
+            self.journal.add_event(jid, kind=kind, **fields)
+            self.notify(jid)
+
+        def cancel() -> bool:
+            return self.stopping.is_set() or self.journal.cancel_requested(jid)
+
+        out_root: Path | None = None
+        try:
+            report("stage", stage="resolve", step=0, total=1)
+            job = resolve_job(spec, self.roots, inputs_dir=job_dir / "inputs" if by_value else None,
+                              results_dir=job_dir / "out" if by_value else None)
+            out_root = job.out_root
+            discard_staging(out_root, jid)  # left by an attempt that died with the engine
+            name = spec.backend or self.default_backend
+            if name in self.backend_errors and name not in self._backends:
+                raise RuntimeError(f"backend {name!r} is unavailable: {self.backend_errors[name]}")
+            backend = self.backend(name)
+            output = run_job(jid, job, backend, prompt=spec.prompt, seed=spec.seed,
+                             steps=spec.steps or self.default_steps, report=report, cancel=cancel,
+                             backend_name=name, settings=self.settings)
+        except BaseException as exc:
+            if self.stopping.is_set() and not self.journal.cancel_requested(jid):
+                # Engine shutting down: leave the job "running" so recovery re-queues it.
+                return
+            if is_cancellation(exc) or self.journal.cancel_requested(jid):
+                if out_root is not None:
+                    discard_staging(out_root, jid)
+                self.journal.finish(jid, CANCELLED)
+            else:
+                msg = exc.message if isinstance(exc, ProtocolError) else f"{type(exc).__name__}: {exc}"
+                if not isinstance(exc, (ProtocolError, ValueError, OSError)):
+                    log.error("job %s failed:\n%s", jid, traceback.format_exc())
+                self.journal.finish(jid, FAILED, error=msg)
+            self.notify(jid)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        self.journal.finish(jid, DONE, result=output.to_result())
+        self.notify(jid)
