@@ -16,29 +16,11 @@ import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+
 from typing import Any, Callable, Iterator, Sequence
 
 from .protocol import BAD_REQUEST, ProtocolError, raise_for_error
-
-# One frame token per pattern, as the engine's plate layer reads them: #### %04d $F4 @@@@
-_TOKEN = re.compile(r"(?P<hash>#+)|%(?P<printf>0?\d*)d|\$F(?P<houdini>\d*)|(?P<at>@+)")
-
-
-def frame_path(pattern: str, frame: int) -> str:
-    """The file name of ``frame`` in a sequence ``pattern`` (exactly one frame token)."""
-    matches = list(_TOKEN.finditer(pattern))
-    if len(matches) != 1:
-        raise ValueError(f"sequence pattern {pattern!r} must hold exactly one frame token (####, %04d, $F4 or @@@@)")
-    m = matches[0]
-    token = m.group("hash") or m.group("at")
-    if token:
-        pad = len(token)
-    elif m.group("printf") is not None:
-        pad = int(m.group("printf") or 0)
-    else:
-        pad = int(m.group("houdini") or 0)
-    text = f"{frame:0{pad}d}" if pad else str(frame)
-    return pattern[: m.start()] + text + pattern[m.end():]
+from .sequences import frame_path
 
 
 def default_output_name(plate_pattern: str) -> str:

@@ -14,7 +14,7 @@ import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 
 from bridge.protocol import BAD_REQUEST, UNAUTHORISED, ProtocolError
-from bridge.transfer import frame_path
+from bridge.sequences import frame_path
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,35 +11,17 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import FrameRangeError, MissingFramesError
+from bridge.sequences import format_frame, split_pattern
 
-# One frame token per pattern: #### | %04d | %d | $F4 | $F | @@@@
-_TOKEN = re.compile(r"(?P<hash>#+)|%(?P<printf>0?\d*)d|\$F(?P<houdini>\d*)|(?P<at>@+)")
+from .errors import FrameRangeError, MissingFramesError
 
 
 def _split_pattern(pattern: str) -> tuple[str, int, str]:
     """Return (prefix, padding, suffix) for the single frame token in ``pattern``."""
-    matches = list(_TOKEN.finditer(pattern))
-    if len(matches) != 1:
-        raise FrameRangeError(
-            f"sequence pattern {pattern!r} must hold exactly one frame token "
-            f"(#### , %04d, $F4 or @@@@); found {len(matches)}"
-        )
-    m = matches[0]
-    if m.group("hash"):
-        pad = len(m.group("hash"))
-    elif m.group("at"):
-        pad = len(m.group("at"))
-    elif m.group("printf") is not None:
-        pad = int(m.group("printf") or 0)
-    else:
-        pad = int(m.group("houdini") or 0)
-    return pattern[: m.start()], pad, pattern[m.end() :]
-
-
-def format_frame(frame: int, padding: int) -> str:
-    """``frame`` zero-padded to ``padding`` characters, printf-style (-5 at 4 -> '-005', as Nuke does)."""
-    return f"{frame:0{padding}d}" if padding else str(frame)
+    try:
+        return split_pattern(pattern)
+    except ValueError as exc:
+        raise FrameRangeError(str(exc)) from None
 
 
 _RANGE = re.compile(r"^(?P<a>-?\d+)(?:-(?P<b>-?\d+)(?:x(?P<step>\d+))?)?$")

@@ -7,13 +7,12 @@ reaches them through :mod:`void_nuke.ui`.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import nuke
 
-_FRAME_TOKEN = re.compile(r"#+|%0?\d*d|\$F\d*|@+")
+from bridge.sequences import has_frame_token
 
 
 @dataclass(frozen=True)
@@ -34,7 +33,7 @@ def read_source(node: nuke.Node) -> Source:
         return Source(None, "")
     colorspace = str(node["colorspace"].value())
     path = nuke.filename(node) or str(node["file"].value())
-    if not path.lower().endswith(".exr") or not _FRAME_TOKEN.search(os.path.basename(path)):
+    if not path.lower().endswith(".exr") or not has_frame_token(os.path.basename(path)):
         return Source(None, colorspace)
     return Source(path, colorspace)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from bridge.transfer import frame_path
+from bridge.sequences import frame_path
 
 from .engine_job import EngineJob, Outcome
 from .jobs import WorkDirs, build_spec, start_job, work_dirs

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from bridge.transfer import frame_path
+from bridge.sequences import frame_path
 
 _BRACKETS = re.compile(r"\[(?P<first>-?\d+)-(?P<last>-?\d+)\]")
 _PRINTF = re.compile(r"%0?(?P<pad>\d*)d")
