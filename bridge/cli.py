@@ -2,6 +2,8 @@
 
     void-bridge --engine tcp://host:5555 submit --plate shot.####.exr --frames 1001-1096 \\
         --remove roto.####.exr --prompt "empty street" --out /shots/void --wait
+    void-bridge --engine tcp://host:5555 submit --plate shot.####.exr --frames 1001-1096 \\
+        --roto roto.####.exr --roto-frames 1001,1040 --instruction "the man and his shadow" --pass2
     void-bridge --engine ADDR status|cancel|fetch JOB
 
 `submit --wait` shows progress and ends with a line whose last word is the output pattern;
@@ -16,7 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from .protocol import DONE, Event, JobSpec, ProtocolError, parse_frame_list
+from .protocol import (DONE, MASK_PROPAGATE, MASK_REASON, ClickPoint, Event, JobMasks, JobSpec, ProtocolError,
+                       parse_frame_list)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
 
@@ -29,10 +32,19 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags that describe one job (the same for `void-engine run` and `void-bridge submit`)."""
     parser.add_argument("--plate", required=True, help="plate sequence pattern, e.g. /shots/a/plate.####.exr")
     parser.add_argument("--frames", required=True, help="frame range, e.g. 1001-1096 or 1,3,5-9")
-    mask = parser.add_mutually_exclusive_group(required=True)
+    mask = parser.add_mutually_exclusive_group()
     mask.add_argument("--quadmask", help="quadmask sequence pattern (levels 0/63/127/255)")
     mask.add_argument("--remove", help="matte sequence pattern of what to remove")
+    mask.add_argument("--roto", help="roto matte pattern rendered on the key frames only; the engine "
+                                     "propagates it over the range with SAM2 (needs --roto-frames)")
     parser.add_argument("--affected", help="matte sequence pattern of what it affected (shadows...); needs --remove")
+    parser.add_argument("--roto-frames", help="the roto's key frames, e.g. 1001 or 1001,1040")
+    parser.add_argument("--points", action="append", metavar="F:X,Y[:L];...",
+                        help="click points to propagate from: frame:x,y in display-window pixels, label 1 "
+                             "(object, default) or 0 (not the object); ';'-separated or repeated")
+    parser.add_argument("--instruction", help="what to remove, in words, for the engine's reasoner (finds "
+                                              "shadows, reflections...); with --roto/--points or --remove")
+    parser.add_argument("--pass2", action="store_true", help="run VOID's refinement pass after the first")
     parser.add_argument("--prompt", required=True, help="what the background should be, e.g. 'empty street'")
     parser.add_argument("--out", help="output folder; results go to OUT/v###/")
     parser.add_argument("--backend", help="void or preview (default: the engine's)")
@@ -42,10 +54,64 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", help="output file base name (default: <plate>_void)")
 
 
+def parse_points(texts: list[str] | None) -> tuple[ClickPoint, ...]:
+    """Click points from ``--points`` values like ``1001:120,80;1001:40,20:0``; ValueError names the bad one."""
+    points = []
+    for text in texts or []:
+        for part in filter(None, (p.strip() for p in text.split(";"))):
+            bits = part.split(":")
+            try:
+                if len(bits) not in (2, 3):
+                    raise ValueError
+                x, y = (float(v) for v in bits[1].split(","))
+                label = int(bits[2]) if len(bits) == 3 else 1
+                if label not in (0, 1) or x < 0 or y < 0:
+                    raise ValueError
+                points.append(ClickPoint(int(bits[0]), x, y, label))
+            except ValueError:
+                raise ValueError(f"--points: cannot read {part!r} (expected FRAME:X,Y or FRAME:X,Y:LABEL "
+                                 "with label 1 or 0)") from None
+    return tuple(points)
+
+
+def masks_from_args(args: argparse.Namespace) -> JobMasks | None:
+    """The ``masks`` map for the new mask modes; None when the flags say (a)/(b) the old way.
+
+    Plain --quadmask / --remove [--affected] jobs keep the older top-level fields, so they still
+    run on engines that predate ``job.masks``.
+    """
+    points = parse_points(getattr(args, "points", None))
+    roto, roto_frames = getattr(args, "roto", None), getattr(args, "roto_frames", None)
+    instruction = (getattr(args, "instruction", None) or "").strip() or None
+    if roto_frames and not roto:
+        raise ValueError("--roto-frames needs --roto")
+    if roto and not roto_frames:
+        raise ValueError("--roto needs --roto-frames (the frames the roto was drawn on)")
+    if points and (args.quadmask or args.remove):
+        raise ValueError("--points go with --roto (or alone), not with --quadmask/--remove")
+    if getattr(args, "instruction", None) is not None and not instruction:
+        raise ValueError("--instruction is empty")
+    if instruction and args.quadmask:
+        raise ValueError("--instruction needs --roto/--points or --remove to reason from, not a finished --quadmask")
+    if not (roto or points or instruction):
+        return None
+    keyframes: tuple[int, ...] = ()
+    if roto_frames:
+        try:
+            keyframes = tuple(parse_frame_list(roto_frames))
+        except ValueError as exc:
+            raise ValueError(f"--roto-frames: {exc}") from None
+    mode = MASK_REASON if instruction else MASK_PROPAGATE
+    return JobMasks(mode=mode, remove=_abs(args.remove), affected=_abs(args.affected), roto=_abs(roto),
+                    keyframes=keyframes, points=points, instruction=instruction)
+
+
 def spec_from_args(args: argparse.Namespace, *, need_out: bool = True) -> JobSpec:
     """A JobSpec from job flags; raises ValueError naming the flag at fault."""
     if args.affected and not args.remove:
         raise ValueError("--affected needs --remove")
+    if not (args.quadmask or args.remove or getattr(args, "roto", None) or getattr(args, "points", None)):
+        raise ValueError("give the mask: one of --quadmask, --remove, --roto (with --roto-frames) or --points")
     if need_out and not args.out:
         raise ValueError("--out is required")
     try:
@@ -56,11 +122,18 @@ def spec_from_args(args: argparse.Namespace, *, need_out: bool = True) -> JobSpe
         raise ValueError("--steps must be >= 1")
     if args.seed < 0:
         raise ValueError("--seed must be >= 0")
+    masks = masks_from_args(args)
+    if masks is not None:
+        outside = [f for f in masks.keyframes + tuple(p.frame for p in masks.points) if f not in set(frames)]
+        if outside:
+            raise ValueError(f"--roto-frames/--points: frame {outside[0]} is outside --frames {args.frames}")
+    legacy = masks is None
     return JobSpec(plate=os.path.abspath(args.plate), frames=tuple(frames), prompt=args.prompt,
-                   out=_abs(args.out) if args.out else None, quadmask=_abs(args.quadmask),
-                   remove=_abs(args.remove), affected=_abs(args.affected), backend=args.backend,
-                   seed=args.seed, steps=args.steps, name=args.name,
-                   job_key=getattr(args, "job_key", None), priority=getattr(args, "priority", 0) or 0)
+                   out=_abs(args.out) if args.out else None, quadmask=_abs(args.quadmask) if legacy else None,
+                   remove=_abs(args.remove) if legacy else None, affected=_abs(args.affected) if legacy else None,
+                   backend=args.backend, seed=args.seed, steps=args.steps, name=args.name,
+                   job_key=getattr(args, "job_key", None), priority=getattr(args, "priority", 0) or 0,
+                   masks=masks, pass2=bool(getattr(args, "pass2", False)))
 
 
 def _abs(p: str | None) -> str | None:
@@ -91,6 +164,10 @@ class ProgressBar:
             self.update("model", ev.step or 0, ev.total or 0, f"(window {ev.window})")
         elif ev.kind == "stage" and ev.stage:
             self.update(ev.stage, ev.step or 0, ev.total or 0)
+        elif ev.kind == "log" and ev.message:  # e.g. "reasoning skipped: no Gemini API key ..."
+            self.finish()
+            self.stream.write(f"{ev.message}\n")
+            self.stream.flush()
         elif ev.kind == "state":
             self.finish()
             self.stream.write(f"job {ev.job}: {ev.state}{(' - ' + ev.message) if ev.message else ''}\n")

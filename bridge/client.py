@@ -242,10 +242,20 @@ class EngineClient:
             wire_pattern, role_files = transfer.sequence_files(role, pattern, spec.frames)
             patterns[role] = wire_pattern
             files.extend(role_files)
+        masks = spec.masks
+        if masks is not None:
+            # The mask's own sequences travel too (a roto only on its key frames), under wire
+            # names of their own so they cannot collide with the plate's.
+            mask_patterns: dict[str, str] = {}
+            for role, (pattern, frames) in masks.sequences(spec.frames).items():
+                wire_pattern, role_files = transfer.sequence_files(f"mask_{role}", pattern, frames)
+                mask_patterns[role] = wire_pattern
+                files.extend(role_files)
+            masks = replace(masks, **mask_patterns)  # type: ignore[arg-type]
         uid = transfer.upload(self._send, self._recv, files, progress)
         # Results keep the local plate's name, not the wire name ("plate.####.exr").
         name = spec.name or transfer.default_output_name(spec.plate)
-        return replace(spec, upload=uid, out=None, name=name, **patterns)  # type: ignore[arg-type]
+        return replace(spec, upload=uid, out=None, name=name, masks=masks, **patterns)  # type: ignore[arg-type]
 
     def status(self, job: str) -> JobStatus:
         return JobStatus.from_wire(self.request("status", job=job).header["status"])

@@ -16,7 +16,8 @@ type       request fields                              reply fields (``type: "re
 =========  ==========================================  ===========================================
 hello      client?                                     protocol, engine, backends, backend,
                                                        backend_state, model, memory_mode, limits,
-                                                       presets, by_path, roots, curve, owner, admin
+                                                       presets, by_path, roots, curve, owner, admin,
+                                                       mask_modes, pass2, pass2_error, reasoner
 ping       -                                           time
 submit     job (JobSpec map)                           job, state, created
 status     job                                         status (JobStatus map)
@@ -32,6 +33,16 @@ shutdown   - (admin only)                              stopping
 =========  ==========================================  ===========================================
 
 Errors: ``{type: "error", id, code, message, field?}`` with ``code`` one of :data:`ERROR_CODES`.
+
+A job's mask (``job.masks``, see :class:`JobMasks`) comes one of four ways: ``quadmask`` (a
+ready quadmask sequence), ``mattes`` (remove [+ affected] matte sequences), ``propagate`` (a roto
+rendered on a few key frames and/or click points, spread over the range by SAM2 in the engine)
+and ``reason`` (mattes or propagate plus an instruction for the engine's VLM reasoner). The
+older top-level ``job.quadmask`` / ``job.remove`` / ``job.affected`` fields still mean
+``quadmask`` / ``mattes``. ``job.pass2: true`` asks for VOID's refinement pass. These fields
+are optional additions, so the protocol version stays 1: an older client never sends them, an
+older engine refuses them by name (``unknown field 'job.masks'``), and ``hello`` tells a new
+client what the engine offers (``mask_modes``, ``pass2``) before it submits.
 """
 
 from __future__ import annotations
@@ -270,13 +281,200 @@ def parse_frame_list(text: str) -> list[int]:
 # Typed values at the boundary
 
 
+# Mask modes, in the artist's words: (a) a ready quadmask, (b) remove [+ affected] mattes,
+# (c) roto on key frames / click points propagated by SAM2, (d) (b) or (c) plus an instruction
+# for the reasoner.
+MASK_QUADMASK, MASK_MATTES, MASK_PROPAGATE, MASK_REASON = "quadmask", "mattes", "propagate", "reason"
+MASK_MODES = (MASK_QUADMASK, MASK_MATTES, MASK_PROPAGATE, MASK_REASON)
+MAX_KEYFRAMES = 1000
+MAX_POINTS = 1000
+
+
+def _frame_number(value: Any, label: str) -> int:
+    if not _is_int(value) or not -10**8 < value < 10**8:
+        raise ProtocolError(BAD_REQUEST, f"field '{label}' must be a frame number, got {value!r:.40}", label)
+    return value
+
+
+@dataclass(frozen=True)
+class ClickPoint:
+    """One click on a plate frame: (x, y) in display-window pixels; label 1 = object, 0 = not."""
+
+    frame: int
+    x: float
+    y: float
+    label: int = 1
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"frame": self.frame, "x": self.x, "y": self.y, "label": self.label}
+
+    @classmethod
+    def from_wire(cls, d: Any, where: str) -> "ClickPoint":
+        if not isinstance(d, dict):
+            raise ProtocolError(BAD_REQUEST, f"field '{where}' must be a map with frame, x, y[, label]", where)
+        extra = sorted(str(k) for k in d if k not in ("frame", "x", "y", "label"))
+        if extra:
+            raise ProtocolError(BAD_REQUEST, f"unknown field '{where}.{extra[0]}'", f"{where}.{extra[0]}")
+        w = f"{where}."
+        frame = _frame_number(get_field(d, "frame", int, where=w), f"{where}.frame")
+        # A click is a pixel position on the display window; anything huge or negative is a bug.
+        x = float(get_field(d, "x", float, min_value=0, max_value=1e6, where=w))
+        y = float(get_field(d, "y", float, min_value=0, max_value=1e6, where=w))
+        label = get_field(d, "label", int, required=False, default=1, min_value=0, max_value=1, where=w)
+        if x != x or y != y:  # NaN passes the range checks
+            raise ProtocolError(BAD_REQUEST, f"field '{where}' has a NaN coordinate", where)
+        return cls(frame, x, y, label)
+
+
+@dataclass(frozen=True)
+class JobMasks:
+    """How a job carries its mask (``job.masks``). Patterns are sequence patterns like the plate's.
+
+    mode ``quadmask``: ``quadmask`` over every job frame. ``mattes``: ``remove`` [+ ``affected``]
+    over every job frame. ``propagate``: ``roto`` rendered on ``keyframes`` only (a subset of the
+    job's frames) and/or ``points``; SAM2 spreads it over the range. ``reason``: an
+    ``instruction`` plus a remove source (``roto``/``keyframes``/``points``, or ``remove``
+    [+ ``affected``]); the engine's reasoner adds what the object affected. ``threshold``
+    (matte coverage counted as inside, default 0.5) and ``dilate_px`` (grow the regions) apply
+    to every mode that reads mattes.
+    """
+
+    mode: str
+    quadmask: str | None = None
+    remove: str | None = None
+    affected: str | None = None
+    roto: str | None = None
+    keyframes: tuple[int, ...] = ()
+    points: tuple[ClickPoint, ...] = ()
+    instruction: str | None = None
+    threshold: float | None = None
+    dilate_px: int | None = None
+
+    PATHS = ("quadmask", "remove", "affected", "roto")
+
+    def to_wire(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"mode": self.mode}
+        for name in ("quadmask", "remove", "affected", "roto", "instruction", "threshold", "dilate_px"):
+            if getattr(self, name) is not None:
+                d[name] = getattr(self, name)
+        if self.keyframes:
+            d["keyframes"] = list(self.keyframes)
+        if self.points:
+            d["points"] = [p.to_wire() for p in self.points]
+        return d
+
+    def sequences(self, frames: Sequence[int]) -> dict[str, tuple[str, tuple[int, ...]]]:
+        """Every file sequence this mask reads: role -> (pattern, frames it must hold)."""
+        out: dict[str, tuple[str, tuple[int, ...]]] = {}
+        for role in ("quadmask", "remove", "affected"):
+            pattern = getattr(self, role)
+            if pattern is not None:
+                out[role] = (pattern, tuple(frames))
+        if self.roto is not None:
+            out["roto"] = (self.roto, tuple(self.keyframes))  # only the key frames exist
+        return out
+
+    @classmethod
+    def from_wire(cls, d: Any, frames: Sequence[int], *, max_path: int = 4096) -> "JobMasks":
+        """Validate ``job.masks`` for a job over ``frames``; errors name the field."""
+        if not isinstance(d, dict):
+            raise ProtocolError(BAD_REQUEST, "field 'job.masks' must be a map", "job.masks")
+        w = "job.masks."
+        known = {f.name for f in dataclasses.fields(cls)}
+        extra = sorted(str(k) for k in d if k not in known)
+        if extra:
+            raise ProtocolError(BAD_REQUEST, f"unknown field 'job.masks.{extra[0]}'", f"job.masks.{extra[0]}")
+        mode = get_field(d, "mode", str, max_len=32, where=w)
+        if mode not in MASK_MODES:
+            raise ProtocolError(BAD_REQUEST, f"field 'job.masks.mode' must be one of {', '.join(MASK_MODES)}, "
+                                             f"got {mode!r:.40}", "job.masks.mode")
+        paths = {}
+        for name in cls.PATHS:
+            value = get_field(d, name, str, required=False, max_len=max_path, where=w)
+            if value is not None and (not value or "\x00" in value):
+                raise ProtocolError(BAD_REQUEST, f"field 'job.masks.{name}' must be a non-empty path without NUL",
+                                    f"job.masks.{name}")
+            paths[name] = value
+        raw_keys = get_field(d, "keyframes", list, required=False, default=[], max_len=MAX_KEYFRAMES, where=w)
+        in_job = set(frames)
+        keyframes: list[int] = []
+        for i, f in enumerate(raw_keys):
+            label = f"job.masks.keyframes[{i}]"
+            _frame_number(f, label)
+            if f not in in_job:
+                raise ProtocolError(BAD_REQUEST, f"field '{label}': key frame {f} is not one of the job's frames "
+                                                 f"({min(frames)}-{max(frames)})", label)
+            if f in keyframes:
+                raise ProtocolError(BAD_REQUEST, f"field '{label}': key frame {f} is listed twice", label)
+            keyframes.append(f)
+        raw_points = get_field(d, "points", list, required=False, default=[], max_len=MAX_POINTS, where=w)
+        points = []
+        for i, p in enumerate(raw_points):
+            point = ClickPoint.from_wire(p, f"job.masks.points[{i}]")
+            if point.frame not in in_job:
+                raise ProtocolError(BAD_REQUEST, f"field 'job.masks.points[{i}].frame': frame {point.frame} is not "
+                                                 f"one of the job's frames", f"job.masks.points[{i}].frame")
+            points.append(point)
+        instruction = get_field(d, "instruction", str, required=False, max_len=4096, where=w)
+        threshold = get_field(d, "threshold", float, required=False, min_value=0.0, where=w)
+        if threshold is not None and not 0.0 <= threshold < 1.0:
+            raise ProtocolError(BAD_REQUEST, f"field 'job.masks.threshold' must be in [0, 1), got {threshold}",
+                                "job.masks.threshold")
+        masks = cls(mode=mode, keyframes=tuple(sorted(keyframes)), points=tuple(points),
+                    instruction=instruction.strip() if instruction is not None else None,
+                    threshold=None if threshold is None else float(threshold),
+                    dilate_px=get_field(d, "dilate_px", int, required=False, min_value=0, max_value=1000, where=w),
+                    **paths)
+        masks.check()
+        return masks
+
+    def check(self) -> None:
+        """The mode's rules: which fields it needs and which it refuses (errors name the field)."""
+        def refuse(*names: str) -> None:
+            for name in names:
+                value = getattr(self, name)
+                if value not in (None, ()):
+                    raise ProtocolError(BAD_REQUEST, f"field 'job.masks.{name}' does not belong to mask mode "
+                                                     f"'{self.mode}'", f"job.masks.{name}")
+
+        def need(name: str, why: str) -> None:
+            if getattr(self, name) in (None, (), ""):
+                raise ProtocolError(BAD_REQUEST, f"field 'job.masks.{name}' is required: {why}", f"job.masks.{name}")
+
+        if self.roto is not None and not self.keyframes:
+            need("keyframes", "a roto is read only on its key frames")
+        if self.keyframes and self.roto is None:
+            need("roto", "key frames name frames of a roto sequence")
+        if self.affected is not None and self.remove is None:
+            need("remove", "affected mattes go with remove mattes")
+        prompts = self.roto is not None or bool(self.points)
+        if self.mode == MASK_QUADMASK:
+            need("quadmask", "mask mode 'quadmask' reads a ready quadmask sequence")
+            refuse("remove", "affected", "roto", "keyframes", "points", "instruction")
+        elif self.mode == MASK_MATTES:
+            need("remove", "mask mode 'mattes' reads remove mattes on every frame")
+            refuse("quadmask", "roto", "keyframes", "points", "instruction")
+        elif self.mode == MASK_PROPAGATE:
+            if not prompts:
+                need("roto", "mask mode 'propagate' needs a roto on key frames or click points")
+            refuse("quadmask", "remove", "affected", "instruction")
+        else:
+            need("instruction", "mask mode 'reason' asks the reasoner what else the object affected")
+            refuse("quadmask")
+            if prompts == (self.remove is not None):
+                raise ProtocolError(BAD_REQUEST, "mask mode 'reason' needs exactly one remove source: 'job.masks.roto'"
+                                                 "/'points' or 'job.masks.remove'", "job.masks.roto")
+
+
 @dataclass(frozen=True)
 class JobSpec:
     """What to do: which plate, which mask, what prompt, where results go.
 
-    Exactly one of ``quadmask`` or ``remove`` (with optional ``affected``) names the mask.
+    The mask is ``masks`` (any of the four modes, :class:`JobMasks`) or, as before, exactly one
+    of ``quadmask`` or ``remove`` (with optional ``affected``); never both kinds.
     Paths are sequence patterns (``shot.####.exr``). When ``upload`` is set the patterns name
     files of that by-value upload and ``out`` is ignored (results stay in the engine's store).
+    ``pass2`` asks for VOID's second (refinement) pass after the first.
     """
 
     plate: str
@@ -293,11 +491,24 @@ class JobSpec:
     job_key: str | None = None
     priority: int = 0
     upload: str | None = None
+    masks: JobMasks | None = None
+    pass2: bool = False
 
     def to_wire(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         d["frames"] = list(self.frames)
+        d["masks"] = self.masks.to_wire() if self.masks is not None else None
+        # Left out when off, so a plain job reads exactly as before (older engines accept it).
+        d["pass2"] = True if self.pass2 else None
         return {k: v for k, v in d.items() if v is not None}
+
+    def mask_spec(self) -> JobMasks:
+        """The job's mask as a :class:`JobMasks`, whether it came as ``masks`` or the older fields."""
+        if self.masks is not None:
+            return self.masks
+        if self.quadmask is not None:
+            return JobMasks(mode=MASK_QUADMASK, quadmask=self.quadmask)
+        return JobMasks(mode=MASK_MATTES, remove=self.remove, affected=self.affected)
 
     @classmethod
     def from_wire(cls, d: Any, *, max_frames: int = 100_000, max_path: int = 4096) -> "JobSpec":
@@ -317,6 +528,7 @@ class JobSpec:
                 raise ProtocolError(BAD_REQUEST, f"field 'job.frames[{i}]' must be a frame number, got {f!r:.40}", "job.frames")
         if len(set(frames)) != len(frames):
             raise ProtocolError(BAD_REQUEST, "field 'job.frames' names a frame twice", "job.frames")
+        masks = d.get("masks")
         spec = cls(
             plate=get_field(d, "plate", str, max_len=max_path, where=w),
             frames=tuple(sorted(frames)),
@@ -332,28 +544,50 @@ class JobSpec:
             job_key=get_field(d, "job_key", str, required=False, max_len=_ID_MAX, where=w),
             priority=get_field(d, "priority", int, required=False, default=0, min_value=-1000, max_value=1000, where=w),
             upload=get_field(d, "upload", str, required=False, max_len=_ID_MAX, where=w),
+            masks=None if masks is None else JobMasks.from_wire(masks, frames, max_path=max_path),
+            pass2=get_field(d, "pass2", bool, required=False, default=False, where=w),
         )
         for label in ("plate", "quadmask", "remove", "affected", "out"):
             value = getattr(spec, label)
             if value is not None and (not value or "\x00" in value):
                 raise ProtocolError(BAD_REQUEST, f"field 'job.{label}' must be a non-empty path without NUL", f"job.{label}")
-        if (spec.quadmask is None) == (spec.remove is None):
-            raise ProtocolError(BAD_REQUEST, "give exactly one of 'job.quadmask' or 'job.remove'", "job.quadmask")
-        if spec.affected is not None and spec.remove is None:
-            raise ProtocolError(BAD_REQUEST, "'job.affected' needs 'job.remove'", "job.affected")
+        if spec.masks is not None:
+            for label in ("quadmask", "remove", "affected"):
+                if getattr(spec, label) is not None:
+                    raise ProtocolError(BAD_REQUEST, f"give the mask either as 'job.masks' or as 'job.{label}', "
+                                                     "not both", f"job.{label}")
+        else:
+            if (spec.quadmask is None) == (spec.remove is None):
+                raise ProtocolError(BAD_REQUEST, "give exactly one of 'job.quadmask' or 'job.remove' "
+                                                 "(or a 'job.masks' map)", "job.quadmask")
+            if spec.affected is not None and spec.remove is None:
+                raise ProtocolError(BAD_REQUEST, "'job.affected' needs 'job.remove'", "job.affected")
         if spec.upload is None and spec.out is None:
             raise ProtocolError(BAD_REQUEST, "field 'job.out' is required for a job by path", "job.out")
         if spec.name is not None:
             check_safe_name(spec.name, "job.name")
         return spec
 
+    @classmethod
+    def from_stored(cls, d: Mapping[str, Any]) -> "JobSpec":
+        """Rebuild a spec the engine itself stored (``to_wire`` output), without re-validating."""
+        kw = {k: v for k, v in d.items() if k in {f.name for f in dataclasses.fields(cls)}}
+        kw["frames"] = tuple(kw.get("frames", ()))
+        m = kw.get("masks")
+        if isinstance(m, Mapping):
+            kw["masks"] = JobMasks(**{**m, "keyframes": tuple(m.get("keyframes", ())),
+                                      "points": tuple(ClickPoint(**p) for p in m.get("points", ()))})
+        return cls(**kw)
+
 
 @dataclass(frozen=True)
 class Event:
     """One progress event of a job, in journal order (``seq`` counts from 1 per job).
 
-    kind: ``state`` (``state`` set), ``stage`` (``stage`` set: resolve/read/model/write),
-    ``step`` (``window``/``step``/``total`` set) or ``log``.
+    kind: ``state`` (``state`` set), ``stage`` (``stage`` set: resolve, masks [mask-read,
+    propagate, reason], read, model (pass 1), pass2, write), ``step`` (``window``/``step``/
+    ``total`` set; after a ``pass2`` stage event they count pass 2's steps) or ``log``
+    (``message``: e.g. why the reasoning stage was skipped).
     """
 
     job: str

@@ -7,6 +7,11 @@ true raises :class:`Cancelled` (or its own library's Cancelled, which the worker
 
 Backends are made by factories registered by name; a factory gets the engine config and is
 called once per engine (the model is loaded once and stays resident).
+
+Pass 2 (VOID's refinement) is optional: a backend that offers it has ``refine(video, quadmask,
+prompt, first_pass, *, seed, steps, progress, cancel)``, and its factory a static
+``pass2_problem(settings) -> str | None`` that says, without loading anything, why pass 2 cannot
+run here (None when it can), so a job asking for it is refused at submit time, not after pass 1.
 """
 
 from __future__ import annotations
@@ -64,6 +69,17 @@ def make_backend(name: str, settings: BackendSettings) -> Backend:
     return factory(settings)
 
 
+def pass2_problem(name: str, settings: BackendSettings) -> str | None:
+    """Why backend ``name`` cannot run pass 2 with ``settings``; None when it can."""
+    factory = _REGISTRY.get(name)
+    if factory is None:
+        return f"unknown backend {name!r}"
+    probe = getattr(factory, "pass2_problem", None)
+    if probe is None:
+        return f"the {name!r} backend has no pass 2 (use the 'void' backend)"
+    return probe(settings)
+
+
 def is_cancellation(exc: BaseException) -> bool:
     """True for our Cancelled and for the pipeline's / preview's own cancellation exceptions."""
     return isinstance(exc, Cancelled) or type(exc).__name__ in ("Cancelled", "PreviewCancelled")
@@ -94,6 +110,32 @@ class VoidBackend:
     def run(self, video, quadmask, prompt, *, seed, steps, progress, cancel):
         return self.pipe(video, quadmask, prompt, seed=seed, num_inference_steps=steps,
                          window_frames=self.window_frames, progress=progress, cancel=cancel)
+
+    def refine(self, video, quadmask, prompt, first_pass, *, seed, steps, progress, cancel):
+        """Pass 2 from pass 1's result (the worker runs the passes so it can report each)."""
+        return self.pipe.refine(video, quadmask, prompt, first_pass, seed=seed, num_inference_steps=steps,
+                                window_frames=self.window_frames, progress=progress, cancel=cancel)
+
+    @staticmethod
+    def pass2_problem(settings: BackendSettings) -> str | None:
+        """Pass 2 needs void_pass2.safetensors beside pass 1 in the model folder.
+
+        Only file checks: the socket loop asks this for ``hello``/``submit``, and importing the
+        pipeline package (torch) there could stall it behind the worker's model load.
+        """
+        if settings.model is None:
+            return "the 'void' backend has no model folder (--model DIR or [worker] model)"
+        root = Path(settings.model).expanduser()
+        if not root.is_dir():
+            return f"model folder not found: {root}"
+        if not (root / _PASS2_FILE).is_file():
+            return f"the model folder {root} has no {_PASS2_FILE} (download it to enable pass 2)"
+        return None
+
+
+# The model folder's pass-2 file name (void_engine.pipeline.model_dir.PASS2_FILE; a test keeps
+# the two equal).
+_PASS2_FILE = "void_pass2.safetensors"
 
 
 def _model_paths(paths: Any) -> tuple[Any, Any, Any]:

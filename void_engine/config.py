@@ -41,6 +41,14 @@ class EngineConfig:
     max_attempts: int = 3
     model_size: list[int] = field(default_factory=lambda: [384, 672])
     window_frames: int = 85
+    # [masks]
+    sam2_checkpoint: Path | None = None
+    sam2_config: str = "configs/sam2.1/sam2.1_hiera_l.yaml"
+    sam2_random_weights: bool = False
+    reasoner_model: str = "gemini-3-pro-preview"
+    reasoner_api_key_env: str = "GEMINI_API_KEY"
+    reasoner_timeout_s: float = 180.0
+    reasoner_base_url: str = ""
     # [security]
     curve: bool = False
     server_secret_key: Path | None = None
@@ -48,6 +56,13 @@ class EngineConfig:
     admin_keys: list[Path] = field(default_factory=list)
     admin_token: str = ""
     allow_insecure: bool = False
+    # [cluster] (void_engine.cluster; an empty ray_address = this process is the one engine)
+    ray_address: str = ""
+    engines: int = 0
+    gpus_per_engine: float = 1.0
+    cpus_per_engine: float = 1.0
+    actor_retries: int = 1
+    ray_namespace: str = "void-engine"
 
     @property
     def max_message_bytes(self) -> int:
@@ -58,8 +73,34 @@ class EngineConfig:
         """Keyword arguments for plates.ShotSettings (kept as a dict: the loop imports no numpy)."""
         return {"model_size": (int(self.model_size[0]), int(self.model_size[1]))}
 
+    def mask_settings(self) -> "MaskSettings":
+        """What the worker's mask stage needs (SAM2 and the reasoner), as one typed value."""
+        return MaskSettings(sam2_checkpoint=self.sam2_checkpoint, sam2_config=self.sam2_config,
+                            sam2_random_weights=self.sam2_random_weights, device=self.device,
+                            reasoner_model=self.reasoner_model, reasoner_api_key_env=self.reasoner_api_key_env,
+                            reasoner_timeout_s=self.reasoner_timeout_s,
+                            reasoner_base_url=self.reasoner_base_url or None)
+
     def journal_path(self) -> Path:
         return self.state_dir / "journal.sqlite3"
+
+
+@dataclass(frozen=True)
+class MaskSettings:
+    """The [masks] settings plus the worker's device: how the engine builds quadmasks.
+
+    ``reasoner_api_key_env`` names the environment variable holding the Gemini key (the key
+    itself never sits in a config file); without it the reasoning stage is skipped.
+    """
+
+    sam2_checkpoint: Path | None = None
+    sam2_config: str = "configs/sam2.1/sam2.1_hiera_l.yaml"
+    sam2_random_weights: bool = False
+    device: str = "cpu"
+    reasoner_model: str = "gemini-3-pro-preview"
+    reasoner_api_key_env: str = "GEMINI_API_KEY"
+    reasoner_timeout_s: float = 180.0
+    reasoner_base_url: str | None = None
 
 
 _SECTIONS = {
@@ -67,9 +108,12 @@ _SECTIONS = {
     "limits": ("chunk_bytes", "credit", "max_file_bytes", "max_job_bytes", "max_frames", "max_queued"),
     "worker": ("backend", "model", "device", "memory_mode", "steps", "max_attempts", "model_size",
                "window_frames"),
+    "masks": ("sam2_checkpoint", "sam2_config", "sam2_random_weights", "reasoner_model", "reasoner_api_key_env",
+              "reasoner_timeout_s", "reasoner_base_url"),
     "security": ("curve", "server_secret_key", "clients_dir", "admin_keys", "admin_token", "allow_insecure"),
+    "cluster": ("ray_address", "engines", "gpus_per_engine", "cpus_per_engine", "actor_retries", "ray_namespace"),
 }
-_PATHS = {"state_dir", "model", "server_secret_key", "clients_dir"}
+_PATHS = {"state_dir", "model", "server_secret_key", "clients_dir", "sam2_checkpoint"}
 _PATH_LISTS = {"roots", "admin_keys"}
 
 
@@ -137,7 +181,15 @@ def _check(cfg: EngineConfig) -> None:
             raise ConfigError(f"engine setting {name} must be >= 1, got {getattr(cfg, name)}")
     if (len(cfg.model_size) != 2 or not all(isinstance(v, int) and v > 0 and v % 16 == 0 for v in cfg.model_size)):
         raise ConfigError(f"[worker] model_size must be [height, width], multiples of 16, got {cfg.model_size}")
+    if cfg.reasoner_timeout_s <= 0:
+        raise ConfigError(f"[masks] reasoner_timeout_s must be > 0, got {cfg.reasoner_timeout_s}")
+    if not cfg.reasoner_api_key_env.strip():
+        raise ConfigError("[masks] reasoner_api_key_env must name an environment variable (e.g. GEMINI_API_KEY)")
     if cfg.chunk_bytes > 64 * 1024 * 1024:
         raise ConfigError("engine setting chunk_bytes must be <= 64 MiB")
     if cfg.curve and cfg.server_secret_key is None:
         raise ConfigError("[security] curve = true needs server_secret_key (make one with `void-engine keys`)")
+    if cfg.engines < 0 or cfg.actor_retries < 0:
+        raise ConfigError("[cluster] engines and actor_retries must be >= 0")
+    if cfg.gpus_per_engine < 0 or cfg.cpus_per_engine < 0:
+        raise ConfigError("[cluster] gpus_per_engine and cpus_per_engine must be >= 0")

@@ -115,7 +115,7 @@ class Journal:
 
     def _record(self, row: tuple) -> JobRecord:
         (jid, owner, spec, state, attempts, cancel, created, updated, error, result) = row
-        return JobRecord(jid, owner, JobSpec(**_spec_kwargs(json.loads(spec))), state, attempts, bool(cancel),
+        return JobRecord(jid, owner, JobSpec.from_stored(json.loads(spec)), state, attempts, bool(cancel),
                          created, updated, error, json.loads(result) if result else None)
 
     _COLS = "id, owner, spec, state, attempts, cancel_requested, created, updated, error, result"
@@ -245,6 +245,25 @@ class Journal:
             row = self._db.execute("SELECT cancel_requested FROM jobs WHERE id=?", (job,)).fetchone()
         return bool(row and row[0])
 
+    def requeue(self, job: str, message: str) -> str:
+        """``running -> queued`` for one job (its engine died), state and event in one transaction.
+
+        Returns the job's state afterwards: ``queued``, ``cancelled`` if a cancel was asked, or the
+        state it already had when it was not running. :meth:`recover` does the same for every
+        running job at start-up; a gateway needs it for one job while the others keep running.
+        """
+        with self._tx():
+            row = self._db.execute("SELECT state, cancel_requested FROM jobs WHERE id=?", (job,)).fetchone()
+            if row is None or row[0] != RUNNING:
+                return row[0] if row else ""
+            state = CANCELLED if row[1] else QUEUED
+            self._db.execute("UPDATE jobs SET state=?, updated=? WHERE id=?", (state, time.time(), job))
+            body: dict[str, Any] = {"kind": "state", "state": state}
+            if state == QUEUED:
+                body["message"] = message
+            self._append_event(job, body)
+        return state
+
     def recover(self, max_attempts: int) -> tuple[list[str], list[str]]:
         """At start-up: re-queue jobs left running by a crash, or fail those out of attempts.
 
@@ -271,12 +290,6 @@ class Journal:
                                              "message": "re-queued after engine restart"})
                     requeued.append(jid)
         return requeued, failed
-
-
-def _spec_kwargs(d: dict[str, Any]) -> dict[str, Any]:
-    d = dict(d)
-    d["frames"] = tuple(d.get("frames", ()))
-    return d
 
 
 class _Tx:

@@ -36,7 +36,7 @@ from .config import EngineConfig
 from .jobs import DuplicateKeyError, Journal, QueueFullError
 from .security import CurveSetup, is_loopback, start_curve
 from .uploads import UploadStore
-from .worker import WorkerThread, discard_staging, resolve_job
+from .worker import WorkerThread, check_capabilities, discard_staging, engine_capabilities, resolve_job
 
 log = logging.getLogger("void_engine.server")
 
@@ -106,7 +106,9 @@ class Engine:
         self.worker = WorkerThread(
             self.journal, make_backend_fn or (lambda name: make_backend(name, settings)),
             default_backend=cfg.backend, default_steps=cfg.steps, roots=list(cfg.roots),
-            state_dir=cfg.state_dir, notify=self._notify, settings=cfg.shot_settings())
+            state_dir=cfg.state_dir, notify=self._notify, settings=cfg.shot_settings(),
+            masks=cfg.mask_settings())
+        self.backend_settings = settings
 
     # -- worker -> loop --------------------------------------------------------------------
 
@@ -295,6 +297,8 @@ class Engine:
             "curve": self.curve is not None,
             "owner": caller.owner,
             "admin": caller.admin,
+            **engine_capabilities(backend=default, backend_settings=self.backend_settings,
+                                  mask_stage=self.worker.mask_stage),
         }, ()
 
     def _on_submit(self, envelope, msg, caller):
@@ -302,6 +306,8 @@ class Engine:
         if spec.backend is not None and spec.backend not in backend_names():
             raise ProtocolError(BAD_REQUEST, f"field 'job.backend': unknown backend {spec.backend!r} "
                                              f"(available: {', '.join(backend_names())})", "job.backend")
+        check_capabilities(spec, backend=self.cfg.backend, backend_settings=self.backend_settings,
+                           mask_stage=self.worker.mask_stage)
         if spec.upload is not None:
             up = self.uploads.require_complete(caller.owner, spec.upload)
             resolve_job(spec, [], inputs_dir=up.folder, results_dir=self.cfg.state_dir / "jobs")

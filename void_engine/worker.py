@@ -1,10 +1,11 @@
-"""Running one job: resolve inputs -> read the shot -> backend -> write the result.
+"""Running one job: resolve inputs -> build the quadmask -> read the shot -> backend -> write.
 
 :func:`resolve_job` checks a job's paths against the roots (at submit and again at run time, so
 a symlink swapped in between is still caught). :func:`run_job` does the work and reports progress
 per I/O stage and per denoising step. Output is written into a hidden staging folder next to the
 versions and renamed to the next free ``v###`` only when complete, so a cancelled, failed or
-killed job never leaves a partial EXR where an artist looks. :class:`WorkerThread` is the
+killed job never leaves a partial EXR where an artist looks. The quadmask the job ran with (built
+from whatever mask mode it carried) is written beside its result, in ``v###/quadmask/``. :class:`WorkerThread` is the
 engine's single GPU worker: it takes queued jobs from the journal one at a time.
 """
 
@@ -12,41 +13,44 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import shutil
 import threading
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from bridge.protocol import CANCELLED, DONE, FAILED, NOT_FOUND, TERMINAL_STATES, JobSpec, ProtocolError
+from bridge.protocol import (BAD_REQUEST, CANCELLED, DONE, FAILED, NOT_FOUND, TERMINAL_STATES, JobMasks, JobSpec,
+                             ProtocolError)
 from bridge.transfer import default_output_name
 
 from . import __version__
-from .backends import Backend, Cancelled, is_cancellation
+from .backends import Backend, BackendSettings, Cancelled, is_cancellation, pass2_problem
+from .config import MaskSettings
+from .mask_stage import MaskStage, needs_sam2
 from .security import check_path, check_pattern, expand_frame
 
 log = logging.getLogger("void_engine.worker")
 
 STAGING_PREFIX = ".void-partial-"
-_VERSION = re.compile(r"^v(\d{3,})$")
 
 # report(kind, **fields): kind "stage" (stage=, step=, total=) or "step" (window=, step=, total=)
 Report = Callable[..., None]
 
 
+QUADMASK_FOLDER = "quadmask"
+
+
 @dataclass(frozen=True)
 class ResolvedJob:
-    """A job's inputs as absolute, checked paths."""
+    """A job's inputs as absolute, checked paths (``masks`` too)."""
 
     plate: str
     frames: tuple[int, ...]
-    quadmask: str | None
-    remove: str | None
-    affected: str | None
+    masks: JobMasks
     out_root: Path
     name: str
+    pass2: bool = False
 
 
 def resolve_job(spec: JobSpec, roots: list[Path], *, inputs_dir: Path | None = None,
@@ -55,23 +59,24 @@ def resolve_job(spec: JobSpec, roots: list[Path], *, inputs_dir: Path | None = N
 
     By value (``inputs_dir`` given), patterns name files inside ``inputs_dir`` and results go to
     ``results_dir``. Raises ProtocolError (``unauthorised`` for paths outside the roots,
-    ``not_found`` naming the first missing frame file).
+    ``not_found`` naming the first missing frame file). A roto is checked on its key frames only.
     """
     by_value = inputs_dir is not None
     in_roots: list[Path] = [inputs_dir] if inputs_dir is not None else roots
 
-    def seq(field: str, pattern: str | None) -> str | None:
-        if pattern is None:
-            return None
-        resolved = check_pattern(pattern, spec.frames, in_roots, f"job.{field}", relative_to=inputs_dir)
-        for frame in spec.frames:
+    def seq(field: str, pattern: str, frames: tuple[int, ...]) -> str:
+        resolved = check_pattern(pattern, frames, in_roots, field, relative_to=inputs_dir)
+        for frame in frames:
             path = expand_frame(resolved, frame)
             if not os.path.isfile(path):
-                raise ProtocolError(NOT_FOUND, f"field 'job.{field}': frame {frame} is missing ({path})", f"job.{field}")
+                raise ProtocolError(NOT_FOUND, f"field '{field}': frame {frame} is missing ({path})", field)
         return resolved
 
-    plate = seq("plate", spec.plate)
-    assert plate is not None
+    plate = seq("job.plate", spec.plate, spec.frames)
+    masks = spec.mask_spec()
+    prefix = "job.masks." if spec.masks is not None else "job."
+    masks = replace(masks, **{role: seq(prefix + role, pattern, frames)
+                              for role, (pattern, frames) in masks.sequences(spec.frames).items()})
     if by_value:
         assert results_dir is not None
         out_root = results_dir
@@ -79,9 +84,37 @@ def resolve_job(spec: JobSpec, roots: list[Path], *, inputs_dir: Path | None = N
         out_root = check_path(spec.out or "", roots, "job.out")
         if out_root.exists() and not out_root.is_dir():
             raise ProtocolError(NOT_FOUND, f"field 'job.out': {out_root} exists and is not a folder", "job.out")
-    return ResolvedJob(plate=plate, frames=spec.frames, quadmask=seq("quadmask", spec.quadmask),
-                       remove=seq("remove", spec.remove), affected=seq("affected", spec.affected),
-                       out_root=Path(out_root), name=spec.name or default_output_name(spec.plate))
+    return ResolvedJob(plate=plate, frames=spec.frames, masks=masks, out_root=Path(out_root),
+                       name=spec.name or default_output_name(spec.plate), pass2=spec.pass2)
+
+
+def check_capabilities(spec: JobSpec, *, backend: str, backend_settings: BackendSettings,
+                       mask_stage: MaskStage) -> None:
+    """Refuse at submit time what this engine cannot run, naming the field and what to change."""
+    if spec.pass2:
+        problem = pass2_problem(spec.backend or backend, backend_settings)
+        if problem is not None:
+            raise ProtocolError(BAD_REQUEST, f"field 'job.pass2': this engine cannot run pass 2: {problem}",
+                                "job.pass2")
+    masks = spec.mask_spec()
+    if needs_sam2(masks):
+        problem = mask_stage.sam2_problem()
+        if problem is not None:
+            raise ProtocolError(BAD_REQUEST, f"field 'job.masks.mode': this engine cannot propagate a roto: "
+                                             f"{problem}", "job.masks.mode")
+
+
+def engine_capabilities(*, backend: str, backend_settings: BackendSettings,
+                        mask_stage: MaskStage) -> dict[str, Any]:
+    """What ``hello`` adds about masks and passes (file checks only; nothing is loaded)."""
+    modes = ["quadmask", "mattes"]
+    sam2 = mask_stage.sam2_problem() is None
+    if sam2:
+        modes.append("propagate")
+    modes.append("reason")  # with mattes it needs no SAM2; without a key it is skipped, not refused
+    problem = pass2_problem(backend, backend_settings)
+    return {"mask_modes": modes, "sam2": sam2, "reasoner": mask_stage.api_key() is not None,
+            "pass2": problem is None, "pass2_error": problem}
 
 
 @dataclass(frozen=True)
@@ -105,52 +138,24 @@ def discard_staging(out_root: Path, job_id: str) -> None:
     shutil.rmtree(staging_dir(out_root, job_id), ignore_errors=True)
 
 
-def _publish(staging: Path, out_root: Path) -> Path:
-    """Rename the complete staging folder to the next free ``v###`` (atomic per folder)."""
-    taken = [int(m.group(1)) for p in out_root.iterdir() if (m := _VERSION.match(p.name))]
-    version = max(taken, default=0) + 1
-    for _ in range(1000):
-        target = out_root / f"v{version:03d}"
-        if not target.exists():
-            try:
-                os.rename(staging, target)
-                return target
-            except OSError:
-                pass  # another writer took this version between our check and rename
-        version += 1
-    raise OSError(f"{out_root}: no free version folder")
-
-
-def load_quadmasks(job: ResolvedJob) -> list[Any]:
-    """One uint8 (H, W) raw-level quadmask per frame, from a quadmask sequence or from mattes."""
-    from void_engine.masks import quadmask as qm
-    from void_engine.plates import FrameSequence
-
-    if job.quadmask is not None:
-        return qm.read_quadmask_sequence(FrameSequence(job.quadmask, job.frames))
-    assert job.remove is not None
-    remove = FrameSequence(job.remove, job.frames)
-    affected = FrameSequence(job.affected, job.frames) if job.affected else None
-    out = []
-    for frame in job.frames:
-        r = qm.read_matte(remove.path(frame), frame=frame)
-        a = qm.read_matte(affected.path(frame), frame=frame) if affected else None
-        out.append(qm.quadmask_from_mattes(r, a))
-    return out
-
-
 def run_job(job_id: str, job: ResolvedJob, backend: Backend, *, prompt: str, seed: int, steps: int,
             report: Report, cancel: Callable[[], bool], backend_name: str = "",
-            settings: Any = None) -> JobOutput:
+            settings: Any = None, mask_stage: MaskStage | None = None) -> JobOutput:
     """Run one job to a published output sequence.
 
-    Raises :class:`Cancelled` when ``cancel()`` turns true (checked per step and between stages;
-    the staging folder is removed), PlateError/QuadmaskError for bad inputs.
+    Stages: ``masks`` (the quadmask, built by ``mask_stage`` from whatever the job carries, with
+    its sub-stages ``mask-read``/``propagate``/``reason``), ``read``, ``model`` (pass 1),
+    ``pass2`` when the job asks for it, ``write``. Raises :class:`Cancelled` when ``cancel()``
+    turns true (checked per step/frame and between stages; the staging folder is removed),
+    PlateError/QuadmaskError for bad inputs.
     """
     from void_engine.plates import FrameSequence, Shot, ShotSettings
+    from void_engine.plates.output import publish_version
 
     if isinstance(settings, dict):
         settings = ShotSettings(**settings)
+    shot_settings = settings if settings is not None else ShotSettings()
+    mask_stage = mask_stage or MaskStage()
 
     def check_cancel() -> None:
         if cancel():
@@ -165,26 +170,47 @@ def run_job(job_id: str, job: ResolvedJob, backend: Backend, *, prompt: str, see
         # Stop within one step even if a backend ignores cancel().
         check_cancel()
 
+    refine = getattr(backend, "refine", None)
+    if job.pass2 and refine is None:
+        raise ValueError(f"job.pass2: the {backend_name or 'chosen'} backend has no pass 2")
     staging = staging_dir(job.out_root, job_id)
     try:
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        plate_seq = FrameSequence(job.plate, job.frames)
+        report("stage", stage="masks", step=0, total=1)
+        quad_rel = f"{QUADMASK_FOLDER}/{job.name}_quadmask.####.exr"
+        built = mask_stage.build(job.masks, plate_seq, str(staging / quad_rel), shot_settings=shot_settings,
+                                 report=stage_progress, cancel=cancel)
+        for note in built.notes:
+            report("log", message=note)
+        report("stage", stage="masks", step=1, total=1)
+        check_cancel()
         report("stage", stage="read", step=0, total=len(job.frames))
-        quadmasks = load_quadmasks(job)
-        shot = Shot.load(FrameSequence(job.plate, job.frames), quadmasks, settings, progress=stage_progress)
+        shot = Shot.load(plate_seq, built.masks, settings, progress=stage_progress)
         check_cancel()
         report("stage", stage="model", step=0, total=steps)
         result = backend.run(shot.model_video, shot.model_quadmask, prompt, seed=seed, steps=steps,
                              progress=step_progress, cancel=cancel)
         check_cancel()
+        if job.pass2:
+            assert refine is not None
+            report("stage", stage="pass2", step=0, total=steps)
+            result = refine(shot.model_video, shot.model_quadmask, prompt, result, seed=seed, steps=steps,
+                            progress=step_progress, cancel=cancel)
+            check_cancel()
         report("stage", stage="write", step=0, total=len(job.frames))
-        shutil.rmtree(staging, ignore_errors=True)
-        job.out_root.mkdir(parents=True, exist_ok=True)
         provenance = {"job": job_id, "seed": str(seed), "prompt": prompt, "steps": str(steps),
                       "backend": backend_name, "engine": __version__,
-                      "mask_source": "quadmask" if job.quadmask else ("remove+affected" if job.affected else "remove")}
+                      "passes": "1+2" if job.pass2 else "1",
+                      # How the quadmask was made, and where the one used sits (beside the frames).
+                      "mask_source": built.source, "quadmask": quad_rel}
+        if job.masks.keyframes:
+            provenance["mask_keyframes"] = ",".join(map(str, job.masks.keyframes))
         written = shot.write_result(result, job.out_root, job.name, provenance, version_dir=staging,
                                     progress=stage_progress)
         check_cancel()
-        final = _publish(staging, job.out_root)
+        final = publish_version(staging, job.out_root)
         return JobOutput(final, str(final / Path(written.pattern).name), tuple(written.frames))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -200,7 +226,7 @@ class WorkerThread(threading.Thread):
 
     def __init__(self, journal: Any, make_backend: Callable[[str], Backend], *, default_backend: str,
                  default_steps: int, roots: list[Path], state_dir: Path,
-                 notify: Callable[[str], None], settings: Any = None):
+                 notify: Callable[[str], None], settings: Any = None, masks: MaskSettings | None = None):
         super().__init__(name="void-worker", daemon=True)
         self.journal = journal
         self.make_backend = make_backend
@@ -210,6 +236,8 @@ class WorkerThread(threading.Thread):
         self.state_dir = state_dir
         self.notify = notify
         self.settings = settings
+        # One per engine: SAM2 loads on the first job that propagates and stays resident.
+        self.mask_stage = MaskStage(masks)
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self.current: str | None = None
@@ -280,7 +308,7 @@ class WorkerThread(threading.Thread):
             backend = self.backend(name)
             output = run_job(jid, job, backend, prompt=spec.prompt, seed=spec.seed,
                              steps=spec.steps or self.default_steps, report=report, cancel=cancel,
-                             backend_name=name, settings=self.settings)
+                             backend_name=name, settings=self.settings, mask_stage=self.mask_stage)
         except BaseException as exc:
             if self.stopping.is_set() and not self.journal.cancel_requested(jid):
                 # Engine shutting down: leave the job "running" so recovery re-queues it.

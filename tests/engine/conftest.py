@@ -34,7 +34,7 @@ def engine_config(tmp_path, sample_shot):
         }
         for key, value in over.items():
             section, name = key.split("__")
-            sections[section][name] = value
+            sections.setdefault(section, {})[name] = value
         return write_config(tmp_path / "engine.toml", sections)
 
     return make

@@ -29,3 +29,18 @@ class EchoBackend:
 
 
 register_backend("echo", EchoBackend)
+
+
+class EchoPass2Backend(EchoBackend):
+    """"echo" with a pass 2 (echo again, from pass 1's result): lets plugin tests check that a job's
+    pass 2 reaches the engine and runs, without the model."""
+
+    @staticmethod
+    def pass2_problem(settings: BackendSettings) -> str | None:
+        return None
+
+    def refine(self, video, quadmask, prompt, first_pass, *, seed, steps, progress, cancel):
+        return self.run(first_pass, quadmask, prompt, seed=seed, steps=steps, progress=progress, cancel=cancel)
+
+
+register_backend("echo-pass2", EchoPass2Backend)

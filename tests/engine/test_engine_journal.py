@@ -106,3 +106,20 @@ def test_state_is_durable_in_the_file_before_it_is_returned(journal, tmp_path):
     other = sqlite3.connect(str(tmp_path / "journal.sqlite3"))
     assert other.execute("SELECT state FROM jobs WHERE id=?", (rec.id,)).fetchone() == (RUNNING,)
     other.close()
+
+
+def test_requeue_puts_one_running_job_back_with_its_reason(tmp_path):
+    from bridge.protocol import JobSpec
+    from void_engine.jobs import Journal
+
+    journal = Journal(tmp_path / "journal.sqlite")
+    spec = JobSpec(plate="/p/a.####.exr", frames=(1, 2), prompt="x", out="/o", remove="/p/m.####.exr")
+    a, _ = journal.submit("me", spec)
+    b, _ = journal.submit("me", JobSpec(**{**spec.__dict__, "prompt": "y"}))
+    claimed = journal.claim_next()
+    assert claimed is not None and claimed.id == a.id
+    assert journal.requeue(a.id, "engine 0 died; retry 1 of 1") == "queued"
+    assert journal.get(a.id).state == "queued" and journal.get(b.id).state == "queued"
+    assert journal.events(a.id)[-1].message == "engine 0 died; retry 1 of 1"
+    assert journal.requeue(b.id, "not running") == "queued"  # untouched: it was not running
+    assert [e.state for e in journal.events(b.id)].count("queued") == 1

@@ -85,7 +85,9 @@ def test_job_by_value_uploads_and_fetches_the_same_pixels_as_by_path(engine_conf
         path_result = client.fetch(by_path)
     # The uploaded inputs are gone once the job is done; its results stay in the engine's store.
     job_dir = tmp_path / "state" / "jobs" / by_value
-    assert not (job_dir / "inputs").exists() and len(list((job_dir / "out").rglob("*.exr"))) == 3
+    # Three result frames, and beside them the three quadmask frames the job ran with.
+    assert not (job_dir / "inputs").exists() and len(list((job_dir / "out").glob("v*/*.exr"))) == 3
+    assert len(list((job_dir / "out").glob("v*/quadmask/*.exr"))) == 3
     assert list((tmp_path / "state" / "spool").iterdir()) == []
     assert len(fetched.files) == 3 and fetched.local_pattern.endswith("sample_void.####.exr")
     assert not list((tmp_path / "fetched").glob(".*"))  # no temporary leftovers

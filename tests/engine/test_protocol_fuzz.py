@@ -50,9 +50,19 @@ def malformed(rng: random.Random, i: int, job_id: str, shot) -> tuple[list[bytes
     if kind == 6:  # path escapes in otherwise well-formed submits
         job = {"plate": shot.plate, "frames": list(shot.frames), "prompt": "x", "out": "/tmp/void-out",
                "remove": shot.remove_matte}
-        job[rng.choice(["plate", "remove", "out", "quadmask"])] = rng.choice(ESCAPES)
-        if "quadmask" in job:
+        if rng.random() < 0.5:
+            job[rng.choice(["plate", "remove", "out", "quadmask"])] = rng.choice(ESCAPES)
+            if "quadmask" in job:
+                job.pop("remove")
+        else:  # the mask modes' own fields (job.masks) and pass 2, escaped or junk
             job.pop("remove")
+            masks = {"mode": rng.choice(list(P.MASK_MODES) + ["", "magic", 5]), "roto": rng.choice(ESCAPES),
+                     "keyframes": [shot.frames[0]], "instruction": "remove the ball",
+                     rng.choice(["remove", "affected", "quadmask", "roto"]): rng.choice(ESCAPES)}
+            masks[rng.choice(["keyframes", "points", "threshold", "dilate_px", "mode", "instruction"])] = rng.choice(
+                JUNK_VALUES + [[{"frame": shot.frames[0], "x": -1, "y": 2}], [{"frame": "x"}]])
+            job["masks"] = masks
+            job["pass2"] = rng.choice([True, False, "yes", 1, None])
         return P.encode({"type": "submit", "id": i, "job": job}), True
     # kind 7: requests about another client's job, unknown uploads, out-of-range numbers
     return P.encode(rng.choice([

@@ -22,13 +22,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_engine(root: Path, state: Path, backend: str = "preview") -> tuple[subprocess.Popen, str]:
+def start_engine(root: Path, state: Path, backend: str = "preview",
+                 config: Path | None = None) -> tuple[subprocess.Popen, str]:
     """Start ``void-engine serve`` as a subprocess and wait until it has bound its socket."""
     endpoint = state / "endpoint"
     log = open(state / "engine.log", "wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "void_engine.cli", "serve", "--bind", "tcp://127.0.0.1:0",
-         "--backend", backend, "--root", str(root), "--state-dir", str(state)],
+         "--backend", backend, "--root", str(root), "--state-dir", str(state),
+         *(["--config", str(config)] if config else [])],
         cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + ENGINE_START_TIMEOUT_S

@@ -119,20 +119,36 @@ def test_panel_answers_become_the_engine_job(fake_nuke, tmp_path):
     ({"prompt": "  "}, "Describe the clean background"),
     ({"first": 10, "last": 5}, "runs backwards"),
     ({"engine": "localhost:5555"}, "should look like tcp://"),
-    ({"mask_mode": "propagate"}, "Choose mask mode 'mattes'"),
-    ({"pass2": True}, "untick 'pass 2'"),
+    ({"mask_mode": "propagate"}, "key frames"),
+    ({"mask_mode": "propagate", "keyframes": (9,)}, "Key frame 9 is outside the frame range 1-3"),
+    ({"mask_mode": "reason", "keyframes": (2,)}, "Say what to remove in 'instruction'"),
 ])
 def test_settings_the_engine_cannot_serve_are_refused_with_the_fix(change, words):
-    import dataclasses
-
-    from bridge.protocol import JobSpec
     from void_nuke.errors import SetupError
     from void_nuke.settings import RemoveSettings, build_spec
 
-    fields = {f.name for f in dataclasses.fields(JobSpec)}
-    if ("mask_mode" in change and "mask_mode" in fields) or ("pass2" in change and "pass2" in fields):
-        pytest.skip("this engine's job spec supports the option")
     base = dict(prompt="street", first=1, last=3, out_dir="/tmp/void", engine="tcp://127.0.0.1:5555")
     with pytest.raises(SetupError, match=words):
         build_spec(RemoveSettings(**{**base, **change}), plate="/p/p.####.exr", remove="/p/r.####.exr",
                    name="p", job_key="k")
+
+
+def test_key_frame_modes_and_pass2_become_mask_modes_c_and_d():
+    from bridge.protocol import JobMasks, JobSpec
+    from void_nuke.errors import SetupError
+    from void_nuke.settings import RemoveSettings, build_spec, parse_keyframes
+
+    base = dict(prompt="street", first=1001, last=1010, out_dir="/tmp/void", engine="tcp://127.0.0.1:5555",
+                pass2=True, keyframes=parse_keyframes("1005,1001", 1003))
+    prop = build_spec(RemoveSettings(**base, mask_mode="propagate"), plate="/p/p.####.exr", remove="/p/roto.####.exr",
+                      name="p", job_key="k")
+    assert prop.masks == JobMasks(mode="propagate", roto="/p/roto.####.exr", keyframes=(1001, 1005))
+    assert prop.pass2 and prop.remove is None
+    reason = build_spec(RemoveSettings(**base, mask_mode="reason", instruction=" the dog "), plate="/p/p.####.exr",
+                        remove="/p/roto.####.exr", name="p", job_key="k")
+    assert reason.masks.mode == "reason" and reason.masks.instruction == "the dog"
+    JobSpec.from_wire(reason.to_wire())  # valid on the wire as the plugin sends it
+    assert parse_keyframes("  ", 1003) == (1003,)  # empty: the current frame
+    with pytest.raises(SetupError, match="affected"):
+        build_spec(RemoveSettings(**base, mask_mode="propagate"), plate="/p/p.####.exr", remove="/p/r.####.exr",
+                   affected="/p/a.####.exr", name="p", job_key="k")

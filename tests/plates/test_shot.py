@@ -192,3 +192,17 @@ def test_premultiplied_alpha_is_respected_and_kept(tmp_path):
     px = read_plate(out.path(1)).pixels
     assert np.allclose(px[15, 30, :3], 0.5, atol=1e-3)  # 1.0 straight, premultiplied by the plate's 0.5
     assert np.all(px[..., 3] == 0.5)
+
+
+def test_publish_version_renames_a_whole_staging_folder_to_the_next_version(tmp_path):
+    from void_engine.plates.output import publish_version
+
+    out = tmp_path / "out"
+    (out / "v001").mkdir(parents=True)
+    (out / "v007").mkdir()
+    staging = out / ".void-partial-job1"
+    staging.mkdir()
+    (staging / "clean.1001.exr").write_bytes(b"frame")
+    published = publish_version(staging, out)
+    assert published == out / "v008" and not staging.exists()
+    assert (published / "clean.1001.exr").read_bytes() == b"frame"

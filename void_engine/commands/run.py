@@ -30,7 +30,8 @@ def run(args: argparse.Namespace) -> int:
     from bridge.protocol import ProtocolError
     from void_engine.backends import BackendError, BackendSettings, Cancelled, is_cancellation, make_backend
     from void_engine.config import ConfigError, load_config
-    from void_engine.worker import resolve_job, run_job
+    from void_engine.mask_stage import MaskStage
+    from void_engine.worker import check_capabilities, resolve_job, run_job
 
     try:
         spec = spec_from_args(args)
@@ -38,6 +39,11 @@ def run(args: argparse.Namespace) -> int:
         for mod in cfg.plugins:
             importlib.import_module(mod)
         backend_name = args.backend or cfg.backend
+        settings = BackendSettings(model=cfg.model, device=cfg.device, memory_mode=cfg.memory_mode,
+                                   window_frames=cfg.window_frames)
+        mask_stage = MaskStage(cfg.mask_settings())
+        # Before the model loads: pass 2 without its checkpoint, or a roto without SAM2, fails now.
+        check_capabilities(spec, backend=backend_name, backend_settings=settings, mask_stage=mask_stage)
         # Outside the engine there are no roots to police: the user's own files, their own rights.
         job = resolve_job(spec, [Path("/")])
     except (ValueError, ConfigError) as exc:
@@ -50,9 +56,7 @@ def run(args: argparse.Namespace) -> int:
     bar = ProgressBar(sys.stderr)
     bar.update("load", 0, 1, backend_name)
     try:
-        backend = make_backend(backend_name, BackendSettings(model=cfg.model, device=cfg.device,
-                                                             memory_mode=cfg.memory_mode,
-                                   window_frames=cfg.window_frames))
+        backend = make_backend(backend_name, settings)
     except BackendError as exc:
         bar.finish()
         print(f"void-engine run: {exc}", file=sys.stderr)
@@ -64,6 +68,9 @@ def run(args: argparse.Namespace) -> int:
     def report(kind: str, **f) -> None:
         if kind == "step":
             bar.update("model", f["step"], f["total"], f"(window {f['window']})")
+        elif kind == "log":
+            bar.finish()
+            print(f"void-engine run: {f.get('message', '')}", file=sys.stderr)
         else:
             bar.update(f["stage"], f.get("step", 0), f.get("total", 0))
 
@@ -71,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         output = run_job(job_id, job, backend, prompt=spec.prompt, seed=spec.seed,
                          steps=spec.steps or cfg.steps, report=report, cancel=interrupted.is_set,
-                         backend_name=backend_name, settings=cfg.shot_settings())
+                         backend_name=backend_name, settings=cfg.shot_settings(), mask_stage=mask_stage)
     except Exception as exc:
         bar.finish()
         if is_cancellation(exc) or isinstance(exc, Cancelled):

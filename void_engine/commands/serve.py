@@ -19,6 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state-dir", type=Path, help="journal, uploads and by-value results (default ~/.void-engine)")
     parser.add_argument("--steps", type=int, help="denoising steps for jobs that do not say")
     parser.add_argument("--device", help="torch device for the 'void' backend (cpu, cuda, cuda:1)")
+    parser.add_argument("--cluster", metavar="ADDRESS",
+                        help="run the engines as Ray actors behind this gateway: auto, local, ray://head:10001 "
+                             "or head:6379 (sets [cluster] ray_address; needs the [cluster] extra)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
 
 
@@ -34,8 +37,13 @@ def run(args: argparse.Namespace) -> int:
         cfg = load_config(args.config, bind=args.bind, model=args.model, backend=args.backend,
                           roots=[p.resolve() for p in args.roots] if args.roots else None,
                           state_dir=args.state_dir.resolve() if args.state_dir else None,
-                          steps=args.steps, device=args.device)
-        engine = Engine(cfg)
+                          steps=args.steps, device=args.device, ray_address=args.cluster)
+        if cfg.ray_address:
+            from void_engine.cluster.gateway import ClusterGateway
+
+            engine = ClusterGateway(cfg)
+        else:
+            engine = Engine(cfg)
     except (ConfigError, ValueError, OSError) as exc:
         print(f"void-engine serve: {exc}", file=sys.stderr)
         return 2

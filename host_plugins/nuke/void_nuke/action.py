@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import nuke
 
@@ -74,10 +74,13 @@ def remove_object_batch(plate: str, remove: str, prompt: str, *, affected: Optio
                         first: Optional[int] = None, last: Optional[int] = None,
                         out_dir: Optional[str] = None, seed: int = 0, steps: int = 0, pass2: bool = False,
                         mask_mode: str = "mattes", engine: Optional[str] = None, transfer: str = "auto",
-                        timeout_s: Optional[float] = None) -> Outcome:
+                        timeout_s: Optional[float] = None, keyframes: Optional[Tuple[int, ...]] = None,
+                        instruction: str = "") -> Outcome:
     """The same job for ``nuke -t`` scripts, with node names given explicitly; runs to the end.
 
     Example: ``remove_object_batch("Read1", "Roto1", "empty street", first=1001, last=1096)``.
+    For mask modes "propagate"/"reason", ``keyframes`` are the frames the roto is drawn on
+    (default: the first frame of the range).
     """
     found = {}
     for role, name in (("plate", plate), ("remove", remove), ("affected", affected)):
@@ -93,5 +96,7 @@ def remove_object_batch(plate: str, remove: str, prompt: str, *, affected: Optio
                               last=d_last if last is None else last,
                               out_dir=out_dir or default_out_dir(inputs.plate), seed=seed, steps=steps,
                               pass2=pass2, mask_mode=mask_mode, engine=engine or default_engine_address(),
-                              transfer=transfer, timeout_s=default_timeout() if timeout_s is None else timeout_s)
+                              transfer=transfer, timeout_s=default_timeout() if timeout_s is None else timeout_s,
+                              keyframes=tuple(keyframes) if keyframes else (d_first if first is None else first,),
+                              instruction=instruction)
     return RemoveJob(settings, job_inputs(inputs)).run()

@@ -13,9 +13,9 @@ class SetupError(ValueError):
     """The selection or the panel's settings cannot make a job; the text is for the artist."""
 
 
-_MISSING_FRAME = re.compile(r"job\.(\w+)'?: frame (-?\d+) is missing \((.+)\)")
+_MISSING_FRAME = re.compile(r"job\.(?:masks\.)?(\w+)'?: frame (-?\d+) is missing \((.+)\)")
 _ROLE_WORDS = {"plate": "plate", "remove": "remove matte", "affected": "affected matte", "quadmask": "quadmask",
-               "out": "output folder"}
+               "roto": "roto (key frame)", "out": "output folder"}
 
 
 def artist_message(exc: BaseException, address: str = "") -> str:

@@ -16,7 +16,7 @@ import traceback
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Tuple
 
 import nuke
 
@@ -26,7 +26,7 @@ from bridge.protocol import DONE, FAILED, ProtocolError
 from . import nodes, ui
 from .errors import SetupError, artist_message, failed_job_message
 from .progress import describe
-from .settings import RemoveSettings, build_spec, under_roots
+from .settings import KEYFRAME_MODES, RemoveSettings, build_spec, check_affected, under_roots
 
 INPUTS_FOLDER = ".void-inputs"
 _VERSION = re.compile(r"^v(\d{3,})$")
@@ -119,8 +119,14 @@ class RemoveJob:
         colorspace = self.inputs.plate_colorspace
         if plate is None:
             plate, colorspace = self._render(task, self.inputs.plate, work / "plate.####.exr", "rgba")
+        check_affected(s, self.inputs.affected)  # before any rendering
         mask_channels = "rgb" if s.mask_mode == "quadmask" else "alpha"
-        remove, _ = self._render(task, self.inputs.remove, work / "remove.####.exr", mask_channels)
+        if s.mask_mode in KEYFRAME_MODES:
+            # Only the key frames: the engine propagates the roto over the range (mask mode c/d).
+            remove, _ = self._render(task, self.inputs.remove, work / "roto.####.exr", "alpha",
+                                     frames=tuple(sorted(s.keyframes)))
+        else:
+            remove, _ = self._render(task, self.inputs.remove, work / "remove.####.exr", mask_channels)
         affected = None
         if self.inputs.affected is not None:
             affected, _ = self._render(task, self.inputs.affected, work / "affected.####.exr", "alpha")
@@ -169,9 +175,11 @@ class RemoveJob:
         task.setProgress(100)
         return Outcome("done", job, read_node=read, output=output)
 
-    def _render(self, task: Any, node: str, pattern: Path, channels: str) -> tuple:
-        """Render ``node`` to an EXR sequence over the job's range; returns (pattern, colourspace)."""
-        frames = self.settings.frames
+    def _render(self, task: Any, node: str, pattern: Path, channels: str,
+                frames: Optional[Tuple[int, ...]] = None) -> tuple:
+        """Render ``node`` to an EXR sequence over ``frames`` (default: the job's range); returns
+        (pattern, colourspace)."""
+        frames = self.settings.frames if frames is None else frames
         write = ui.call(nodes.make_temp_write, node, str(pattern), channels)
         self._temp_writes.append(write)
         for i, frame in enumerate(frames):

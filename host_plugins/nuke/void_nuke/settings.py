@@ -7,10 +7,10 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from bridge.client import DEFAULT_ADDRESS
-from bridge.protocol import JobSpec
+from bridge.protocol import MASK_PROPAGATE, MASK_REASON, JobMasks, JobSpec, parse_frame_list
 
 from .errors import SetupError
 
@@ -21,6 +21,8 @@ MASK_MODE_LABELS = {
     "propagate": "propagate roto (SAM2)",
     "reason": "reason about effects (VLM)",
 }
+#: Modes whose roto is drawn on a few key frames and spread over the range by the engine (SAM2).
+KEYFRAME_MODES = (MASK_PROPAGATE, MASK_REASON)
 TRANSFERS = ("auto", "path", "value")
 ENGINE_ENV = "VOID_ENGINE"
 TIMEOUT_ENV = "VOID_ENGINE_TIMEOUT"
@@ -54,6 +56,8 @@ class RemoveSettings:
     engine: str = dataclasses.field(default_factory=default_engine_address)
     transfer: str = "auto"         # frames by path when the engine sees our storage, else by value
     timeout_s: float = dataclasses.field(default_factory=default_timeout)
+    keyframes: Tuple[int, ...] = ()  # propagate/reason: the frames the roto is drawn on
+    instruction: str = ""            # reason: what to remove, in words, for the engine's reasoner
 
     def check(self) -> "RemoveSettings":
         """Return self, or raise SetupError naming the field to fix."""
@@ -73,6 +77,15 @@ class RemoveSettings:
             raise SetupError(f"The engine address {self.engine!r} should look like tcp://host:5555.")
         if not self.out_dir:
             raise SetupError("Choose an output folder.")
+        if self.mask_mode in KEYFRAME_MODES:
+            if not self.keyframes:
+                raise SetupError("Give the key frames the roto is drawn on in 'key frames' (e.g. 1001 or 1001,1040).")
+            outside = [f for f in self.keyframes if not self.first <= f <= self.last]
+            if outside:
+                raise SetupError(f"Key frame {outside[0]} is outside the frame range {self.first}-{self.last}.")
+        if self.mask_mode == MASK_REASON and not self.instruction.strip():
+            raise SetupError("Say what to remove in 'instruction' (e.g. 'the man and his shadow'): "
+                             "the engine's reasoner works from it.")
         return self
 
     @property
@@ -80,8 +93,15 @@ class RemoveSettings:
         return tuple(range(self.first, self.last + 1))
 
 
-def _spec_fields() -> frozenset:
-    return frozenset(f.name for f in dataclasses.fields(JobSpec))
+def parse_keyframes(text: str, default: int) -> Tuple[int, ...]:
+    """Key frames from the panel's text (``1001`` or ``1001,1040``); empty means ``default``
+    (the frame the artist is looking at). Raises SetupError with the fix."""
+    if not text.strip():
+        return (int(default),)
+    try:
+        return tuple(parse_frame_list(text))
+    except ValueError as exc:
+        raise SetupError(f"'key frames': {exc}") from None
 
 
 def safe_name(text: str) -> str:
@@ -90,36 +110,38 @@ def safe_name(text: str) -> str:
     return name[:120]
 
 
+def check_affected(settings: RemoveSettings, affected: Optional[str]) -> None:
+    """An 'affected' matte is a full sequence; the key-frame modes spread one roto, so it cannot
+    go with them (the reasoner finds shadows and reflections itself in 'reason' mode)."""
+    if affected is not None and settings.mask_mode in KEYFRAME_MODES:
+        raise SetupError(f"Mask mode '{settings.mask_mode}' spreads one roto from its key frames; the matte "
+                         f"tagged 'affected' ({affected}) cannot go with it. Untag it, or choose mask mode 'mattes'.")
+
+
 def build_spec(settings: RemoveSettings, *, plate: str, remove: str, affected: Optional[str] = None,
                name: str, job_key: str) -> JobSpec:
     """The engine job for ``settings`` and rendered/located input patterns (paths on this host).
 
-    In "quadmask" mode ``remove`` is the quadmask sequence. Propagation, reasoning and pass 2
-    are sent only to engines whose job spec knows them; otherwise the artist is told what to
-    switch off.
+    In "quadmask" mode ``remove`` is the quadmask sequence; in "propagate"/"reason" it is the
+    roto rendered on the key frames only (mask modes (c)/(d): the engine propagates it).
     """
     settings.check()
-    fields = _spec_fields()
+    check_affected(settings, affected)
     kw: Dict[str, Any] = {
         "plate": plate, "frames": settings.frames, "prompt": settings.prompt.strip(),
         "out": settings.out_dir, "seed": settings.seed, "steps": settings.steps or None,
-        "name": safe_name(name), "job_key": job_key,
+        "name": safe_name(name), "job_key": job_key, "pass2": settings.pass2,
     }
     if settings.mask_mode == "quadmask":
         kw["quadmask"] = remove
+    elif settings.mask_mode in KEYFRAME_MODES:
+        reason = settings.mask_mode == MASK_REASON
+        kw["masks"] = JobMasks(mode=settings.mask_mode, roto=remove, keyframes=tuple(sorted(settings.keyframes)),
+                               instruction=settings.instruction.strip() if reason else None)
     else:
         kw["remove"] = remove
         if affected is not None:
             kw["affected"] = affected
-    if settings.mask_mode in ("propagate", "reason"):
-        if "mask_mode" not in fields:
-            raise SetupError(f"This engine cannot {MASK_MODE_LABELS[settings.mask_mode].split(' (')[0]} yet. "
-                             "Choose mask mode 'mattes' and roto every frame.")
-        kw["mask_mode"] = settings.mask_mode
-    if settings.pass2:
-        if "pass2" not in fields:
-            raise SetupError("This engine does not offer pass 2 yet: untick 'pass 2'.")
-        kw["pass2"] = True
     return JobSpec(**kw)
 
 

@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING, Any, Callable, cast
 from .engine_job import EngineJob, Outcome
 from .jobs import WorkDirs, build_spec, start_job, work_dirs
 from .ranges import ClipCut, HandlePlan, plan_handles
-from .roles import AFFECTED, REMOVE, MaskPick, Tagged, next_version_name, pick_masks, role_of, safe_name
-from .sequences import FrameRange, MediaSequence, find_rendered, parse_resolve_path, printf_pattern, \
-    renumber, require_frames
+from .roles import (AFFECTED, REMOVE, MaskPick, Tagged, is_keyframe_roto, next_version_name, pick_masks, role_of,
+                    safe_name)
+from .sequences import FrameRange, MediaSequence, find_rendered, missing_frames, parse_resolve_path, \
+    printf_pattern, renumber, require_frames
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -33,7 +34,8 @@ if TYPE_CHECKING:
 BIN_NAME = "VOID"
 HOW_TO_MARK = ("Attach the matte to the clip (Media Pool > right-click the clip > Mattes > Add Matte) with "
                "\"remove\" in its file name; an optional matte with \"affected\" in its name covers "
-               "shadows and reflections.")
+               "shadows and reflections. A remove matte drawn on a few key frames only has \"keys\" in its "
+               "name too (remove_keys.1001.exr); the engine spreads it over the shot.")
 
 
 class EditPageError(ValueError):
@@ -107,6 +109,18 @@ def clip_mattes(media_pool: "MediaPool", media: "MediaPoolItem") -> MaskPick[Mat
         return pick_masks(candidates, f"the mattes of \"{media.GetName()}\"", HOW_TO_MARK)
     except ValueError as exc:
         raise EditPageError(str(exc)) from None
+
+
+def matte_keyframes(matte: Matte, frames: FrameRange, name: str) -> tuple[int, ...]:
+    """The frames of ``frames`` a key-frame roto matte holds; EditPageError when it holds none."""
+    if matte.sequence is None:
+        raise EditPageError(f"The key-frame matte {name} is a single file; number it like the source "
+                            "(remove_keys.1001.exr) so VOID knows its frame.")
+    absent = set(missing_frames(matte.sequence.pattern, frames.frames))
+    held = tuple(f for f in frames.frames if f not in absent)
+    if not held:
+        raise EditPageError(f"The key-frame matte {name} holds none of the frames sent ({frames}).")
+    return held
 
 
 def matte_pattern(matte: Matte, frames: FrameRange, what: str) -> str:
@@ -290,6 +304,12 @@ class EditRemoveAction:
         self.sequence = parse_resolve_path(_prop(self.media, "File Path"))
         self.files = source_to_file(self.media, self.sequence, self.plan.source)
         self.mattes = clip_mattes(self.media_pool, self.media)
+        self.keyframes: tuple[int, ...] = ()
+        if is_keyframe_roto(self.mattes.remove.name):
+            if self.mattes.affected is not None:
+                raise EditPageError(f"{self.mattes.remove.name} is a roto on key frames; the engine spreads it over "
+                                    f"the shot, so the affected matte {self.mattes.affected.name} cannot go with it.")
+            self.keyframes = matte_keyframes(self.mattes.remove.item, self.files, self.mattes.remove.name)
         self.shot = safe_name(os.path.splitext(self.media.GetName())[0].split("[")[0].rstrip("._"))
         self.dirs: WorkDirs | None = None
 
@@ -305,13 +325,19 @@ class EditRemoveAction:
 
     def start(self, prompt: str) -> "EngineJob | PlateThenJob":
         self.dirs = dirs = work_dirs(self._work_root(), self.shot)
-        remove = matte_pattern(self.mattes.remove.item, self.files, REMOVE)
+        if self.keyframes:
+            sequence = self.mattes.remove.item.sequence
+            assert sequence is not None  # matte_keyframes checked it
+            remove = sequence.pattern
+        else:
+            remove = matte_pattern(self.mattes.remove.item, self.files, REMOVE)
         affected = (matte_pattern(self.mattes.affected.item, self.files, AFFECTED)
                     if self.mattes.affected else None)
 
         def submit(plate: str) -> EngineJob:
             spec = build_spec(self.settings, plate=plate, frames=self.files.frames, prompt=prompt,
-                              name=f"{self.shot}_void", remove=remove, affected=affected, out=dirs.results)
+                              name=f"{self.shot}_void", remove=remove, affected=affected, out=dirs.results,
+                              keyframes=self.keyframes)
             return start_job(spec, self.settings, dirs)
 
         if self.sequence is not None:

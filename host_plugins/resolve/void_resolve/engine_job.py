@@ -55,9 +55,13 @@ def describe_event(ev: Event) -> Progress | None:
         window = f"window {ev.window + 1}, " if ev.window else ""
         return Progress(f"Removing: {window}step {ev.step}/{ev.total}", ev.step / ev.total)
     if ev.kind == "stage" and ev.stage:
-        words = {"resolve": "Checking frames", "read": "Reading plate", "model": "Running the model",
+        words = {"resolve": "Checking frames", "masks": "Building the quadmask", "mask-read": "Reading plate for the mask",
+                 "propagate": "Propagating the roto", "reason": "Asking the reasoner what else the object affects",
+                 "read": "Reading plate", "model": "Running the model", "pass2": "Refining (pass 2)",
                  "write": "Writing result"}
         return Progress(f"{words.get(ev.stage, ev.stage.capitalize())}...")
+    if ev.kind == "log" and ev.message:  # e.g. why the reasoning was skipped
+        return Progress(ev.message)
     if ev.kind == "state" and ev.state in ("queued", "running"):
         return Progress("Waiting in the engine's queue..." if ev.state == "queued" else "Running...")
     return None

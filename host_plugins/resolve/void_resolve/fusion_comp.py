@@ -18,7 +18,7 @@ from bridge.sequences import frame_path
 from .engine_job import EngineJob, Outcome
 from .jobs import WorkDirs, build_spec, start_job, work_dirs
 from .ranges import fusion_render_range
-from .roles import AFFECTED, REMOVE, MaskPick, Tagged, pick_masks, role_of, safe_name
+from .roles import AFFECTED, REMOVE, MaskError, MaskPick, Tagged, keyframes_tag, pick_masks, role_of, safe_name
 from .sequences import FrameRange, require_frames, saver_clip
 from .settings import Settings
 
@@ -27,7 +27,8 @@ MASK_TOOLS = ("PolylineMask", "BSplineMask", "EllipseMask", "RectangleMask", "Tr
               "BitmapMask", "WandMask", "RangesMask", "MagicMask")
 HOW_TO_MARK = ("Rename the mask tool to include the word \"remove\" (e.g. remove_car), or put "
                "void:remove in its Comments; an optional second mask marked \"affected\" covers shadows "
-               "and reflections.")
+               "and reflections. A remove mask drawn on a few key frames only is marked "
+               "void:keyframes 1001,1040 in its Comments; the engine spreads it over the range.")
 
 
 class CompError(ValueError):
@@ -127,8 +128,10 @@ def add_exr_saver(comp: Any, source: Any, clip: str, what: str, matte: bool) -> 
     return saver
 
 
-def render_sources(comp: Any, sources: list[tuple[str, Any, str]], frames: FrameRange) -> None:
-    """Render each (what, tool, clip) to EXR over ``frames`` with temporary Savers.
+def render_sources(comp: Any, sources: list[tuple[str, Any, str]], frames: FrameRange,
+                   only: dict[str, tuple[int, ...]] | None = None) -> None:
+    """Render each (what, tool, clip) to EXR over ``frames`` with temporary Savers
+    (a ``what`` in ``only`` just on those frames: a roto's key frames).
 
     The artist's own Savers are set to pass-through meanwhile (a render must never overwrite
     their outputs) and restored after; the temporary Savers are deleted; the whole thing is one
@@ -147,9 +150,12 @@ def render_sources(comp: Any, sources: list[tuple[str, Any, str]], frames: Frame
             for what, source, clip in sources:
                 savers.append(add_exr_saver(comp, source, clip, what, matte=what != "plate"))
         for (what, source, _), saver in zip(sources, savers):
-            ok = comp.Render({"Start": frames.first, "End": frames.last, "Tool": saver, "Wait": True})
-            if not ok:
-                raise CompError(f"Fusion could not render the {what} ({tool_name(source)}) over {frames}.")
+            keys = (only or {}).get(what)
+            spans = [(k, k) for k in keys] if keys else [(frames.first, frames.last)]
+            for start, end in spans:
+                ok = comp.Render({"Start": start, "End": end, "Tool": saver, "Wait": True})
+                if not ok:
+                    raise CompError(f"Fusion could not render the {what} ({tool_name(source)}) over {start}-{end}.")
     finally:
         with locked(comp):
             for saver in savers:
@@ -176,6 +182,17 @@ class FusionRemoveAction:
             raise CompError(str(exc)) from None
         self.shot = safe_name(tool_name(self.plate))
         self.dirs: WorkDirs | None = None
+        try:
+            self.keyframes = keyframes_tag(_comments(self.masks.remove.item))
+        except MaskError as exc:
+            raise CompError(f"{self.masks.remove.name}: {exc}") from None
+        outside = [k for k in self.keyframes if not self.frames.first <= k <= self.frames.last]
+        if outside:
+            raise CompError(f"Key frame {outside[0]} of {self.masks.remove.name} is outside the render range "
+                            f"{self.frames}: change the tag or the range.")
+        if self.keyframes and self.masks.affected is not None:
+            raise CompError(f"{self.masks.remove.name} is a roto on key frames; the engine spreads it over the "
+                            f"range, so the affected mask {self.masks.affected.name} cannot go with it. Unmark it.")
 
     def _work_root(self) -> Path:
         if self.settings.work_dir is not None:
@@ -187,8 +204,9 @@ class FusionRemoveAction:
 
     def summary(self) -> str:
         affected = self.masks.affected.name if self.masks.affected else "none"
-        return (f"Plate {tool_name(self.plate)}, remove mask {self.masks.remove.name}, affected mask {affected}, "
-                f"frames {self.frames} ({len(self.frames)}).")
+        keys = f" (roto on key frames {', '.join(map(str, self.keyframes))})" if self.keyframes else ""
+        return (f"Plate {tool_name(self.plate)}, remove mask {self.masks.remove.name}{keys}, affected mask "
+                f"{affected}, frames {self.frames} ({len(self.frames)}){', pass 2' if self.settings.pass2 else ''}.")
 
     def start(self, prompt: str) -> EngineJob:
         self.dirs = dirs = work_dirs(self._work_root(), self.shot)
@@ -200,12 +218,14 @@ class FusionRemoveAction:
         for what, tool in sources:
             clip, renders[what] = saver_clip(dirs.inputs, f"{self.shot}_{what}")
             jobs.append((what, tool, clip))
-        render_sources(self.comp, jobs, self.frames)
+        only = {REMOVE: self.keyframes} if self.keyframes else None
+        render_sources(self.comp, jobs, self.frames, only)
         for what, pattern in renders.items():
-            require_frames(pattern, self.frames.frames, f"the {what} render")
+            wanted = (only or {}).get(what) or self.frames.frames
+            require_frames(pattern, wanted, f"the {what} render")
         spec = build_spec(self.settings, plate=renders["plate"], frames=self.frames.frames, prompt=prompt,
                           name=f"{self.shot}_void", remove=renders[REMOVE], affected=renders.get(AFFECTED),
-                          out=dirs.results)
+                          out=dirs.results, keyframes=self.keyframes)
         return start_job(spec, self.settings, dirs)
 
     def finish(self, outcome: Outcome) -> str:

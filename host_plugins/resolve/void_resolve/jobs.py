@@ -7,9 +7,10 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from bridge.protocol import JobSpec
+from bridge.protocol import MASK_PROPAGATE, MASK_REASON, JobMasks, JobSpec
 
 from .engine_job import EngineJob
+from .roles import MaskError
 from .settings import Settings
 
 
@@ -33,11 +34,27 @@ def work_dirs(root: Path, shot: str) -> WorkDirs:
 
 
 def build_spec(settings: Settings, *, plate: str, frames: tuple[int, ...], prompt: str, name: str,
-               remove: str, affected: str | None, out: Path) -> JobSpec:
-    """The job for the engine: mattes by role, results into ``out`` (ignored by value)."""
+               remove: str, affected: str | None, out: Path, keyframes: tuple[int, ...] = ()) -> JobSpec:
+    """The job for the engine: mattes by role, results into ``out`` (ignored by value).
+
+    With ``keyframes`` the remove matte is a roto rendered on those frames only, sent as mask
+    mode "propagate" (or "reason" with the settings' instruction); full mattes with an
+    instruction go as "reason" too. ``settings.pass2`` asks for the refinement pass.
+    """
+    masks: JobMasks | None = None
+    if keyframes:
+        if affected is not None:
+            raise MaskError("A roto on key frames is spread over the shot by the engine; an \"affected\" mask "
+                            "cannot go with it. Unmark the affected mask, or draw the remove mask on every frame.")
+        masks = JobMasks(mode=MASK_REASON if settings.instruction else MASK_PROPAGATE, roto=remove,
+                         keyframes=tuple(sorted(keyframes)), instruction=settings.instruction)
+    elif settings.instruction:
+        masks = JobMasks(mode=MASK_REASON, remove=remove, affected=affected, instruction=settings.instruction)
+    legacy = masks is None  # plain mattes keep the older fields: older engines still take them
     return JobSpec(plate=plate, frames=frames, prompt=prompt.strip() or settings.prompt, out=str(out),
-                   remove=remove, affected=affected, backend=settings.backend, seed=settings.seed,
-                   steps=settings.steps, name=name, job_key=uuid.uuid4().hex)
+                   remove=remove if legacy else None, affected=affected if legacy else None,
+                   backend=settings.backend, seed=settings.seed, steps=settings.steps, name=name,
+                   job_key=uuid.uuid4().hex, masks=masks, pass2=settings.pass2)
 
 
 def start_job(spec: JobSpec, settings: Settings, dirs: WorkDirs) -> EngineJob:

@@ -4,6 +4,11 @@ A mask tool (Fusion) or a clip matte (Edit page) is the **remove** matte when it
 word ``remove`` in it (``remove``, ``Remove_car``, ``VOID_remove``) or its comments hold the tag
 ``void:remove``; likewise ``affected`` / ``void:affected`` for the optional matte of what the
 object did to the scene (shadow, reflection). Exactly one remove matte is required.
+
+A remove matte drawn on a few **key frames** only (the engine propagates it over the range with
+SAM2, mask mode "propagate") is marked ``void:keyframes 1001,1040`` in a Fusion mask's comments;
+on the Edit page a clip matte whose name has the word ``keys`` or ``keyframes`` in it
+(``remove_keys.1001.exr``) is one, and its key frames are the frames it holds.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Generic, Sequence, TypeVar
+
+from bridge.protocol import parse_frame_list
 
 REMOVE = "remove"
 AFFECTED = "affected"
@@ -34,6 +41,29 @@ def role_of(name: str, comments: str = "") -> str | None:
         if role in words:
             return role
     return None
+
+
+_KEYFRAMES_TAG = re.compile(r"void\s*:\s*key\s*frames?\s*[=:]?\s*([-0-9,\s]+)")
+KEYFRAME_WORDS = ("keys", "keyframes")
+
+
+def keyframes_tag(comments: str) -> tuple[int, ...]:
+    """Key frames from a ``void:keyframes 1001,1040`` tag; () when there is none.
+
+    Raises MaskError naming the tag when its frames cannot be read.
+    """
+    m = _KEYFRAMES_TAG.search(comments.lower())
+    if not m:
+        return ()
+    try:
+        return tuple(parse_frame_list(m.group(1).strip()))
+    except ValueError as exc:
+        raise MaskError(f"Cannot read the key frames in \"{m.group(0).strip()}\": {exc}") from None
+
+
+def is_keyframe_roto(name: str) -> bool:
+    """Whether a clip matte's file name marks it as a roto on key frames only."""
+    return any(w in KEYFRAME_WORDS for w in re.findall(r"[a-z]+", name.lower()))
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,9 @@ class Settings:
     unanswered before the engine counts as unreachable. work_dir: where plate/matte renders
     and results are written (must be inside the engine's roots when frames go by path).
     by_value: send frames as EXR bytes (engine without shared storage). handles: frames of
-    handle wanted on each side on the Edit page (fewer if the media has fewer).
+    handle wanted on each side on the Edit page (fewer if the media has fewer). pass2: run VOID's
+    refinement pass too. instruction: what to remove, in words, for the engine's reasoner (with a
+    key-frame roto: mask mode "reason"; with full mattes: the reasoner adds the affected region).
     """
 
     engine: str = DEFAULT_ADDRESS
@@ -36,6 +38,8 @@ class Settings:
     by_value: bool = False
     handles: int = 8
     render_timeout_s: float = 600.0
+    pass2: bool = False
+    instruction: str | None = None
 
     def with_prompt(self, prompt: str) -> "Settings":
         return replace(self, prompt=prompt.strip() or self.prompt)
@@ -53,7 +57,8 @@ def _int(env: dict[str, str], name: str, default: int | None) -> int | None:
 
 def settings_from_env(env: dict[str, str] | None = None) -> Settings:
     """Settings from ``VOID_ENGINE``, ``VOID_PROMPT``, ``VOID_SEED``, ``VOID_STEPS``,
-    ``VOID_BACKEND``, ``VOID_TIMEOUT``, ``VOID_WORK_DIR``, ``VOID_BY_VALUE``, ``VOID_HANDLES``.
+    ``VOID_BACKEND``, ``VOID_TIMEOUT``, ``VOID_WORK_DIR``, ``VOID_BY_VALUE``, ``VOID_HANDLES``,
+    ``VOID_PASS2``, ``VOID_INSTRUCTION``.
 
     Raises ValueError naming the variable when one cannot be read.
     """
@@ -75,4 +80,15 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
         work_dir=Path(work).expanduser() if work else None,
         by_value=env.get("VOID_BY_VALUE", "").strip().lower() in ("1", "true", "yes", "on"),
         handles=_int(env, "VOID_HANDLES", base.handles) or 0,
+        pass2=_flag(env, "VOID_PASS2"),
+        instruction=env.get("VOID_INSTRUCTION", "").strip() or None,
     )
+
+
+def _flag(env: dict[str, str], name: str) -> bool:
+    text = env.get(name, "").strip().lower()
+    if text in ("", "0", "false", "no", "off"):
+        return False
+    if text in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"environment variable {name}={text!r} must be 1/0, true/false, yes/no or on/off")

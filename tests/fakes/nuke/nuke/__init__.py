@@ -440,7 +440,7 @@ _CLASS_KNOBS: dict[str, dict[str, tuple[type, Any]]] = {
                  "first": (Int_Knob, 1), "last": (Int_Knob, 1)},
 }
 _ROOT_KNOBS: dict[str, tuple[type, Any]] = {
-    "name": (File_Knob, ""), "first_frame": (Int_Knob, 1), "last_frame": (Int_Knob, 100),
+    "name": (File_Knob, ""), "first_frame": (Int_Knob, 1), "last_frame": (Int_Knob, 100), "frame": (Int_Knob, 1),
     "format": (Format_Knob, None), "fps": (Double_Knob, 24.0),
     "colorManagement": (String_Knob, "Nuke"), "OCIO_config": (String_Knob, "nuke-default"),
     "workingSpaceLUT": (String_Knob, "linear"),
@@ -724,6 +724,13 @@ class Root(Group):
 
 def root() -> Root:
     return fake_state.root
+
+
+def frame(f: int | None = None) -> int:
+    """The current frame (the root's ``frame`` knob); with ``f``, moves there first, as Nuke does."""
+    if f is not None:
+        fake_state.root._knobs["frame"]._value = int(f)
+    return int(fake_state.root._knobs["frame"]._value)
 
 
 def scriptName() -> str:
