@@ -269,15 +269,20 @@ class EngineClient:
         return str(self.request("cancel", job=job).header["state"])
 
     def events(self, job: str, after: int = 0, *, wait: float = 5.0,
-               give_up_after: float | None = 120.0) -> Iterator[Event]:
+               give_up_after: float | None = 120.0,
+               on_poll: Callable[[], None] | None = None) -> Iterator[Event]:
         """Every event of ``job`` after ``after``, live, until it reaches a final state.
 
         When the engine stops answering, the iterator reconnects and resumes from the last event
         it yielded; it gives up (EngineUnavailable) after ``give_up_after`` seconds of silence.
+        ``on_poll`` runs before every request (at least every ``wait`` seconds, events or not):
+        a host's loop checks its cancel button there without a second connection.
         """
         last = after
         silent_since: float | None = None
         while True:
+            if on_poll is not None:
+                on_poll()
             try:
                 msg = self.request("events", job=job, after=last, wait=wait, timeout=wait + self.timeout, retries=0)
             except EngineUnavailable:

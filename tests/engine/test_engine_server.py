@@ -308,3 +308,21 @@ def test_quadmask_job_by_value_gives_the_same_result_as_the_mattes(engine_config
         pa = read_plate(FrameSequence(a.pattern, frames).path(f)).pixels
         pb = read_plate(FrameSequence(b.local_pattern, frames).path(f)).pixels
         assert np.allclose(pa, pb, atol=1e-6)
+
+
+def test_events_on_poll_runs_before_every_request_so_a_host_can_cancel(engine_config, start_engine,
+                                                                        sample_shot, tmp_path):
+    """A host loop cancels from the events() iterator itself, without a second connection."""
+    eng = start_engine(engine_config(worker__steps=40), step_s=0.1)
+    with EngineClient(eng.endpoint) as client:
+        job = client.submit(job_for(sample_shot, tmp_path / "out"))
+        polls = []
+
+        def on_poll():
+            polls.append(time.monotonic())
+            if len(polls) == 3:
+                client.cancel(job)
+
+        events = list(client.events(job, wait=0.2, on_poll=on_poll))
+    assert events[-1].state == "cancelled"
+    assert len(polls) >= 3

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import queue
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Union
@@ -156,37 +155,25 @@ class EngineJob(threading.Thread):
 
     def _watch(self, client: EngineClient, job: str) -> str:
         """Follow events until a final state; send a cancel as soon as one is requested."""
-        last = 0
         cancel_sent = False
-        silent_since: float | None = None
         shown_last: Progress | None = None
-        while True:
+
+        def send_cancel_if_asked() -> None:
+            nonlocal cancel_sent
             if self._cancel.is_set() and not cancel_sent:
                 self._post(Progress("Cancelling..."))
                 client.cancel(job)
                 cancel_sent = True
-            try:
-                msg = client.request("events", job=job, after=last, wait=self.poll_s,
-                                     timeout=self.poll_s + self.timeout_s, retries=0)
-            except EngineUnavailable:
-                # The engine may be restarting; the job is in its journal, so keep asking for a
-                # while before giving up (as bridge.client.events does).
-                now = time.monotonic()
-                silent_since = silent_since or now
-                if now - silent_since > 6 * self.timeout_s:
-                    raise
-                client.reconnect()
-                continue
-            silent_since = None
-            for raw in msg.header.get("events", []):
-                ev = Event.from_wire(raw)
-                if ev.seq <= last:
-                    continue
-                last = ev.seq
-                if ev.terminal:
-                    return str(ev.state)
-                shown = describe_event(ev)
-                if shown is not None and shown != shown_last:
-                    self._post(shown)
-                    shown_last = shown
+
+        # The engine may restart mid-job; the job is in its journal, so events() reconnects and
+        # keeps asking for a while before giving up.
+        for ev in client.events(job, wait=self.poll_s, give_up_after=6 * self.timeout_s,
+                                on_poll=send_cancel_if_asked):
+            if ev.terminal:
+                return str(ev.state)
+            shown = describe_event(ev)
+            if shown is not None and shown != shown_last:
+                self._post(shown)
+                shown_last = shown
+        raise EngineUnavailable(f"the engine's event stream for job {job} ended without a final state")
 
