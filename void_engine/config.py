@@ -35,7 +35,7 @@ class EngineConfig:
     # [worker]
     backend: str = "void"
     model: Path | None = None
-    device: str = "cpu"
+    device: str = "auto"
     memory_mode: str = "full"
     steps: int = 50
     max_attempts: int = 3
@@ -96,7 +96,7 @@ class MaskSettings:
     sam2_checkpoint: Path | None = None
     sam2_config: str = "configs/sam2.1/sam2.1_hiera_l.yaml"
     sam2_random_weights: bool = False
-    device: str = "cpu"
+    device: str = "auto"
     reasoner_model: str = "gemini-3-pro-preview"
     reasoner_api_key_env: str = "GEMINI_API_KEY"
     reasoner_timeout_s: float = 180.0

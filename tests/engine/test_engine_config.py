@@ -53,3 +53,35 @@ def test_relative_paths_are_relative_to_the_config_file_and_flags_override(tmp_p
     path.write_text("[server]\nstate_dir = 'st'\nroots = ['shows']\n[worker]\nbackend = 'preview'\n")
     cfg = load_config(path, backend="void", roots=None)
     assert cfg.state_dir == tmp_path / "st" and cfg.roots == [tmp_path / "shows"] and cfg.backend == "void"
+
+
+def test_device_auto_means_the_gpu_only_when_there_is_one(monkeypatch):
+    import torch
+
+    from void_engine.config import EngineConfig
+    from void_engine.devices import resolve_device
+
+    assert EngineConfig().device == "auto"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == "cpu" and resolve_device(None) == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == "cuda"
+    assert resolve_device("cuda:1") == "cuda:1" and resolve_device("cpu") == "cpu"
+
+
+def test_void_backend_leaves_the_dtype_to_the_pipeline(monkeypatch, tmp_path):
+    """bf16 on a GPU, float32 on the CPU is the pipeline's rule; the backend must not force float32."""
+    from void_engine import backends
+    from void_engine.pipeline import VoidPipeline
+    from void_engine.pipeline.tiny import make_tiny_model
+
+    seen = {}
+
+    def from_pretrained(base, **kw):
+        seen.update(kw)
+        return object()
+
+    monkeypatch.setattr(VoidPipeline, "from_pretrained", staticmethod(from_pretrained))
+    monkeypatch.setattr(backends, "resolve_device", lambda requested: "cuda")
+    backends.VoidBackend(backends.BackendSettings(model=make_tiny_model(tmp_path / "m"), device="auto"))
+    assert seen["dtype"] is None and seen["device"] == "cuda"

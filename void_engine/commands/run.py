@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from bridge.cli import add_job_arguments
 
     add_job_arguments(parser)
-    parser.add_argument("--device", default="cpu", help="torch device for the 'void' backend (default cpu)")
+    parser.add_argument("--device", default="auto", help="torch device for the 'void' backend: auto (the GPU when there is one), cpu, cuda, cuda:1")
     parser.add_argument("--config", type=Path, help="engine settings (TOML): backend, model, steps, plugins")
 
 

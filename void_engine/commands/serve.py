@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder jobs may read and write by path (repeatable; replaces the config's roots)")
     parser.add_argument("--state-dir", type=Path, help="journal, uploads and by-value results (default ~/.void-engine)")
     parser.add_argument("--steps", type=int, help="denoising steps for jobs that do not say")
-    parser.add_argument("--device", help="torch device for the 'void' backend (cpu, cuda, cuda:1)")
+    parser.add_argument("--device", help="torch device for the 'void' backend: auto (the GPU when there is one), cpu, cuda, cuda:1")
     parser.add_argument("--cluster", metavar="ADDRESS",
                         help="run the engines as Ray actors behind this gateway: auto, local, ray://head:10001 "
                              "or head:6379 (sets [cluster] ray_address; needs the [cluster] extra)")

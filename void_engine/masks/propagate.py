@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from void_engine.devices import resolve_device
+
 # sam2 1.1.0 normalises frames with the ImageNet statistics (sam2.utils.misc.load_video_frames).
 _IMG_MEAN = (0.485, 0.456, 0.406)
 _IMG_STD = (0.229, 0.224, 0.225)
@@ -277,15 +279,6 @@ class Sam2Propagator:
     ) -> np.ndarray:
         """One object (the remove matte) from its key-frame prompts: bool (T, H, W)."""
         return self.track(frames, {"remove": list(keys)}, **kwargs)["remove"]
-
-
-def resolve_device(requested: str | None) -> str:
-    """``requested`` or CUDA when available, else CPU."""
-    if requested:
-        return requested
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def _float_memory_on_cpu(predictor: Any) -> None:
