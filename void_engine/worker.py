@@ -188,6 +188,9 @@ def run_job(job_id: str, job: ResolvedJob, backend: Backend, *, prompt: str, see
         check_cancel()
         report("stage", stage="read", step=0, total=len(job.frames))
         shot = Shot.load(plate_seq, built.masks, settings, progress=stage_progress)
+        # The shot keeps the ROI crops it needs; the full-resolution quadmasks (GBs on a long 4K
+        # shot) must not stay alive through the model run.
+        built.masks.clear()
         check_cancel()
         report("stage", stage="model", step=0, total=steps)
         result = backend.run(shot.model_video, shot.model_quadmask, prompt, seed=seed, steps=steps,

@@ -96,6 +96,31 @@ def test_b_remove_and_affected_mattes_combine(tmp_path, plate):
         assert np.array_equal(back[i] == AFFECTED, shadow & ~masks[i])
 
 
+def test_b_mattes_are_thresholded_as_read_not_held_as_float_coverage(tmp_path):
+    import tracemalloc
+
+    n, side = 24, 512  # float32 coverage: 24 MB per matte sequence, plus a stacked copy (vs 6 MB as bool)
+    for t in range(n):
+        f = FIRST + t
+        write_exr(tmp_path / "p" / f"p.{f}.exr", np.full((4, 4, 3), 0.18, np.float32), ("R", "G", "B"),
+                  data_window=(0, 0, 4, 4), display=(side, side))
+        m = np.zeros((side, side), np.float32)
+        m[100:200, 100 + t:200 + t] = 1.0
+        write_exr(tmp_path / "rm" / f"rm.{f}.exr", m[..., None], ("A",))
+        write_exr(tmp_path / "af" / f"af.{f}.exr", np.roll(m, 50, axis=0)[..., None], ("A",))
+    seq = FrameSequence.parse(tmp_path / "p" / "p.####.exr", f"{FIRST}-{FIRST + n - 1}")
+    spec = MaskSpec(remove=str(tmp_path / "rm" / "rm.####.exr"),
+                    affected=str(tmp_path / "af" / "af.####.exr"))
+    tracemalloc.start()
+    try:
+        result = build_quadmask_sequence(spec, seq, out_seq(tmp_path, seq))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.masks[3][150, 150] == OVERLAP and result.masks[3][230, 150] == AFFECTED
+    assert peak < 42 * 2**20, f"peak {peak / 2**20:.0f} MB"
+
+
 def test_b_missing_matte_frame_is_named(tmp_path, plate):
     seq, masks = plate
     for i, f in enumerate(seq.frames[:-1]):

@@ -128,3 +128,22 @@ def test_fp8_memory_mode_stores_transformer_weights_in_float8(tiny_model_dir):
     video, quadmask = make_clip()
     out = _run(pipe, video, quadmask, num_inference_steps=1)
     assert out.shape == video.shape and np.isfinite(out).all()
+
+
+def test_a_frame_larger_than_the_rotary_grid_is_refused_by_name(tiny_pipe):
+    # The tiny transformer's sample_height/sample_width (60 x 90 latents) cover 480 x 720 pixels.
+    video = np.zeros((FRAMES, 512, 720, 3), np.float32)
+    quadmask = np.full((FRAMES, 512, 720), 255, np.uint8)
+    with pytest.raises(ValueError, match="at most 480x720"):
+        _run(tiny_pipe, video, quadmask)
+
+
+def test_a_cancelled_run_still_frees_offloaded_models(tiny_pipe, monkeypatch):
+    # With model offload, maybe_free_model_hooks moves every model back to the CPU; skipped on a
+    # cancel, the transformer would stay on the GPU beside the next job's T5.
+    freed = []
+    monkeypatch.setattr(tiny_pipe, "maybe_free_model_hooks", lambda: freed.append(1))
+    video, quadmask = make_clip()
+    with pytest.raises(Cancelled):
+        _run(tiny_pipe, video, quadmask, num_inference_steps=3, progress=lambda *_: None, cancel=lambda: True)
+    assert freed == [1]

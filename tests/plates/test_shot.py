@@ -206,3 +206,64 @@ def test_publish_version_renames_a_whole_staging_folder_to_the_next_version(tmp_
     published = publish_version(staging, out)
     assert published == out / "v008" and not staging.exists()
     assert (published / "clean.1001.exr").read_bytes() == b"frame"
+
+
+def test_nan_and_inf_plate_pixels_inside_the_matte_are_replaced_not_propagated(tmp_path):
+    from .exr_factory import write_exr
+
+    rgba = np.full((40, 70, 4), 0.25, np.float32)
+    rgba[..., 3] = 1.0
+    rgba[20, 30] = (np.nan, np.inf, -np.inf, 1.0)  # a dead pixel on the object being removed
+    write_exr(tmp_path / "a.0001.exr", rgba, ("R", "G", "B", "A"), ("half",) * 4)
+    seq = FrameSequence.parse(tmp_path / "a.####.exr", "1")
+    q = _quadmasks(1, 40, 70, (10, 30, 20, 50))
+    shot = Shot.load(seq, q, ShotSettings(model_size=(16, 28), context_min_px=4, dilate_px=0, feather_px=0,
+                                           plate_space="ACEScg", model_space="ACEScg"))
+    out = shot.write_result(np.full_like(shot.model_video, 0.5), tmp_path / "o", "x")
+    px = read_plate(out.path(1)).pixels
+    assert np.isfinite(px[10:30, 20:50]).all()
+    assert np.allclose(px[20, 30, :3], 0.5, atol=1e-3)
+
+
+def test_loading_a_long_shot_does_not_stack_its_quadmasks_in_memory(tmp_path):
+    import tracemalloc
+
+    from .exr_factory import write_exr
+
+    # 48 frames on a 1024x1024 canvas whose data window is a small patch: cheap to read, while a
+    # (T, H, W) copy of the quadmasks would cost 48 MB.
+    frames = 48
+    for f in range(1, frames + 1):
+        write_exr(tmp_path / f"p.{f:04d}.exr", np.full((8, 8, 3), 0.2, np.float32), ("R", "G", "B"),
+                  ("half",) * 3, (500, 500), (0, 0, 1024, 1024))
+    seq = FrameSequence.parse(tmp_path / "p.####.exr", f"1-{frames}")
+    q = np.full((1024, 1024), KEEP, np.uint8)
+    q[500:508, 500:508] = REMOVE
+    tracemalloc.start()
+    try:
+        Shot.load(seq, [q] * frames, ShotSettings(model_size=(16, 28)))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 2**20, f"peak {peak / 2**20:.0f} MB"
+
+
+def test_anamorphic_plate_gets_a_roi_with_the_model_picture_aspect(tmp_path):
+    from .exr_factory import write_exr
+
+    write_exr(tmp_path / "a.0001.exr", np.full((300, 400, 3), 0.2, np.float32), ("R", "G", "B"), ("half",) * 3,
+              attributes={"PixelAspectRatio": 2.0})  # 2x anamorphic: each pixel is twice as wide as tall
+    seq = FrameSequence.parse(tmp_path / "a.####.exr", "1")
+    shot = Shot.load(seq, _quadmasks(1, 300, 400, (140, 160, 190, 210)), SETTINGS)
+    r = shot.roi
+    # De-squeezed, the crop has the model's 56:32 picture aspect, so the model sees round things round.
+    assert abs(r.width * 2.0 / r.height - 56 / 32) < 0.05, (r.width, r.height)
+
+
+def test_plate_without_rgb_channels_is_an_error_naming_the_file_and_frame(tmp_path):
+    from .exr_factory import write_exr
+
+    write_exr(tmp_path / "y.0007.exr", np.full((40, 70, 1), 0.2, np.float32), ("Y",), ("half",))
+    seq = FrameSequence.parse(tmp_path / "y.####.exr", "7")
+    with pytest.raises(PlateError, match=r"y\.0007\.exr \(frame 7\).*no R, G, B channels"):
+        Shot.load(seq, _quadmasks(1, 40, 70, (10, 30, 20, 50)), SETTINGS)

@@ -177,33 +177,37 @@ class VoidPipeline(DiffusionPipeline):
         video_t = self.preprocess_video(mirror_pad(video, length))  # (1, 3, T', H, W) in [-1, 1]
         condition = self.preprocess_quadmask(mirror_pad(quadmask, length))  # (1, 1, T', H, W): 0, 127/255, 1
 
-        # 3. Prompt
-        do_cfg = guidance_scale > 1.0
-        prompt_embeds = self.encode_prompt(prompt, negative_prompt, do_cfg, device)  # (B, 226, D)
+        # Models are freed on every way out: after a cancel or an error, model offload would otherwise
+        # leave the transformer on the GPU beside the next job's T5.
+        try:
+            # 3. Prompt
+            do_cfg = guidance_scale > 1.0
+            prompt_embeds = self.encode_prompt(prompt, negative_prompt, do_cfg, device)  # (B, 226, D)
 
-        # 4. Timesteps (DDIM, strength 1)
-        self.scheduler.set_timesteps(num_inference_steps, device=device)
-        timesteps = self.scheduler.timesteps
+            # 4. Timesteps (DDIM, strength 1)
+            self.scheduler.set_timesteps(num_inference_steps, device=device)
+            timesteps = self.scheduler.timesteps
 
-        # 5. Initial latents over the whole clip
-        num_latents = latent_count(length, self.vae_scale_factor_temporal)
-        latents = self.prepare_latents(num_latents, height, width, seed, prompt_embeds.dtype, device, latents)
+            # 5. Initial latents over the whole clip
+            num_latents = latent_count(length, self.vae_scale_factor_temporal)
+            latents = self.prepare_latents(num_latents, height, width, seed, prompt_embeds.dtype, device, latents)
 
-        # 6. Conditioning: [mask latents 16, masked-video latents 16], after the noisy latents
-        mask_latents = self.prepare_mask_latents(condition, device)  # (1, L, 16, h, w)
-        masked_video_latents = self.prepare_masked_video_latents(video_t, seed, device)  # (1, L, 16, h, w)
-        inpaint_latents = torch.cat([mask_latents, masked_video_latents], dim=2).to(latents.dtype)
-        if do_cfg:
-            inpaint_latents = torch.cat([inpaint_latents] * 2)
+            # 6. Conditioning: [mask latents 16, masked-video latents 16], after the noisy latents
+            mask_latents = self.prepare_mask_latents(condition, device)  # (1, L, 16, h, w)
+            masked_video_latents = self.prepare_masked_video_latents(video_t, seed, device)  # (1, L, 16, h, w)
+            inpaint_latents = torch.cat([mask_latents, masked_video_latents], dim=2).to(latents.dtype)
+            if do_cfg:
+                inpaint_latents = torch.cat([inpaint_latents] * 2)
 
-        # 7. Denoise, with temporal multidiffusion when the clip exceeds one window
-        window = latent_window(window_frames, self.transformer.config.patch_size_t)
-        latents = self.denoise(latents, inpaint_latents, prompt_embeds, timesteps, window, guidance_scale,
-                               height, width, progress, cancel)
+            # 7. Denoise, with temporal multidiffusion when the clip exceeds one window
+            window = latent_window(window_frames, self.transformer.config.patch_size_t)
+            latents = self.denoise(latents, inpaint_latents, prompt_embeds, timesteps, window, guidance_scale,
+                                   height, width, progress, cancel)
 
-        # 8. Decode by the reference schedule (4L-3 frames) and crop the padding
-        frames = decode_latents(self.vae, latents)  # (1, 3, T', H, W) in [0, 1]
-        self.maybe_free_model_hooks()
+            # 8. Decode by the reference schedule (4L-3 frames) and crop the padding
+            frames = decode_latents(self.vae, latents)  # (1, 3, T', H, W) in [0, 1]
+        finally:
+            self.maybe_free_model_hooks()
         return np.ascontiguousarray(frames[0, :, :num_frames].permute(1, 2, 3, 0).cpu().numpy(), dtype=np.float32)
 
     @torch.no_grad()
@@ -259,6 +263,17 @@ class VoidPipeline(DiffusionPipeline):
             raise ValueError(f"quadmask must be uint8 raw levels 0/63/127/255; got {quadmask.dtype}")
         if height % 16 or width % 16 or height == 0 or width == 0:
             raise ValueError(f"video height and width must be multiples of 16; got {height}x{width}")
+        config = self.transformer.config
+        if config.use_rotary_positional_embeddings and config.patch_size_t is not None:
+            # The "slice" rotary grid covers sample_height x sample_width latents; a larger frame would
+            # fail deep inside attention with a bare size mismatch.
+            unit = self.vae_scale_factor_spatial * config.patch_size
+            max_h, max_w = (config.sample_height // config.patch_size) * unit, (config.sample_width // config.patch_size) * unit
+            if height > max_h or width > max_w:
+                raise ValueError(
+                    f"video is {height}x{width} (H x W) but this transformer's rotary embeddings cover at most "
+                    f"{max_h}x{max_w} (sample_height/sample_width in its config.json); use a smaller model size"
+                )
         if not np.isfinite(video).all() or video.min() < 0.0 or video.max() > 1.0:
             bad = int(np.argmax([(~np.isfinite(f)).any() or f.min() < 0 or f.max() > 1 for f in video]))
             raise ValueError(f"video values must be finite and in [0, 1]; frame {bad} is not")

@@ -48,13 +48,20 @@ def composite_rgb(
         return out
     m = matte[inside][:, None]
     plate_px = plate_rgb[inside]
+    model_px = model_rgb[inside]
     if alpha is not None:
         a = alpha[inside][:, None]
         safe = np.where(a > 0, a, 1.0)
         unpremult = np.where(a > 0, plate_px / safe, plate_px)
-        blended = model_rgb[inside] * m + unpremult * (1.0 - m)
+        blended = model_px * m + _finite_or(unpremult, model_px) * (1.0 - m)
         # Fully transparent pixels stay as the plate has them: there is nothing to premultiply by.
         out[inside] = np.where(a > 0, blended * a, plate_px)
     else:
-        out[inside] = model_rgb[inside] * m + plate_px * (1.0 - m)
+        out[inside] = model_px * m + _finite_or(plate_px, model_px) * (1.0 - m)
     return out
+
+
+def _finite_or(plate_px: np.ndarray, model_px: np.ndarray) -> np.ndarray:
+    """The plate's values, except NaN/inf ones (a dead pixel, a CG render's overflow), which take the
+    model's: ``inf * 0`` is NaN, so one such pixel would otherwise come out NaN even where m == 1."""
+    return np.where(np.isfinite(plate_px), plate_px, model_px)

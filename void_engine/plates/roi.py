@@ -32,17 +32,22 @@ def fit_roi(
     model_size: tuple[int, int],
     margin_px: int,
     margin_fraction: float,
+    pixel_aspect: float = 1.0,
 ) -> Window:
     """Grow ``bbox`` by its context margin, fit it to the model aspect, keep it inside the canvas.
 
     ``canvas`` and ``model_size`` are (H, W). The box is never smaller than the model size (so the
     model never sees an upscaled crop) unless the canvas itself is smaller. With no bbox (an all-keep
-    mask) the largest model-aspect box centred on the canvas is used. If the grown box cannot keep the
-    aspect inside the canvas, it is clipped to the canvas and the resize stretches slightly.
+    mask) the largest model-aspect box centred on the canvas is used. The aspect is the picture's:
+    on a plate with non-square pixels (``pixel_aspect`` = pixel width / height) the box is that much
+    narrower in pixels. If the grown box cannot keep the aspect inside the canvas, it is clipped to
+    the canvas and the resize stretches slightly.
     """
     ch, cw = canvas
     mh, mw = model_size
-    aspect = mw / mh
+    # The model's aspect is of the picture, not of pixels: an anamorphic plate (``pixel_aspect`` 2)
+    # needs a box half as wide in pixels, which the resize then de-squeezes for the model.
+    aspect = mw / mh / (pixel_aspect if pixel_aspect > 0 else 1.0)
     if bbox is None:
         w = min(cw, round(ch * aspect))
         h = min(ch, round(w / aspect))
