@@ -263,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
         with _client(args) as client:
             cmd = args.command
             if cmd == "submit":
+                if args.fetch and not args.wait:
+                    raise ValueError("--fetch copies the results once the job is done: it needs --wait")
                 spec = spec_from_args(args, need_out=not args.by_value)
                 if args.model:
                     print("void-bridge: --model is ignored by submit (the engine's resident model is used)", file=sys.stderr)

@@ -64,15 +64,50 @@ def default_token() -> str:
         return env
     home = Path(os.environ.get("VOID_BRIDGE_HOME") or Path.home() / ".void-bridge")
     path = home / "client_token"
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        home.mkdir(parents=True, exist_ok=True)
-        token = secrets.token_hex(16)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(token)
+    token = _read_token(path)
+    if token is not None:
         return token
+    # Written whole under a temporary name, then linked into place: a host and the CLI starting
+    # at once agree on one token, and a crash never leaves an empty token file behind.
+    home.mkdir(parents=True, exist_ok=True)
+    tmp = home / f".client_token.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_hex(16))
+    try:
+        if path.exists():
+            os.replace(str(tmp), str(path))  # an unusable token file (empty, cut short): replaced
+        else:
+            try:
+                os.link(str(tmp), str(path))  # fails if another process made one meanwhile
+            except FileExistsError:
+                pass
+            except OSError:  # a file system without hard links
+                os.replace(str(tmp), str(path))
+    finally:
+        try:
+            tmp.unlink()
+        except FileNotFoundError:
+            pass
+    token = _read_token(path)
+    if token is None:
+        raise OSError(f"{path}: could not make a client token")
+    return token
+
+
+def _read_token(path: Path) -> str | None:
+    """The token stored in ``path``; None when missing or too short to be one (8+ characters)."""
+    try:
+        token = path.read_text().strip()
+    except FileNotFoundError:
+        return None
+    if os.name == "posix" and path.stat().st_mode & 0o077:
+        # Whoever can read the token owns this user's jobs (without CURVE): keep it private.
+        try:
+            os.chmod(str(path), 0o600)
+        except PermissionError:  # not ours to change; the engine still works with it
+            pass
+    return token if len(token) >= 8 else None
 
 
 class EngineClient:

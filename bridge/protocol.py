@@ -234,6 +234,8 @@ def get_field(header: Mapping[str, Any], name: str, kind: type, *, required: boo
           isinstance(value, kind))
     if not ok:
         raise ProtocolError(BAD_REQUEST, f"field '{label}' must be {_type_name(kind)}, got {type(value).__name__}", label)
+    if kind is float and value != value:  # NaN passes every range check below
+        raise ProtocolError(BAD_REQUEST, f"field '{label}' must be a number, got NaN", label)
     if max_len is not None and len(value) > max_len:
         raise ProtocolError(TOO_LARGE if kind in (list, dict) else BAD_REQUEST,
                             f"field '{label}' has {len(value)} items/characters; at most {max_len} allowed", label)

@@ -146,7 +146,10 @@ def download(send: SendFn, recv: RecvFn, job: str, manifest: dict[str, Any], des
                 os.fsync(out.fileno())
             os.link(tmp, final)  # fails if the name appeared meanwhile: never replace
         finally:
-            tmp.unlink(missing_ok=True)
+            try:  # not unlink(missing_ok=True): hosts run this on Python 3.7 (Nuke 13)
+                tmp.unlink()
+            except FileNotFoundError:
+                pass
         written.append(final)
     return written
 

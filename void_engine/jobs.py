@@ -19,7 +19,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from bridge.protocol import (CANCELLED, DONE, FAILED, QUEUED, RUNNING, TERMINAL_STATES, Event,
                              JobSpec, JobStatus)
@@ -130,11 +130,15 @@ class Journal:
 
     # -- public API -------------------------------------------------------------------------
 
-    def submit(self, owner: str, spec: JobSpec, max_queued: int | None = None) -> tuple[JobRecord, bool]:
+    def submit(self, owner: str, spec: JobSpec, max_queued: int | None = None,
+               on_create: Callable[[str], None] | None = None) -> tuple[JobRecord, bool]:
         """Store a new queued job (or return the owner's existing job with the same job_key).
 
         Returns (record, created). Raises DuplicateKeyError when the key names other inputs,
         QueueFullError when ``max_queued`` jobs are already waiting (an existing job is still returned).
+        ``on_create(job_id)`` runs for a new job before it is committed, so no other thread can
+        claim the job until it returns (its uploaded inputs are moved into place there); if it
+        raises, the job is not stored.
         """
         h = spec_hash(spec)
         with self._tx():
@@ -157,7 +161,25 @@ class Journal:
                 " VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (jid, seq, owner, spec.job_key, h, json.dumps(spec.to_wire()), QUEUED, spec.priority, now, now))
             self._append_event(jid, {"kind": "state", "state": QUEUED})
+            if on_create is not None:
+                on_create(jid)
         return self.get(jid), True  # type: ignore[return-value]
+
+    def find_by_key(self, owner: str, spec: JobSpec) -> JobRecord | None:
+        """The owner's existing job with ``spec.job_key`` (None without a key or a match).
+
+        Raises DuplicateKeyError when the key names other inputs, as :meth:`submit` does.
+        """
+        if spec.job_key is None:
+            return None
+        with self._lock:
+            row = self._db.execute(f"SELECT {self._COLS}, spec_hash FROM jobs WHERE owner=? AND job_key=?",
+                                   (owner, spec.job_key)).fetchone()
+        if row is None:
+            return None
+        if row[-1] != spec_hash(spec):
+            raise DuplicateKeyError(f"job_key {spec.job_key!r} was already used for a job with other inputs ({row[0]})")
+        return self._record(row[:-1])
 
     def get(self, job: str) -> JobRecord | None:
         with self._lock:
@@ -263,6 +285,12 @@ class Journal:
                 body["message"] = message
             self._append_event(job, body)
         return state
+
+    def running_ids(self) -> list[str]:
+        """Ids of the jobs in state ``running`` (at start-up: those a crash interrupted)."""
+        with self._lock:
+            rows = self._db.execute("SELECT id FROM jobs WHERE state=?", (RUNNING,)).fetchall()
+        return [jid for (jid,) in rows]
 
     def recover(self, max_attempts: int) -> tuple[list[str], list[str]]:
         """At start-up: re-queue jobs left running by a crash, or fail those out of attempts.

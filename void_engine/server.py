@@ -17,6 +17,9 @@ import hashlib
 import hmac
 import importlib
 import logging
+import os
+import shutil
+import stat
 import threading
 import time
 import traceback
@@ -27,14 +30,14 @@ from typing import Any, Callable
 import zmq
 
 from bridge.protocol import (ADMIN_ONLY, BAD_FRAME, BAD_REQUEST, BUSY, DONE, INTERNAL, NOT_FOUND, PROTOCOL_VERSION,
-                             REQUEST_TYPES, UNAUTHORISED, JobSpec, Message, ProtocolError, check_safe_name,
-                             decode, error_reply, get_field, reply, request_id_of)
+                             REQUEST_TYPES, TERMINAL_STATES, UNAUTHORISED, JobSpec, Message, ProtocolError,
+                             check_safe_name, decode, error_reply, get_field, reply, request_id_of)
 
 from . import __version__
 from .backends import BackendSettings, backend_names, make_backend
 from .config import EngineConfig
 from .jobs import DuplicateKeyError, Journal, QueueFullError
-from .security import CurveSetup, is_loopback, start_curve
+from .security import CurveSetup, check_path, is_loopback, start_curve
 from .uploads import UploadStore
 from .worker import WorkerThread, check_capabilities, discard_staging, engine_capabilities, resolve_job
 
@@ -96,8 +99,11 @@ class Engine:
         self._waiters: dict[str, list[_Waiter]] = {}
         self._stop = threading.Event()
 
+        # Every interrupted job, including those recovery cancels (a cancel asked just before the
+        # crash), which are in neither list it returns.
+        interrupted = self.journal.running_ids()
         requeued, failed = self.journal.recover(cfg.max_attempts)
-        for jid in requeued + failed:
+        for jid in interrupted:
             self._discard_partial(jid)
         if requeued or failed:
             log.warning("recovered after a crash: %d job(s) re-queued, %d failed", len(requeued), len(failed))
@@ -128,6 +134,8 @@ class Engine:
             return
         if rec.spec.upload is not None:
             discard_staging(self.cfg.state_dir / "jobs" / jid / "out", jid)
+            if rec.state in TERMINAL_STATES:  # it will not run again: its uploaded inputs can go
+                shutil.rmtree(self.cfg.state_dir / "jobs" / jid / "inputs", ignore_errors=True)
         elif rec.spec.out:
             try:
                 discard_staging(resolve_out(rec.spec.out, self.cfg.roots), jid)
@@ -309,21 +317,33 @@ class Engine:
         check_capabilities(spec, backend=self.cfg.backend, backend_settings=self.backend_settings,
                            mask_stage=self.worker.mask_stage)
         if spec.upload is not None:
+            # A resent submit (its first reply was lost) finds its job: the first submit has
+            # already moved the upload into the job, so the upload id alone is unknown now.
+            try:
+                existing = self.journal.find_by_key(caller.owner, spec)
+            except DuplicateKeyError as exc:
+                raise ProtocolError(BAD_REQUEST, f"field 'job.job_key': {exc}", "job.job_key") from None
+            if existing is not None:
+                self.uploads.drop_owned(caller.owner, spec.upload)  # a fresh copy of inputs it already has
+                return {"job": existing.id, "state": existing.state, "created": False}, ()
             up = self.uploads.require_complete(caller.owner, spec.upload)
             resolve_job(spec, [], inputs_dir=up.folder, results_dir=self.cfg.state_dir / "jobs")
         else:
             resolve_job(spec, list(self.cfg.roots))
+        def take_upload(jid: str) -> None:
+            # Inside the journal's transaction: the worker cannot claim the job before its inputs
+            # are where it will look for them.
+            self.uploads.take(caller.owner, str(spec.upload), self.cfg.state_dir / "jobs" / jid / "inputs")
+
         try:
-            rec, created = self.journal.submit(caller.owner, spec, max_queued=self.cfg.max_queued)
+            rec, created = self.journal.submit(caller.owner, spec, max_queued=self.cfg.max_queued,
+                                               on_create=take_upload if spec.upload is not None else None)
         except DuplicateKeyError as exc:
             raise ProtocolError(BAD_REQUEST, f"field 'job.job_key': {exc}", "job.job_key") from None
         except QueueFullError as exc:
             raise ProtocolError(BUSY, str(exc)) from None
-        if spec.upload is not None:
-            if created:
-                self.uploads.take(caller.owner, spec.upload, self.cfg.state_dir / "jobs" / rec.id / "inputs")
-            else:
-                self.uploads.drop(spec.upload)  # the existing job already has its inputs
+        if spec.upload is not None and not created:
+            self.uploads.drop(spec.upload)  # the existing job already has its inputs
         self.worker.wake.set()
         self._answer_waiters(rec.id)
         return {"job": rec.id, "state": rec.state, "created": created}, ()
@@ -344,14 +364,19 @@ class Engine:
         rec = self._own_job(msg, caller, "cancel")
         state, event = self.journal.request_cancel(rec.id)
         if event is not None:
+            if rec.spec.upload is not None:
+                # Cancelled before it ran: the worker never sees it, so its uploaded inputs go now.
+                shutil.rmtree(self.cfg.state_dir / "jobs" / rec.id / "inputs", ignore_errors=True)
             self._answer_waiters(rec.id)
         return {"job": rec.id, "state": state, "cancel_requested": True}, ()
 
     def _on_events(self, envelope, msg, caller):
         rec = self._own_job(msg, caller, "follow")
         after = get_field(msg.header, "after", int, required=False, default=0, min_value=0)
-        wait = get_field(msg.header, "wait", float, required=False, default=0.0, min_value=0.0,
-                         max_value=self.cfg.events_wait_max_s)
+        # A longer wait than this engine allows is shortened, not refused: clients choose their
+        # wait before they know the engine's setting.
+        wait = min(get_field(msg.header, "wait", float, required=False, default=0.0, min_value=0.0),
+                   self.cfg.events_wait_max_s)
         w = _Waiter(envelope, msg.id, rec.id, after, time.monotonic() + wait)
         if wait <= 0 or self.journal.last_seq(rec.id) > after:
             self._answer_events(w)
@@ -384,11 +409,16 @@ class Engine:
         if rec.state != DONE or not rec.result:
             raise ProtocolError(BAD_REQUEST, f"field 'job': job {rec.id} is {rec.state}, results exist only when done", "job")
         version_dir = Path(rec.result["version_dir"])
+        if rec.spec.upload is None:
+            # A by-path result folder sits on storage clients can write: if it has been replaced
+            # by a symlink leading out of the roots, nothing in it is served.
+            version_dir = check_path(str(version_dir), list(self.cfg.roots), "job")
         name = msg.header.get("file")
         if name is None:
             files = []
             for f in sorted(version_dir.iterdir()) if version_dir.is_dir() else []:
-                if f.is_file() and not f.name.startswith("."):
+                # The engine writes no symlinks; one found here was planted and may lead anywhere.
+                if f.is_file() and not f.is_symlink() and not f.name.startswith("."):
                     files.append({"name": f.name, "size": f.stat().st_size})
             return {"job": rec.id, "pattern": rec.result["pattern"], "frames": rec.result["frames"],
                     "version_dir": str(version_dir), "by_path": rec.spec.upload is None, "files": files,
@@ -398,12 +428,20 @@ class Engine:
         length = get_field(msg.header, "length", int, required=False, default=self.cfg.chunk_bytes,
                            min_value=1, max_value=self.cfg.chunk_bytes)
         path = version_dir / name
-        if not path.is_file():
+        try:
+            # O_NOFOLLOW: a symlink swapped in after the listing is refused too.
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        except OSError:
+            fd = -1
+        if fd < 0 or not stat.S_ISREG(os.fstat(fd).st_mode):
+            if fd >= 0:
+                os.close(fd)
             raise ProtocolError(NOT_FOUND, f"field 'file': job {rec.id} has no result file {name!r}", "file")
-        with open(path, "rb") as f:
+        with os.fdopen(fd, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
             f.seek(offset)
             data = f.read(length)
-        return {"job": rec.id, "file": name, "offset": offset, "size": path.stat().st_size}, (data,)
+        return {"job": rec.id, "file": name, "offset": offset, "size": size}, (data,)
 
     def _on_upload(self, envelope, msg, caller):
         files = get_field(msg.header, "files", list, max_len=100_000)

@@ -132,6 +132,12 @@ class UploadStore:
         if up is not None:
             shutil.rmtree(up.folder, ignore_errors=True)
 
+    def drop_owned(self, owner: str, upload_id: str) -> None:
+        """:meth:`drop` an upload if it exists and belongs to ``owner`` (otherwise nothing)."""
+        up = self._uploads.get(upload_id)
+        if up is not None and up.owner == owner:
+            self.drop(upload_id)
+
     def expire(self, now: float | None = None) -> list[str]:
         """Delete uploads idle for longer than the timeout; returns their ids."""
         now = time.monotonic() if now is None else now

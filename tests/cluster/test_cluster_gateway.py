@@ -203,3 +203,21 @@ def test_through_ray_client_the_gateway_polls_progress_and_cancel_still_works(ra
         thread.join(timeout=30)
     assert [e.state for e in events if e.kind == "state"] == ["queued", "running", "done"]
     assert [e.step for e in events if e.kind == "step"] == [1, 2, 3]
+
+
+def test_a_job_that_finishes_while_the_gateway_stops_is_recorded_done(tmp_path, shot):
+    from void_engine.cluster.dispatcher import ClusterDispatcher
+    from void_engine.cluster.messages import ActorOutcome
+    from void_engine.jobs import Journal
+
+    cfg = load_config(None, state_dir=tmp_path / "state", roots=[Path(shot.root), tmp_path], ray_address="auto")
+    journal = Journal(tmp_path / "journal.sqlite3")
+    dispatcher = ClusterDispatcher(journal, cfg, lambda job_id: None)
+    journal.submit("token:someone", job(shot, tmp_path / "out"))
+    rec = journal.claim_next()
+    dispatcher.stop()  # the gateway is shutting down while the engine sends the job's last words
+    result = {"version_dir": str(tmp_path / "out" / "v001"), "pattern": str(tmp_path / "out" / "v001" / "x.####.exr"),
+              "frames": list(shot.frames)}
+    dispatcher._record_outcome(rec, ActorOutcome("done", result=result), None)
+    assert journal.get(rec.id).state == "done"  # not run a second time after the restart
+    journal.close()

@@ -107,3 +107,34 @@ def test_doctor_reports_each_check(tmp_path):
     assert [ln.split()[1] for ln in lines] == ["gpu", "weights", "ocio", "port"]
     assert lines[1].startswith("FAIL") and "nope" in lines[1]  # a model folder that does not exist
     assert res.returncode == 1
+
+
+def test_client_token_file_left_empty_by_a_crash_is_replaced_with_a_usable_token(tmp_path, monkeypatch):
+    from bridge.client import default_token
+
+    monkeypatch.delenv("VOID_BRIDGE_TOKEN", raising=False)
+    monkeypatch.setenv("VOID_BRIDGE_HOME", str(tmp_path))
+    (tmp_path / "client_token").write_text("")  # created, never written
+    token = default_token()
+    assert len(token) >= 8 and default_token() == token
+    assert (tmp_path / "client_token").read_text().strip() == token
+    assert [p.name for p in tmp_path.iterdir()] == ["client_token"]
+
+
+def test_client_token_file_readable_by_others_is_made_private(tmp_path, monkeypatch):
+    from bridge.client import default_token
+
+    monkeypatch.delenv("VOID_BRIDGE_TOKEN", raising=False)
+    monkeypatch.setenv("VOID_BRIDGE_HOME", str(tmp_path))
+    path = tmp_path / "client_token"
+    path.write_text("0123456789abcdef")
+    path.chmod(0o644)
+    assert default_token() == "0123456789abcdef"
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_submit_fetch_without_wait_is_a_usage_error_and_submits_nothing(sample_shot, tmp_path):
+    res = cli("bridge.cli", "--engine", "tcp://127.0.0.1:9", "--timeout", "0.5", "submit",
+              *job_flags(sample_shot, tmp_path / "out"), "--fetch", str(tmp_path / "here"), home=tmp_path / "home")
+    assert res.returncode == 2 and "--fetch" in res.stderr and "--wait" in res.stderr
+    assert res.stdout == ""

@@ -31,6 +31,32 @@ def test_submit_stores_a_queued_job_with_its_first_event(journal):
     assert [(e.seq, e.kind, e.state) for e in journal.events(rec.id)] == [(1, "state", QUEUED)]
 
 
+def test_a_new_job_cannot_be_claimed_until_its_on_create_step_has_run(journal):
+    import threading
+
+    claimed = []
+
+    def place_inputs(job_id: str) -> None:
+        worker = threading.Thread(target=lambda: claimed.append(journal.claim_next()))
+        worker.start()
+        worker.join(0.3)
+        assert worker.is_alive() and claimed == []  # the worker waits for the submit to finish
+        place_inputs.worker = worker  # type: ignore[attr-defined]
+
+    rec, _ = journal.submit("alice", spec(), on_create=place_inputs)
+    place_inputs.worker.join(5)  # type: ignore[attr-defined]
+    assert [c.id for c in claimed] == [rec.id]
+
+
+def test_a_job_whose_on_create_step_fails_is_not_stored(journal):
+    def no_room(job_id: str) -> None:
+        raise OSError("no space left on device")
+
+    with pytest.raises(OSError):
+        journal.submit("alice", spec(), on_create=no_room)
+    assert journal.list_jobs() == [] and journal.claim_next() is None
+
+
 def test_submit_is_idempotent_on_owner_and_job_key(journal):
     a, created_a = journal.submit("alice", spec(job_key="k"))
     b, created_b = journal.submit("alice", spec(job_key="k", priority=5))

@@ -89,3 +89,47 @@ def snapshot(client: EngineClient, job_id: str):
         client.reconnect()
         return []
     return events_from_wire(msg.header["events"])
+
+
+def _interrupted_job(state: Path, spec: JobSpec, *, cancel: bool) -> str:
+    """Journal a job the way a crash leaves it: running (its cancel asked, if ``cancel``)."""
+    from void_engine.jobs import Journal
+
+    journal = Journal(state / "journal.sqlite3")
+    try:
+        rec, _ = journal.submit("token:someone", spec)
+        journal.claim_next()
+        if cancel:
+            journal.request_cancel(rec.id)
+        return rec.id
+    finally:
+        journal.close()
+
+
+def test_job_cancelled_at_restart_leaves_no_staging_folder(engine_config, start_engine, sample_shot, tmp_path):
+    from void_engine.worker import staging_dir
+
+    config = engine_config()
+    out = tmp_path / "out"
+    jid = _interrupted_job(tmp_path / "state", job(sample_shot, out, 0), cancel=True)
+    partial = staging_dir(out, jid)
+    partial.mkdir(parents=True)
+    (partial / "sample_void.1001.exr").write_bytes(b"half a frame")
+    eng = start_engine(config)
+    with EngineClient(eng.endpoint, admin_token="admin-secret-1234") as admin:
+        assert admin.status(jid).state == "cancelled"
+    assert visible_problems(out) == []
+
+
+def test_by_value_job_failed_at_restart_leaves_no_uploaded_inputs(engine_config, start_engine, tmp_path):
+    config = engine_config(worker__max_attempts=1)
+    spec = JobSpec(plate="plate.####.exr", frames=(1001,), prompt="x", remove="remove.####.exr",
+                   upload="upload-1", name="shot_void")
+    jid = _interrupted_job(tmp_path / "state", spec, cancel=False)
+    inputs = tmp_path / "state" / "jobs" / jid / "inputs"
+    inputs.mkdir(parents=True)
+    (inputs / "plate.1001.exr").write_bytes(b"uploaded plate")
+    eng = start_engine(config)
+    with EngineClient(eng.endpoint, admin_token="admin-secret-1234") as admin:
+        assert admin.status(jid).state == "failed"
+    assert not inputs.exists()

@@ -100,6 +100,35 @@ def test_job_by_value_uploads_and_fetches_the_same_pixels_as_by_path(engine_conf
         assert np.allclose(a.pixels, b.pixels, atol=1e-6)
 
 
+def test_events_wait_longer_than_the_engine_allows_is_shortened_not_refused(engine_config, start_engine,
+                                                                             sample_shot, tmp_path):
+    eng = start_engine(engine_config(server__events_wait_max_s=0.5))
+    with EngineClient(eng.endpoint) as client:
+        job = client.submit(job_for(sample_shot, tmp_path / "out"))
+        assert client.wait(job, wait=5.0).state == "done"  # the client's default wait
+        t0 = time.monotonic()
+        reply = client.request("events", job=job, after=10_000, wait=5.0, timeout=3.0, retries=0).header
+        assert reply["events"] == [] and time.monotonic() - t0 < 2.0
+
+
+def test_events_wait_of_nan_is_refused_instead_of_parked_forever(engine_config, start_engine, sample_shot, tmp_path):
+    eng = start_engine(engine_config())
+    with EngineClient(eng.endpoint) as client:
+        job = client.submit(job_for(sample_shot, tmp_path / "out"))
+        with pytest.raises(P.ProtocolError) as info:
+            client.request("events", job=job, after=10_000, wait=float("nan"), timeout=3.0, retries=0)
+        assert (info.value.code, info.value.field) == (P.BAD_REQUEST, "wait")
+
+
+def test_by_value_job_is_not_run_before_its_uploaded_inputs_are_in_place(engine_config, start_engine,
+                                                                           sample_shot, tmp_path):
+    eng = start_engine(engine_config(server__plugins=["engine_test_backends", "slow_upload_take"]))
+    with EngineClient(eng.endpoint) as client:
+        job = client.submit(job_for(sample_shot, None), by_value=True)
+        status = client.wait(job)
+    assert status.state == "done", status.error
+
+
 def test_loop_answers_ping_and_status_while_a_job_runs(engine_config, start_engine, sample_shot, tmp_path):
     eng = start_engine(engine_config(worker__steps=8), step_s=0.25)
     with EngineClient(eng.endpoint) as client:
@@ -133,6 +162,20 @@ def test_cancel_stops_within_one_step_and_leaves_no_partial_output(engine_config
     assert steps_before == 2
 
 
+def test_cancelling_a_queued_by_value_job_deletes_its_uploaded_inputs(engine_config, start_engine,
+                                                                      sample_shot, tmp_path):
+    eng = start_engine(engine_config(worker__steps=40), step_s=0.1)
+    with EngineClient(eng.endpoint) as client:
+        running = client.submit(job_for(sample_shot, tmp_path / "out"))
+        assert wait_until(lambda: client.status(running).state == "running")
+        queued = client.submit(job_for(sample_shot, None), by_value=True)
+        inputs = tmp_path / "state" / "jobs" / queued / "inputs"
+        assert client.status(queued).state == "queued" and inputs.is_dir()
+        assert client.cancel(queued) == "cancelled"
+        assert not inputs.exists()
+        client.cancel(running)
+
+
 def test_other_client_cannot_see_cancel_or_fetch_a_job_but_admin_can(engine_config, start_engine,
                                                                       sample_shot, tmp_path):
     eng = start_engine(engine_config())
@@ -159,6 +202,40 @@ def test_other_client_cannot_see_cancel_or_fetch_a_job_but_admin_can(engine_conf
     assert eng.proc.wait(15) == 0
 
 
+def test_fetch_serves_no_symlink_planted_in_a_result_folder(engine_config, start_engine, sample_shot, tmp_path):
+    secret = tmp_path / "engine_secret.key_secret"  # outside every root
+    secret.write_text("secret-key-bytes")
+    eng = start_engine(engine_config())
+    with EngineClient(eng.endpoint) as client:
+        job = client.submit(job_for(sample_shot, tmp_path / "out"))
+        assert client.wait(job).state == "done"
+        version_dir = Path(client.fetch(job).pattern).parent
+        os.symlink(secret, version_dir / "sample_void.9999.exr")  # anyone who can write the shared out folder
+        manifest = client.request("fetch", job=job).header
+        assert "sample_void.9999.exr" not in [f["name"] for f in manifest["files"]]
+        with pytest.raises(P.ProtocolError) as info:
+            client.request("fetch", job=job, file="sample_void.9999.exr", offset=0, length=1024)
+        assert info.value.code == P.NOT_FOUND
+
+
+def test_fetch_serves_nothing_from_a_result_folder_swapped_for_a_symlink(engine_config, start_engine,
+                                                                         sample_shot, tmp_path):
+    elsewhere = tmp_path / "elsewhere"  # outside every root
+    elsewhere.mkdir()
+    (elsewhere / "private.exr").write_bytes(b"not yours")
+    eng = start_engine(engine_config())
+    with EngineClient(eng.endpoint) as client:
+        job = client.submit(job_for(sample_shot, tmp_path / "out"))
+        assert client.wait(job).state == "done"
+        version_dir = Path(client.fetch(job).pattern).parent
+        version_dir.rename(version_dir.with_name("moved"))
+        os.symlink(elsewhere, version_dir)
+        for fields in ({}, {"file": "private.exr", "offset": 0, "length": 1024}):
+            with pytest.raises(P.ProtocolError) as info:
+                client.request("fetch", job=job, **fields)
+            assert info.value.code == P.UNAUTHORISED
+
+
 def test_resubmit_with_same_job_key_returns_the_same_job(engine_config, start_engine, sample_shot, tmp_path):
     eng = start_engine(engine_config())
     with EngineClient(eng.endpoint, token="alice-token-1") as client:
@@ -170,6 +247,18 @@ def test_resubmit_with_same_job_key_returns_the_same_job(engine_config, start_en
         assert info.value.field == "job.job_key"
         client.wait(a)
     assert len(list((tmp_path / "out").glob("v*"))) == 1
+
+
+def test_resent_by_value_submit_finds_its_job_after_the_first_took_the_upload(engine_config, start_engine,
+                                                                              sample_shot, tmp_path):
+    # What EngineClient.request does when the first submit's reply is lost: the same message again.
+    eng = start_engine(engine_config())
+    with EngineClient(eng.endpoint) as client:
+        spec = client._upload_inputs(job_for(sample_shot, None, job_key="take-1"), None)
+        first = client.request("submit", job=spec.to_wire()).header
+        again = client.request("submit", job=spec.to_wire()).header
+        assert (again["job"], again["created"]) == (first["job"], False)
+        assert client.wait(first["job"]).state == "done"
 
 
 def test_full_queue_answers_busy_but_resubmits_still_find_their_job(engine_config, start_engine,

@@ -163,3 +163,19 @@ def test_cancel_while_rendering_inputs_submits_nothing_and_cleans_up(fake_nuke, 
     assert len(nuke.fake_state.executed) < 5
     assert not nuke.allNodes("Write") and not nuke.fake_state.messages
     assert not any((tmp_path / "plates" / "void" / ".void-inputs").glob("*"))
+
+
+def test_affected_matte_in_a_key_frame_mode_is_refused_before_anything_renders(fake_nuke, tmp_path):
+    nuke = fake_nuke
+    from void_nuke.runner import JobInputs, RemoveJob
+    from void_nuke.settings import RemoveSettings
+
+    nuke.fake_reset(gui=False)
+    plate = nuke.nodes.Constant()  # not a Read: it would be rendered first
+    remove, shadow = nuke.nodes.Roto(), nuke.nodes.Roto(label="affected: shadow")
+    settings = RemoveSettings(prompt="empty street", first=1, last=20, out_dir=str(tmp_path / "void"),
+                              mask_mode="propagate", keyframes=(1,), engine="tcp://127.0.0.1:9")
+    outcome = RemoveJob(settings, JobInputs(plate.name(), remove.name(), shadow.name(), None, "")).run()
+    assert outcome.state == "failed" and "affected" in (outcome.message or "")
+    assert nuke.fake_state.executed == []  # no wasted render of the plate
+    assert nuke.allNodes("Write") == []

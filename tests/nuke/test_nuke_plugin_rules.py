@@ -41,6 +41,36 @@ def test_plugin_parses_as_python_3_7_for_nuke_13():
         ast.parse(path.read_text(), str(path), feature_version=(3, 7))  # raises SyntaxError naming the line
 
 
+# Standard-library calls that exist only from Python 3.8 on (Nuke 13 runs 3.7): keyword arguments
+# and methods. ast.parse(feature_version=...) checks syntax only, not these.
+_PY38_KEYWORDS = {"missing_ok": "Path.unlink(missing_ok=...)", "dirs_exist_ok": "copytree(dirs_exist_ok=...)"}
+_PY38_METHODS = {"removeprefix", "removesuffix", "is_relative_to", "with_stem", "bit_count"}
+_PY38_MODULES = {"importlib.metadata", "functools.cached_property"}
+
+
+def _python38_calls(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(), str(path), feature_version=(3, 7))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.keyword) and node.arg in _PY38_KEYWORDS:
+            found.append(f"{path.name}:{node.value.lineno} {_PY38_KEYWORDS[node.arg]}")
+        elif isinstance(node, ast.Attribute) and node.attr in _PY38_METHODS:
+            found.append(f"{path.name}:{node.lineno} .{node.attr}()")
+        elif isinstance(node, ast.Import) and {a.name for a in node.names} & _PY38_MODULES:
+            found.append(f"{path.name}:{node.lineno} import {node.names[0].name}")
+        elif isinstance(node, ast.ImportFrom) and node.module in _PY38_MODULES:
+            found.append(f"{path.name}:{node.lineno} from {node.module} import ...")
+    return found
+
+
+def test_bundled_bridge_and_plugin_avoid_python_3_8_calls_for_nuke_13():
+    # What a host imports from the bundle: everything in bridge/ but the install/CLI tools, which
+    # run on the studio's own Python.
+    bundle = [p for p in sorted((REPO / "bridge").glob("*.py")) if p.name not in ("install.py", "cli.py")]
+    found = [hit for path in bundle + _plugin_files() for hit in _python38_calls(path)]
+    assert found == []
+
+
 def _mypy(tree_root: Path, cache: Path) -> subprocess.CompletedProcess:
     import importlib.util
 

@@ -97,6 +97,31 @@ def test_frame_range_comes_from_the_read_else_the_project(fake_nuke, tmp_path):
     assert default_frame_range(nuke.nodes.CheckerBoard2()) == (7, 9)
 
 
+def test_a_read_that_renumbers_its_frames_is_rendered_over_its_script_frames(fake_nuke, tmp_path):
+    nuke = fake_nuke
+    from void_nuke.nodes import read_source
+    from void_nuke.selection import default_frame_range
+
+    read, _ = make_scene(nuke, tmp_path, range(1001, 1004), select=False)
+    read["frame_mode"].setValue("start at")
+    read["frame"].setValue("1")  # files 1001-1003 shown at script frames 1-3, where the roto is drawn
+    assert read_source(read).pattern is None  # rendered like any node, in script frames
+    assert default_frame_range(read) == (1, 3)
+
+
+def test_windows_paths_reach_nuke_file_knobs_with_forward_slashes(fake_nuke, tmp_path, monkeypatch):
+    nuke = fake_nuke
+    from void_nuke import nodes
+
+    monkeypatch.setattr(nodes, "_SEP", "\\")  # as on Windows
+    read, roto = make_scene(nuke, tmp_path, range(1001, 1003), select=False)
+    write = nuke.toNode(nodes.make_temp_write(roto.name(), r"C:\temp\void\.void-inputs\k\remove.####.exr", "alpha"))
+    result = nuke.toNode(nodes.create_result_read(read.name(), r"C:\temp\void\v001\plate_void.####.exr",
+                                                  (1001, 1002), "", "VOID v001"))
+    assert write["file"].value() == "C:/temp/void/.void-inputs/k/remove.####.exr"
+    assert result["file"].value() == "C:/temp/void/v001/plate_void.####.exr"
+
+
 def test_panel_answers_become_the_engine_job(fake_nuke, tmp_path):
     nuke = fake_nuke
     from void_nuke.panel import RemovePanel

@@ -32,3 +32,25 @@ def test_the_check_catches_a_forbidden_import(tmp_path):
     sneaky = tmp_path / "sneaky.py"
     sneaky.write_text("import os\nif True:\n    from numpy import zeros\n")
     assert [m for _, m in _imports(sneaky)] == ["os", "numpy"]
+
+
+_PY38_TYPING = {"Protocol", "Literal", "Final", "TypedDict", "runtime_checkable"}
+
+
+def test_scripts_and_core_parse_and_import_on_python_3_7():
+    # Resolve runs the machine's own Python 3, which can be 3.7: no walrus (a syntax check) and
+    # no 3.8-only typing names imported unconditionally at module level.
+    files = [COMP_SCRIPT, EDIT_SCRIPT, *sorted((PLUGIN / "void_resolve").glob("*.py"))]
+    bad = []
+    for f in files:
+        try:
+            tree = ast.parse(f.read_text(encoding="utf-8"), str(f), feature_version=(3, 7))
+        except SyntaxError as exc:
+            bad.append(f"{f.name}:{exc.lineno} {exc.msg}")
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.ImportFrom) and node.module == "typing":
+                names = {a.name for a in node.names} & _PY38_TYPING
+                if names:
+                    bad.append(f"{f.name}:{node.lineno} imports typing.{sorted(names)[0]}")
+    assert bad == [], bad

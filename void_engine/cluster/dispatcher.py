@@ -272,8 +272,10 @@ class ClusterDispatcher(threading.Thread):
 
     def _record_outcome(self, rec: Any, outcome: ActorOutcome, staging: Path | None) -> None:
         jid = rec.id
-        if self.stopping.is_set() and not self.journal.cancel_requested(jid):
-            return  # stopped by the gateway's own shutdown: recovery re-queues it
+        if self.stopping.is_set() and outcome.state != DONE and not self.journal.cancel_requested(jid):
+            # Stopped by the gateway's own shutdown: recovery re-queues it. A job that finished
+            # all the same is recorded, as the single engine does, rather than run again.
+            return
         if outcome.state == DONE:
             if staging is not None:
                 version_dir = _publish(staging, staging.parent)

@@ -32,10 +32,30 @@ def read_source(node: nuke.Node) -> Source:
     if node.Class() != "Read":
         return Source(None, "")
     colorspace = str(node["colorspace"].value())
+    if renumbers_frames(node):
+        # Its files' numbers are not the script's frames, in which the mattes are rendered:
+        # render it too, so plate and mattes line up frame for frame.
+        return Source(None, colorspace)
     path = nuke.filename(node) or str(node["file"].value())
     if not path.lower().endswith(".exr") or not has_frame_token(os.path.basename(path)):
         return Source(None, colorspace)
     return Source(path, colorspace)
+
+
+# This system's path separator; Nuke's file knobs want '/' on every OS (a '\' is an escape
+# there: C:\temp\plate.exr reads as C:<tab>emp...).
+_SEP = os.sep
+
+
+def nuke_path(path: str) -> str:
+    """``path`` as a Nuke file knob wants it: forward slashes, also on Windows."""
+    return path.replace(_SEP, "/") if _SEP != "/" else path
+
+
+def renumbers_frames(read: nuke.Node) -> bool:
+    """Whether a Read shifts its files' frame numbers (``frame_mode`` start at / offset / expression)."""
+    knob = read.knob("frame")
+    return knob is not None and bool(str(knob.value()).strip())
 
 
 def make_temp_write(source_name: str, pattern: str, channels: str) -> str:
@@ -43,7 +63,7 @@ def make_temp_write(source_name: str, pattern: str, channels: str) -> str:
     node = nuke.toNode(source_name)
     if node is None:
         raise RuntimeError(f"node {source_name} was deleted before VOID could render it")
-    write = nuke.nodes.Write(file=pattern, file_type="exr", channels=channels)
+    write = nuke.nodes.Write(file=nuke_path(pattern), file_type="exr", channels=channels)
     write["datatype"].setValue("32 bit float")  # never lose precision on the way to the engine
     write["create_directories"].setValue(True)
     write.setInput(0, node)
@@ -79,7 +99,7 @@ def create_result_read(plate_name: str, pattern: str, frames: Sequence[int], col
                        label: str) -> str:
     """A Read of the result sequence placed beside the plate; returns the new node's name."""
     first, last = min(frames), max(frames)
-    read = nuke.nodes.Read(file=pattern)
+    read = nuke.nodes.Read(file=nuke_path(pattern))
     for knob, value in (("first", first), ("last", last), ("origfirst", first), ("origlast", last)):
         read[knob].setValue(value)
     if colorspace:

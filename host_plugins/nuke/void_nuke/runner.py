@@ -115,11 +115,11 @@ class RemoveJob:
         s = self.settings
         work = Path(s.out_dir) / INPUTS_FOLDER / self.key
         task.setMessage("Preparing inputs")
+        check_affected(s, self.inputs.affected)  # before any rendering
         plate = self.inputs.plate_pattern
         colorspace = self.inputs.plate_colorspace
         if plate is None:
             plate, colorspace = self._render(task, self.inputs.plate, work / "plate.####.exr", "rgba")
-        check_affected(s, self.inputs.affected)  # before any rendering
         mask_channels = "rgb" if s.mask_mode == "quadmask" else "alpha"
         if s.mask_mode in KEYFRAME_MODES:
             # Only the key frames: the engine propagates the roto over the range (mask mode c/d).

@@ -21,6 +21,7 @@ from typing import Optional, Sequence
 import nuke
 
 from .errors import SetupError
+from .nodes import renumbers_frames
 
 MATTE_CLASSES = frozenset({"Roto", "RotoPaint"})
 ROLE_KNOB = "void_role"
@@ -113,8 +114,9 @@ def check_formats(inputs: Inputs) -> None:
 
 
 def default_frame_range(plate: nuke.Node) -> tuple[int, int]:
-    """The plate's range: a Read's first/last, else the node's frame range, else the project's."""
-    if plate.Class() == "Read":
+    """The plate's range: a Read's first/last (in script frames when it renumbers its files), else
+    the node's frame range, else the project's."""
+    if plate.Class() == "Read" and not renumbers_frames(plate):
         return int(plate["first"].value()), int(plate["last"].value())
     try:
         return int(plate.firstFrame()), int(plate.lastFrame())

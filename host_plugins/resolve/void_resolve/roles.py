@@ -109,5 +109,6 @@ def safe_name(text: str, fallback: str = "plate") -> str:
 def next_version_name(base: str, existing: Sequence[str]) -> str:
     """``<base>_void_v001``, or the next free number after those in ``existing``."""
     rx = re.compile(re.escape(base) + r"_void_v(\d+)$")
-    taken = [int(m.group(1)) for n in existing if (m := rx.match(n))]
+    matches = (rx.match(n) for n in existing)  # no walrus: Resolve may run Python 3.7
+    taken = [int(m.group(1)) for m in matches if m]
     return f"{base}_void_v{max(taken, default=0) + 1:03d}"

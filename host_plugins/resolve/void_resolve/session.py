@@ -11,10 +11,16 @@ updates from one to the other.
 
 from __future__ import annotations
 
+import sys
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
+
+if sys.version_info >= (3, 8):
+    from typing import Protocol
+else:  # Python 3.7 (Resolve uses the machine's Python 3) has no typing.Protocol; the classes
+    Protocol = object  # below are only type annotations, so a plain base does at run time.
 
 from .engine_job import EngineJob, Outcome, Progress
 

@@ -426,6 +426,7 @@ _CLASS_KNOBS: dict[str, dict[str, tuple[type, Any]]] = {
              "origfirst": (Int_Knob, 1), "origlast": (Int_Knob, 1), "colorspace": (String_Knob, "default"),
              "raw": (Boolean_Knob, False), "on_error": (String_Knob, "error"),
              "before": (String_Knob, "hold"), "after": (String_Knob, "hold"),
+             "frame_mode": (String_Knob, "expression"), "frame": (String_Knob, ""),
              "format": (Format_Knob, None), "premultiplied": (Boolean_Knob, False)},
     "Write": {"file": (File_Knob, ""), "file_type": (String_Knob, ""), "channels": (String_Knob, "rgb"),
               "colorspace": (String_Knob, "default"), "datatype": (String_Knob, "16 bit half"),
@@ -593,7 +594,13 @@ class Node:
     def frameRange(self) -> FrameRange:
         _require_main("Node.frameRange")
         if self._class in ("Read", "Constant"):
-            return FrameRange(int(self._knobs["first"]._value), int(self._knobs["last"]._value))
+            first, last = int(self._knobs["first"]._value), int(self._knobs["last"]._value)
+            shift = 0
+            if self._class == "Read" and str(self._knobs["frame"]._value).strip():
+                # frame_mode "offset": script frame = file frame + N; "start at": first file frame at N.
+                n = int(str(self._knobs["frame"]._value))
+                shift = n if self._knobs["frame_mode"]._value == "offset" else n - first
+            return FrameRange(first + shift, last + shift)
         src = self._inputs[0] if self._inputs else None
         if src is not None:
             return src.frameRange()
