@@ -11,6 +11,7 @@ engine's single GPU worker: it takes queued jobs from the journal one at a time.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -138,6 +139,27 @@ def discard_staging(out_root: Path, job_id: str) -> None:
     shutil.rmtree(staging_dir(out_root, job_id), ignore_errors=True)
 
 
+# Written into the staging folder just before it is renamed to v###, so it travels with the
+# atomic rename: a re-run of a job whose engine died between publishing and recording "done"
+# finds its own published version instead of computing a duplicate v002.
+PUBLISHED_MARKER = ".void-job.json"
+
+
+def find_published(out_root: Path, job_id: str) -> JobOutput | None:
+    """The version an earlier attempt of ``job_id`` already published under ``out_root``, if any."""
+    from void_engine.plates.output import existing_versions
+
+    for version in existing_versions(Path(out_root)):
+        folder = Path(out_root) / f"v{version:03d}"
+        try:
+            marker = json.loads((folder / PUBLISHED_MARKER).read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(marker, dict) and marker.get("job") == job_id:
+            return JobOutput(folder, str(folder / marker["pattern"]), tuple(marker["frames"]))
+    return None
+
+
 def run_job(job_id: str, job: ResolvedJob, backend: Backend, *, prompt: str, seed: int, steps: int,
             report: Report, cancel: Callable[[], bool], backend_name: str = "",
             settings: Any = None, mask_stage: MaskStage | None = None) -> JobOutput:
@@ -170,6 +192,10 @@ def run_job(job_id: str, job: ResolvedJob, backend: Backend, *, prompt: str, see
         # Stop within one step even if a backend ignores cancel().
         check_cancel()
 
+    published = find_published(job.out_root, job_id)
+    if published is not None:
+        report("log", message=f"result already published by an earlier attempt: {published.version_dir.name}")
+        return published
     refine = getattr(backend, "refine", None)
     if job.pass2 and refine is None:
         raise ValueError(f"job.pass2: the {backend_name or 'chosen'} backend has no pass 2")
@@ -213,8 +239,11 @@ def run_job(job_id: str, job: ResolvedJob, backend: Backend, *, prompt: str, see
         written = shot.write_result(result, job.out_root, job.name, provenance, version_dir=staging,
                                     progress=stage_progress)
         check_cancel()
+        name = Path(written.pattern).name
+        (staging / PUBLISHED_MARKER).write_text(json.dumps({"job": job_id, "pattern": name,
+                                                            "frames": list(written.frames)}))
         final = publish_version(staging, job.out_root)
-        return JobOutput(final, str(final / Path(written.pattern).name), tuple(written.frames))
+        return JobOutput(final, str(final / name), tuple(written.frames))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

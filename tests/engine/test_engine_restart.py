@@ -20,8 +20,12 @@ def job(shot, out: Path, n: int) -> JobSpec:
 
 
 def visible_problems(out: Path) -> list[str]:
-    """Partial output where an artist looks: temp files, staging folders, incomplete versions."""
-    problems = [str(p) for p in out.rglob("*") if p.name.startswith(".")]
+    """Partial output where an artist looks: temp files, staging folders, incomplete versions.
+
+    The one hidden file a complete version holds is the worker's published-job marker."""
+    from void_engine.worker import PUBLISHED_MARKER
+
+    problems = [str(p) for p in out.rglob("*") if p.name.startswith(".") and p.name != PUBLISHED_MARKER]
     for version in out.glob("v*"):
         frames = sorted(p.name for p in version.glob("*.exr"))
         if len(frames) != 3:
@@ -133,3 +137,33 @@ def test_by_value_job_failed_at_restart_leaves_no_uploaded_inputs(engine_config,
     with EngineClient(eng.endpoint, admin_token="admin-secret-1234") as admin:
         assert admin.status(jid).state == "failed"
     assert not inputs.exists()
+
+
+def test_a_rerun_after_publishing_returns_the_published_version_instead_of_a_duplicate(sample_shot, tmp_path):
+    """The engine can die after renaming staging to v### but before recording done; the re-run
+    must find that version (its marker travelled with the rename), not compute a v002."""
+    from bridge.protocol import JobSpec
+    from tests.engine.engine_test_backends import EchoBackend
+    from void_engine.backends import BackendSettings
+    from void_engine.worker import resolve_job, run_job
+
+    out = tmp_path / "out"
+    spec = JobSpec(plate=sample_shot.plate, frames=tuple(sample_shot.frames), prompt="wall", out=str(out),
+                   remove=sample_shot.remove_matte, affected=sample_shot.affected_matte)
+    job = resolve_job(spec, [sample_shot.root, tmp_path])
+    backend = EchoBackend(BackendSettings())
+    events = []
+
+    def attempt(job_id):
+        return run_job(job_id, job, backend, prompt="wall", seed=1, steps=2, cancel=lambda: False,
+                       report=lambda kind, **f: events.append((kind, f)), settings={"model_size": (32, 64)})
+
+    first = attempt("job-a")
+    frame = first.version_dir / Path(first.pattern).name.replace("####", f"{sample_shot.frames[0]:04d}")
+    before = frame.stat().st_mtime_ns
+    again = attempt("job-a")  # the journal never heard "done": the job runs again
+    assert again == first and frame.stat().st_mtime_ns == before
+    assert sorted(p.name for p in out.iterdir()) == ["v001"]
+    assert any("already published" in f.get("message", "") for k, f in events if k == "log")
+    other = attempt("job-b")  # another job is not fooled by job-a's marker
+    assert other.version_dir.name == "v002"
