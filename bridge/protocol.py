@@ -219,6 +219,16 @@ def _type_name(t: Any) -> str:
             dict: "a map", list: "a list"}.get(t, getattr(t, "__name__", str(t)))
 
 
+def check_map(d: Any, where: str, allowed: Iterable[str], shape: str = "") -> None:
+    """Refuse ``d`` unless it is a map holding only ``allowed`` keys; errors name ``where``."""
+    if not isinstance(d, dict):
+        raise ProtocolError(BAD_REQUEST, f"field '{where}' must be a map{shape}", where)
+    allowed = set(allowed)
+    extra = sorted(str(k) for k in d if k not in allowed)
+    if extra:
+        raise ProtocolError(BAD_REQUEST, f"unknown field '{where}.{extra[0]}'", f"{where}.{extra[0]}")
+
+
 def get_field(header: Mapping[str, Any], name: str, kind: type, *, required: bool = True,
               default: Any = None, max_len: int | None = None, min_value: float | None = None,
               max_value: float | None = None, where: str = "") -> Any:
@@ -312,11 +322,7 @@ class ClickPoint:
 
     @classmethod
     def from_wire(cls, d: Any, where: str) -> "ClickPoint":
-        if not isinstance(d, dict):
-            raise ProtocolError(BAD_REQUEST, f"field '{where}' must be a map with frame, x, y[, label]", where)
-        extra = sorted(str(k) for k in d if k not in ("frame", "x", "y", "label"))
-        if extra:
-            raise ProtocolError(BAD_REQUEST, f"unknown field '{where}.{extra[0]}'", f"{where}.{extra[0]}")
+        check_map(d, where, ("frame", "x", "y", "label"), " with frame, x, y[, label]")
         w = f"{where}."
         frame = _frame_number(get_field(d, "frame", int, where=w), f"{where}.frame")
         # A click is a pixel position on the display window; anything huge or negative is a bug.
@@ -379,13 +385,8 @@ class JobMasks:
     @classmethod
     def from_wire(cls, d: Any, frames: Sequence[int], *, max_path: int = 4096) -> "JobMasks":
         """Validate ``job.masks`` for a job over ``frames``; errors name the field."""
-        if not isinstance(d, dict):
-            raise ProtocolError(BAD_REQUEST, "field 'job.masks' must be a map", "job.masks")
+        check_map(d, "job.masks", (f.name for f in dataclasses.fields(cls)))
         w = "job.masks."
-        known = {f.name for f in dataclasses.fields(cls)}
-        extra = sorted(str(k) for k in d if k not in known)
-        if extra:
-            raise ProtocolError(BAD_REQUEST, f"unknown field 'job.masks.{extra[0]}'", f"job.masks.{extra[0]}")
         mode = get_field(d, "mode", str, max_len=32, where=w)
         if mode not in MASK_MODES:
             raise ProtocolError(BAD_REQUEST, f"field 'job.masks.mode' must be one of {', '.join(MASK_MODES)}, "
@@ -515,13 +516,8 @@ class JobSpec:
     @classmethod
     def from_wire(cls, d: Any, *, max_frames: int = 100_000, max_path: int = 4096) -> "JobSpec":
         """Validate a wire map into a JobSpec; errors name the field (``job.plate`` ...)."""
-        if not isinstance(d, dict):
-            raise ProtocolError(BAD_REQUEST, "field 'job' must be a map", "job")
+        check_map(d, "job", (f.name for f in dataclasses.fields(cls)))
         w = "job."
-        known = {f.name for f in dataclasses.fields(cls)}
-        extra = sorted(str(k) for k in d if k not in known)
-        if extra:
-            raise ProtocolError(BAD_REQUEST, f"unknown field 'job.{extra[0]}'", f"job.{extra[0]}")
         frames = get_field(d, "frames", list, max_len=max_frames, where=w)
         if not frames:
             raise ProtocolError(BAD_REQUEST, "field 'job.frames' names no frames", "job.frames")
