@@ -23,6 +23,8 @@ from bridge.protocol import JobSpec  # noqa: E402
 from void_engine.cluster.gateway import ClusterGateway  # noqa: E402
 from void_engine.config import load_config  # noqa: E402
 
+from tests.engine.engine_harness import wait_until  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 STEP_S = 0.1
@@ -80,15 +82,6 @@ def job(shot, out: Path | None, **over) -> JobSpec:
     return JobSpec(**base)
 
 
-def wait_for(pred, timeout=30.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(interval)
-    return pred()
-
-
 def slot_running(gw, job_id):
     return next((s for s in gw.dispatcher.slots if s.job == job_id), None)
 
@@ -99,7 +92,7 @@ def test_client_talks_to_the_gateway_as_to_one_engine_by_path_and_by_value(gatew
     with EngineClient(gateway.endpoint) as client:
         hello = client.hello()
         assert hello["protocol"] == 1 and "sleepy" in hello["backends"]
-        assert wait_for(lambda: client.hello()["backend_state"] == "ready", 30)
+        assert wait_until(lambda: client.hello()["backend_state"] == "ready", 30)
         by_path = client.submit(job(shot, gateway.out, steps=2))
         by_value = client.submit(job(shot, None, steps=2), by_value=True)
         events = list(client.events(by_path))
@@ -127,7 +120,7 @@ def test_client_talks_to_the_gateway_as_to_one_engine_by_path_and_by_value(gatew
 def test_two_engines_run_two_jobs_at_once_and_the_third_queues(gateway, shot):
     with EngineClient(gateway.endpoint) as client:
         jobs = [client.submit(job(shot, gateway.out, steps=12, seed=i)) for i in range(3)]
-        assert wait_for(lambda: [client.status(j).state for j in jobs[:2]] == ["running", "running"], 30)
+        assert wait_until(lambda: [client.status(j).state for j in jobs[:2]] == ["running", "running"], 30)
         assert client.status(jobs[2]).state == "queued"
         finals = [client.wait(j) for j in jobs]
         history = {j: list(client.events(j, wait=0.1)) for j in jobs}
@@ -144,7 +137,7 @@ def test_two_engines_run_two_jobs_at_once_and_the_third_queues(gateway, shot):
 def test_cancel_reaches_the_running_engine_and_leaves_no_partial_output(gateway, shot):
     with EngineClient(gateway.endpoint) as client:
         jid = client.submit(job(shot, gateway.out, steps=200))
-        assert wait_for(lambda: any(e.kind == "step" for e in client.events(jid, wait=0.1)), 30)
+        assert wait_until(lambda: any(e.kind == "step" for e in client.events(jid, wait=0.1)), 30)
         t0 = time.monotonic()
         client.cancel(jid)
         status = client.wait(jid)
@@ -158,7 +151,7 @@ def test_cancel_reaches_the_running_engine_and_leaves_no_partial_output(gateway,
 def test_killed_engine_restarts_and_the_gateway_retries_its_job_once(gateway, shot):
     with EngineClient(gateway.endpoint) as client:
         jid = client.submit(job(shot, gateway.out, steps=15))
-        assert wait_for(lambda: any(e.kind == "step" for e in client.events(jid, wait=0.1)), 30)
+        assert wait_until(lambda: any(e.kind == "step" for e in client.events(jid, wait=0.1)), 30)
         slot = slot_running(gateway, jid)
         assert slot is not None
         ray.kill(slot.actor, no_restart=False)  # Ray restarts it (max_restarts=-1)
@@ -195,7 +188,7 @@ def test_through_ray_client_the_gateway_polls_progress_and_cancel_still_works(ra
             done = client.submit(job(shot, gateway.out, steps=3, seed=7))
             events = list(client.events(done))
             long = client.submit(job(shot, gateway.out, steps=200, seed=8))
-            assert wait_for(lambda: any(e.kind == "step" for e in client.events(long, wait=0.1)), 30)
+            assert wait_until(lambda: any(e.kind == "step" for e in client.events(long, wait=0.1)), 30)
             client.cancel(long)
             assert client.wait(long).state == "cancelled"
     finally:
