@@ -33,15 +33,12 @@ import numpy as np
 import torch
 from safetensors.torch import load_file
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from void_engine.pipeline import VoidPipeline  # noqa: E402
-from void_engine.pipeline.conditioning import latent_count, mirror_pad, padded_length  # noqa: E402
-from void_engine.pipeline.model_dir import ModelDir  # noqa: E402
-from void_engine.pipeline.pass2 import warped_latent_noise  # noqa: E402
-from void_engine.pipeline.pipeline import DEFAULT_NEGATIVE_PROMPT  # noqa: E402
-from void_engine.pipeline.tiny import make_tiny_model  # noqa: E402
+from void_engine.pipeline import VoidPipeline
+from void_engine.pipeline.conditioning import latent_count, mirror_pad, padded_length
+from void_engine.pipeline.model_dir import ModelDir
+from void_engine.pipeline.pass2 import warped_latent_noise
+from void_engine.pipeline.pipeline import DEFAULT_NEGATIVE_PROMPT
+from void_engine.pipeline.tiny import make_tiny_model
 
 PROMPT = "an empty room with a table"
 
@@ -56,7 +53,9 @@ def reference_temporal_padding(reference_dir: Path):
     return namespace["temporal_padding"]
 
 
-def reference_inputs(video: np.ndarray, quadmask: np.ndarray, window: int, padding) -> tuple[torch.Tensor, torch.Tensor]:
+def reference_inputs(
+    video: np.ndarray, quadmask: np.ndarray, window: int, padding
+) -> tuple[torch.Tensor, torch.Tensor]:
     """What the reference's get_video_mask_input (quadmask mode) hands the pipeline, at the model size."""
     v = torch.from_numpy(video).permute(3, 0, 1, 2).unsqueeze(0)  # (1, 3, T, H, W)
     m = torch.from_numpy(quadmask).float().unsqueeze(0).unsqueeze(0)  # (1, 1, T, H, W)
@@ -78,8 +77,12 @@ def build_reference(reference_dir: Path, model: ModelDir, checkpoint: Path):
     from videox_fun.pipeline import CogVideoXFunInpaintPipeline
 
     transformer = CogVideoXTransformer3DModel.from_pretrained(
-        str(model.base), subfolder="transformer", low_cpu_mem_usage=False, torch_dtype=torch.float32,
-        use_vae_mask=True, stack_mask=False,
+        str(model.base),
+        subfolder="transformer",
+        low_cpu_mem_usage=False,
+        torch_dtype=torch.float32,
+        use_vae_mask=True,
+        stack_mask=False,
     ).to(torch.float32)
     state = load_file(str(checkpoint))
     assert state["patch_embed.proj.weight"].shape == transformer.state_dict()["patch_embed.proj.weight"].shape
@@ -99,10 +102,23 @@ def run_reference(pipe, video, mask, *, window, seed, steps, guidance, negative,
     torch.manual_seed(seed)  # the masked-video noise is the reference's only global-RNG draw
     with torch.no_grad():
         out = pipe(
-            PROMPT, num_frames=window, negative_prompt=negative, height=video.shape[3], width=video.shape[4],
-            generator=generator, guidance_scale=guidance, num_inference_steps=steps, video=video,
-            mask_video=mask, strength=1.0, use_trimask=True, zero_out_mask_region=False, skip_unet=False,
-            use_vae_mask=True, stack_mask=False, latents=latents,
+            PROMPT,
+            num_frames=window,
+            negative_prompt=negative,
+            height=video.shape[3],
+            width=video.shape[4],
+            generator=generator,
+            guidance_scale=guidance,
+            num_inference_steps=steps,
+            video=video,
+            mask_video=mask,
+            strength=1.0,
+            use_trimask=True,
+            zero_out_mask_region=False,
+            skip_unet=False,
+            use_vae_mask=True,
+            stack_mask=False,
+            latents=latents,
         ).videos
     return np.asarray(out)[0].transpose(1, 2, 3, 0)  # (T', H, W, 3)
 
@@ -127,8 +143,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-dir", type=Path, default=Path("/tmp/void-tiny-refcheck"))
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--steps", type=int, default=4)
-    parser.add_argument("--long", action="store_true",
-                        help="also a 161-frame clip with the default 85-frame window (3 windows of 22 latents)")
+    parser.add_argument(
+        "--long",
+        action="store_true",
+        help="also a 161-frame clip with the default 85-frame window (3 windows of 22 latents)",
+    )
     args = parser.parse_args(argv)
     torch.set_grad_enabled(False)
     if not (args.model_dir / "void_pass2.safetensors").exists():
@@ -146,16 +165,26 @@ def main(argv: list[str] | None = None) -> int:
         video, quadmask = make_clip(frames, 32, 48, seed=frames)
         ref_video, ref_mask = reference_inputs(video, quadmask, window, padding)
         started = time.time()
-        expected = run_reference(reference, ref_video, ref_mask, window=window, seed=args.seed, steps=args.steps,
-                                 guidance=1.0, negative=DEFAULT_NEGATIVE_PROMPT)[:frames]
+        expected = run_reference(
+            reference,
+            ref_video,
+            ref_mask,
+            window=window,
+            seed=args.seed,
+            steps=args.steps,
+            guidance=1.0,
+            negative=DEFAULT_NEGATIVE_PROMPT,
+        )[:frames]
         ref_s = time.time() - started
         started = time.time()
         got = ours(video, quadmask, PROMPT, seed=args.seed, num_inference_steps=args.steps, window_frames=window)
         our_s = time.time() - started
         diff = float(np.abs(got - expected).max())
         worst = max(worst, diff)
-        print(f"{name}: output {got.shape}, max abs diff {diff:.3e}, identical={np.array_equal(got, expected)} "
-              f"(reference {ref_s:.1f} s, ours {our_s:.1f} s)")
+        print(
+            f"{name}: output {got.shape}, max abs diff {diff:.3e}, identical={np.array_equal(got, expected)} "
+            f"(reference {ref_s:.1f} s, ours {our_s:.1f} s)"
+        )
 
     # Pass 2: pass-2 weights, guidance 6 with CFG, our warped noise as the initial latents of both.
     video, quadmask = make_clip(13, 32, 48, seed=13)
@@ -164,13 +193,24 @@ def main(argv: list[str] | None = None) -> int:
     length = padded_length(13, 85)
     noise = warped_latent_noise(mirror_pad(first, length), latent_count(length), seed=args.seed)
     ref_video, ref_mask = reference_inputs(video, quadmask, 85, padding)
-    expected = run_reference(reference, ref_video, ref_mask, window=85, seed=args.seed, steps=args.steps,
-                             guidance=6.0, negative="", latents=noise)[:13]
+    expected = run_reference(
+        reference,
+        ref_video,
+        ref_mask,
+        window=85,
+        seed=args.seed,
+        steps=args.steps,
+        guidance=6.0,
+        negative="",
+        latents=noise,
+    )[:13]
     got = ours.refine(video, quadmask, PROMPT, first, seed=args.seed, num_inference_steps=args.steps)
     diff = float(np.abs(got - expected).max())
     worst = max(worst, diff)
-    print(f"pass 2 (guidance 6, warped noise), 13 frames: max abs diff {diff:.3e}, "
-          f"identical={np.array_equal(got, expected)}")
+    print(
+        f"pass 2 (guidance 6, warped noise), 13 frames: max abs diff {diff:.3e}, "
+        f"identical={np.array_equal(got, expected)}"
+    )
     print("BIT-EXACT" if worst == 0.0 else f"MISMATCH (worst {worst:.3e})")
     return 0 if worst == 0.0 else 1
 

@@ -34,6 +34,7 @@ sys.path.insert(0, str(REPO))
 
 # -- the fake-GPU backend, registered when an engine (or actor) imports this file as a plugin ---
 
+
 def _register() -> None:
     from void_engine.backends import Cancelled, register_backend
 
@@ -41,7 +42,7 @@ def _register() -> None:
         """Preview fill, then hold the "GPU" for VOID_BENCH_GPU_S seconds in ``steps`` steps."""
 
         def __init__(self, settings):
-            from void_engine.preview import preview_inpaint
+            from void_engine.backends.preview import preview_inpaint
 
             self.fill = preview_inpaint
             self.gpu_s = float(os.environ.get("VOID_BENCH_GPU_S", "1.0"))
@@ -65,6 +66,7 @@ if __name__ != "__main__":
 
 # -- the benchmark -----------------------------------------------------------------------------
 
+
 def run_jobs(endpoint: str, shot, out: Path, jobs: int, steps: int) -> float:
     """Submit ``jobs`` jobs at once, wait for all; seconds from first submit to last done."""
     from bridge.client import EngineClient
@@ -72,9 +74,21 @@ def run_jobs(endpoint: str, shot, out: Path, jobs: int, steps: int) -> float:
 
     with EngineClient(endpoint, timeout=30) as client:
         t0 = time.perf_counter()
-        ids = [client.submit(JobSpec(plate=shot.plate, frames=tuple(shot.frames), prompt="bench", out=str(out),
-                                     remove=shot.remove_matte, affected=shot.affected_matte, steps=steps, seed=i))
-               for i in range(jobs)]
+        ids = [
+            client.submit(
+                JobSpec(
+                    plate=shot.plate,
+                    frames=tuple(shot.frames),
+                    prompt="bench",
+                    out=str(out),
+                    remove=shot.remove_matte,
+                    affected=shot.affected_matte,
+                    steps=steps,
+                    seed=i,
+                )
+            )
+            for i in range(jobs)
+        ]
         states = [client.wait(j).state for j in ids]
         took = time.perf_counter() - t0
     bad = [s for s in states if s != "done"]
@@ -88,8 +102,17 @@ def engine_config(tmp: Path, shot, **over):
 
     out = tmp / "out"
     out.mkdir(parents=True, exist_ok=True)
-    return load_config(None, bind="tcp://127.0.0.1:*", state_dir=tmp / "state", roots=[Path(shot.root), out],
-                       plugins=["cluster_bench"], backend="fake-gpu", steps=5, model_size=[64, 112], **over), out
+    return load_config(
+        None,
+        bind="tcp://127.0.0.1:*",
+        state_dir=tmp / "state",
+        roots=[Path(shot.root), out],
+        plugins=["cluster_bench"],
+        backend="fake-gpu",
+        steps=5,
+        model_size=[64, 112],
+        **over,
+    ), out
 
 
 def serve_in_thread(engine) -> threading.Thread:
@@ -108,12 +131,14 @@ def journal_write_ms(folder: Path, samples: int = 200) -> float:
     under the journal's lock: this is the part of the gateway that does not grow with engines.
     """
     from bridge.protocol import JobSpec
-    from void_engine.jobs import Journal
+    from void_engine.service.journal import Journal
 
     folder.mkdir(parents=True, exist_ok=True)
     journal = Journal(folder / "journal.sqlite3")
     try:
-        rec, _ = journal.submit("bench", JobSpec(plate="/p.####.exr", frames=(1,), prompt="x", out="/o", remove="/r.####.exr"))
+        rec, _ = journal.submit(
+            "bench", JobSpec(plate="/p.####.exr", frames=(1,), prompt="x", out="/o", remove="/r.####.exr")
+        )
         t = time.perf_counter()
         for i in range(samples):
             journal.add_event(rec.id, kind="step", window=0, step=i, total=samples)
@@ -147,7 +172,7 @@ def bench_cluster(shot, tmp: Path, engines: int, jobs: int, steps: int) -> float
 
 
 def bench_single(shot, tmp: Path, jobs: int, steps: int) -> float:
-    from void_engine.server import Engine
+    from void_engine.service.server import Engine
 
     cfg, out = engine_config(tmp, shot)
     eng = Engine(cfg)
@@ -171,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import ray
 
-    from void_engine.samples import make_sample_shot
+    from void_engine.demo.samples import make_sample_shot
 
     top = max(args.engines)
     tmp = Path(tempfile.mkdtemp(prefix="void-cluster-bench-"))
@@ -179,16 +204,25 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["VOID_BENCH_GPU_S"] = str(args.gpu_s)
     sys.path.insert(0, str(HERE))  # the gateway imports the plugin too
     ray_env = {"PYTHONPATH": os.pathsep.join([str(HERE), str(REPO)])}
-    print(f"machine: {os.cpu_count()} CPU cores; fake GPU time {args.gpu_s:g} s/job; {args.frames} frames/job; "
-          f"{args.jobs_per_engine} jobs per engine", flush=True)
+    print(
+        f"machine: {os.cpu_count()} CPU cores; fake GPU time {args.gpu_s:g} s/job; {args.frames} frames/job; "
+        f"{args.jobs_per_engine} jobs per engine",
+        flush=True,
+    )
     rows: list[tuple[str, int, int, float]] = []
     try:
         single_jobs = args.jobs_per_engine
         took = bench_single(shot, tmp / "single", single_jobs, args.steps)
         rows.append(("single engine, no Ray", 1, single_jobs, took))
-        ray.init(address="local", num_cpus=max(2, os.cpu_count() or 2), num_gpus=top, include_dashboard=False, log_to_driver=False,
-                 object_store_memory=100 * 1024 * 1024,
-                 runtime_env={"env_vars": {**ray_env, "VOID_BENCH_GPU_S": str(args.gpu_s)}})
+        ray.init(
+            address="local",
+            num_cpus=max(2, os.cpu_count() or 2),
+            num_gpus=top,
+            include_dashboard=False,
+            log_to_driver=False,
+            object_store_memory=100 * 1024 * 1024,
+            runtime_env={"env_vars": {**ray_env, "VOID_BENCH_GPU_S": str(args.gpu_s)}},
+        )
         for n in args.engines:
             jobs = n * args.jobs_per_engine
             took = bench_cluster(shot, tmp / f"n{n}", n, jobs, args.steps)
@@ -196,9 +230,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {n} engines: {jobs} jobs in {took:.2f} s", flush=True)
         ray.shutdown()
         # The ceiling: no model time, the most engines.
-        ray.init(address="local", num_cpus=max(2, os.cpu_count() or 2), num_gpus=top, include_dashboard=False, log_to_driver=False,
-                 object_store_memory=100 * 1024 * 1024,
-                 runtime_env={"env_vars": {**ray_env, "VOID_BENCH_GPU_S": "0"}})
+        ray.init(
+            address="local",
+            num_cpus=max(2, os.cpu_count() or 2),
+            num_gpus=top,
+            include_dashboard=False,
+            log_to_driver=False,
+            object_store_memory=100 * 1024 * 1024,
+            runtime_env={"env_vars": {**ray_env, "VOID_BENCH_GPU_S": "0"}},
+        )
         jobs = top * args.jobs_per_engine
         took = bench_cluster(shot, tmp / "ceiling", top, jobs, args.steps)
         rows.append((f"Ray gateway, {top} engines, 0 s GPU", top, jobs, took))
@@ -216,14 +256,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<36} {jobs:>5} {took:>8.2f} {rate:>9.1f} {speed:>9} {ideal:>6}")
     per_job = [t / j for name, n, j, t in rows if "0 s" in name]
     if per_job:
-        print(f"\ngateway + plate I/O ceiling: {60 / statistics.mean(per_job):.0f} jobs/min "
-              f"({1000 * statistics.mean(per_job):.0f} ms of non-model time per job on this machine)")
+        print(
+            f"\ngateway + plate I/O ceiling: {60 / statistics.mean(per_job):.0f} jobs/min "
+            f"({1000 * statistics.mean(per_job):.0f} ms of non-model time per job on this machine)"
+        )
     if EVENTS_PER_JOB:
         write_ms = journal_write_ms(tmp / "journal-probe")
         writes = statistics.mean(EVENTS_PER_JOB)
-        print(f"gateway journal: {writes:.0f} stored events per job x {write_ms:.2f} ms per write (one at a time, "
-              f"fsync) = {writes * write_ms:.0f} ms -> the gateway alone tops out near "
-              f"{60000 / (writes * write_ms):.0f} jobs/min at {args.steps} steps/job; more steps per job lower it")
+        print(
+            f"gateway journal: {writes:.0f} stored events per job x {write_ms:.2f} ms per write (one at a time, "
+            f"fsync) = {writes * write_ms:.0f} ms -> the gateway alone tops out near "
+            f"{60000 / (writes * write_ms):.0f} jobs/min at {args.steps} steps/job; more steps per job lower it"
+        )
     return 0
 
 

@@ -30,10 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from void_engine.pipeline.memory import MEMORY_MODES  # noqa: E402
+from void_engine.pipeline.memory import MEMORY_MODES
 
 HEIGHT, WIDTH = 384, 672
 TEXT_TOKENS = 226
@@ -158,8 +155,14 @@ def make_pipeline(parts, mode: str, compile_transformer: bool):
     from void_engine.pipeline.tiny import SCHEDULER_CONFIG, make_tokenizer
 
     transformer, vae, text_encoder = (copy.deepcopy(p) for p in parts)
-    pipe = VoidPipeline(make_tokenizer(), text_encoder, vae, transformer, DDIMScheduler(**SCHEDULER_CONFIG),
-                        add_noise_in_inpaint_model=True)
+    pipe = VoidPipeline(
+        make_tokenizer(),
+        text_encoder,
+        vae,
+        transformer,
+        DDIMScheduler(**SCHEDULER_CONFIG),
+        add_noise_in_inpaint_model=True,
+    )
     apply_memory_mode(pipe, mode, "cuda")
     if compile_transformer:
         pipe.transformer = torch.compile(pipe.transformer)
@@ -181,8 +184,14 @@ def run_job(pipe, frames: int, steps: int) -> dict:
     torch.cuda.synchronize()
     torch.cuda.reset_peak_memory_stats()
     started = time.perf_counter()
-    pipe(video, quadmask, "an empty room", seed=0, num_inference_steps=steps,
-         progress=lambda *_: (torch.cuda.synchronize(), stamps.append(time.perf_counter())))
+    pipe(
+        video,
+        quadmask,
+        "an empty room",
+        seed=0,
+        num_inference_steps=steps,
+        progress=lambda *_: (torch.cuda.synchronize(), stamps.append(time.perf_counter())),
+    )
     torch.cuda.synchronize()
     return {
         "seconds": time.perf_counter() - started,
@@ -194,12 +203,17 @@ def run_job(pipe, frames: int, steps: int) -> dict:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if not torch.cuda.is_available():
-        print("gpu_pipeline: CUDA is not available -- this benchmark needs an NVIDIA GPU "
-              "(about 40 GB free for the full mode)", file=sys.stderr)
+        print(
+            "gpu_pipeline: CUDA is not available -- this benchmark needs an NVIDIA GPU "
+            "(about 40 GB free for the full mode)",
+            file=sys.stderr,
+        )
         return 2
     torch.backends.cuda.matmul.allow_tf32 = True
-    print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}, "
-          f"tokens per 85-frame window: {video_tokens(85)}")
+    print(
+        f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}, "
+        f"tokens per 85-frame window: {video_tokens(85)}"
+    )
     parts = build_models("cpu", torch.bfloat16)  # modes move what they need to the GPU
     results = []
     for mode in args.modes:
@@ -215,8 +229,11 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(row), flush=True)
         del pipe
         torch.cuda.empty_cache()
-    header = ["mode", "s/step (85f)"] + [f"{f}f {args.steps} steps (s)" for f in args.frames] + \
-             [f"peak VRAM {f}f (GB)" for f in args.frames]
+    header = (
+        ["mode", "s/step (85f)"]
+        + [f"{f}f {args.steps} steps (s)" for f in args.frames]
+        + [f"peak VRAM {f}f (GB)" for f in args.frames]
+    )
     print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
     for row in results:
         cells = [row["mode"] + (" +compile" if row["compile"] else ""), f"{row['s_per_step_85']:.3f}"]

@@ -24,7 +24,9 @@ from void_engine.plates import FrameSequence, Shot, ShotSettings
 def make_sequence(folder: Path, frames: range, width: int, height: int) -> str:
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    base = np.stack([0.2 + 0.1 * np.sin(xx / 37.0), 0.15 + 0.1 * np.cos(yy / 23.0), 0.1 + 0.05 * np.sin((xx + yy) / 51.0)], -1)
+    base = np.stack(
+        [0.2 + 0.1 * np.sin(xx / 37.0), 0.15 + 0.1 * np.cos(yy / 23.0), 0.1 + 0.05 * np.sin((xx + yy) / 51.0)], -1
+    )
     for i, f in enumerate(frames):
         px = np.empty((height, width, 4), np.float32)
         px[..., :3] = base + rng.normal(0, 0.01, base.shape).astype(np.float32) + 0.01 * i
@@ -70,7 +72,11 @@ def main() -> None:
         t2 = time.perf_counter()
 
     n = args.frames
-    print(f"plate: {args.width}x{args.height} half RGBA, {n} frames, ROI {shot.roi.width}x{shot.roi.height} -> model {shot.model_video.shape[2]}x{shot.model_video.shape[1]}")
+    model_h, model_w = shot.model_video.shape[1:3]
+    print(
+        f"plate: {args.width}x{args.height} half RGBA, {n} frames, "
+        f"ROI {shot.roi.width}x{shot.roi.height} -> model {model_w}x{model_h}"
+    )
     print(f"read + to-model (colour, ROI, resize):        {n / (t1 - t0):7.2f} frames/s")
     print(f"back + composite + write (atomic, versioned): {n / (t2 - t1):7.2f} frames/s")
     print(f"round-trip:                                   {n / (t2 - t0):7.2f} frames/s")

@@ -30,6 +30,7 @@ sys.path.insert(0, str(REPO))
 
 # -- the identity backend, registered when the engine imports this file as a plugin ------------
 
+
 def _register() -> None:
     from void_engine.backends import register_backend
 
@@ -51,11 +52,10 @@ if os.environ.get("VOID_BENCH_PLUGIN") == "1":
 
 # -- bench ---------------------------------------------------------------------------------------
 
+
 def make_shot(folder: Path, frames: int, width: int, height: int) -> tuple[str, str, list[int]]:
     """One 2K-style half RGBA plate frame and a matte, hard-linked as a sequence (same bytes per frame)."""
     import numpy as np
-
-    from void_engine.plates import Plate, PlateSpec, Window, write_plate  # noqa: F401
     import OpenImageIO as oiio
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -74,7 +74,7 @@ def make_shot(folder: Path, frames: int, width: int, height: int) -> tuple[str, 
     out.write_image(pixels)
     out.close()
     matte = np.zeros((height, width, 1), np.float32)
-    matte[height // 3: height // 2, width // 3: width // 2] = 1.0
+    matte[height // 3 : height // 2, width // 3 : width // 2] = 1.0
     mspec = oiio.ImageSpec(width, height, 1, oiio.HALF)
     mspec.channelnames = ("Y",)
     mspec.attribute("compression", "zip")
@@ -91,26 +91,47 @@ def make_shot(folder: Path, frames: int, width: int, height: int) -> tuple[str, 
 
 def start_engine(work: Path, curve: bool) -> tuple[subprocess.Popen, str, dict]:
     state = work / ("state-curve" if curve else "state-plain")
-    lines = ["[server]", 'bind = "tcp://127.0.0.1:*"', f'state_dir = "{state}"', 'plugins = ["protocol_bench"]',
-             "[worker]", 'backend = "bench-identity"', "steps = 1"]
+    lines = [
+        "[server]",
+        'bind = "tcp://127.0.0.1:*"',
+        f'state_dir = "{state}"',
+        'plugins = ["protocol_bench"]',
+        "[worker]",
+        'backend = "bench-identity"',
+        "steps = 1",
+    ]
     keys: dict = {}
     if curve:
-        from void_engine.security import make_keypair
+        from void_engine.service.security import make_keypair
 
         kdir, allowed = work / "keys", work / "allowed"
         make_keypair(kdir, "engine")
         make_keypair(kdir, "client")
         allowed.mkdir(exist_ok=True)
         shutil.copy(kdir / "client.key", allowed / "client.key")
-        lines += ["[security]", "curve = true", f'server_secret_key = "{kdir / "engine.key_secret"}"',
-                  f'clients_dir = "{allowed}"']
+        lines += [
+            "[security]",
+            "curve = true",
+            f'server_secret_key = "{kdir / "engine.key_secret"}"',
+            f'clients_dir = "{allowed}"',
+        ]
         keys = {"server_key": kdir / "engine.key", "client_secret": kdir / "client.key_secret"}
     cfg = work / ("curve.toml" if curve else "plain.toml")
     cfg.write_text("\n".join(lines) + "\n")
-    env = dict(os.environ, VOID_BENCH_PLUGIN="1", PYTHONUNBUFFERED="1",
-               PYTHONPATH=os.pathsep.join([str(REPO / "bench"), str(REPO), os.environ.get("PYTHONPATH", "")]))
-    proc = subprocess.Popen([sys.executable, "-m", "void_engine.cli", "serve", "--config", str(cfg)], cwd=str(REPO),
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    env = dict(
+        os.environ,
+        VOID_BENCH_PLUGIN="1",
+        PYTHONUNBUFFERED="1",
+        PYTHONPATH=os.pathsep.join([str(REPO / "bench"), str(REPO), os.environ.get("PYTHONPATH", "")]),
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "void_engine.cli", "serve", "--config", str(cfg)],
+        cwd=str(REPO),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     line = proc.stdout.readline()
     if "listening on" not in line:
         proc.kill()
@@ -154,12 +175,15 @@ def bench_transport(work: Path, plate: str, matte: str, frames: list[int], curve
     return {
         "transport": "curve" if curve else "plain",
         "frames": len(frames),
-        "upload_MB": round(up_bytes / mb, 1), "upload_s": round(t_up, 2),
+        "upload_MB": round(up_bytes / mb, 1),
+        "upload_s": round(t_up, 2),
         "upload_MBps": round(up_bytes / mb / t_up, 1),
-        "fetch_MB": round(down_bytes / mb, 1), "fetch_s": round(t_fetch, 2),
+        "fetch_MB": round(down_bytes / mb, 1),
+        "fetch_s": round(t_fetch, 2),
         "fetch_MBps": round(down_bytes / mb / t_fetch, 1),
         "round_trip_MBps": round((up_bytes + down_bytes) / mb / (t_up + t_fetch), 1),
-        "job_s": round(t_job, 2), "model_s": round(model_s, 3),
+        "job_s": round(t_job, 2),
+        "model_s": round(model_s, 3),
         "engine_overhead_s": round(t_job - model_s, 2),
         "engine_overhead_per_frame_ms": round(1000 * (t_job - model_s) / len(frames), 1),
     }

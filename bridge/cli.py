@@ -18,8 +18,17 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from .protocol import (DONE, MASK_PROPAGATE, MASK_REASON, ClickPoint, Event, JobMasks, JobSpec, ProtocolError,
-                       parse_frame_list)
+from .protocol import (
+    DONE,
+    MASK_PROPAGATE,
+    MASK_REASON,
+    ClickPoint,
+    Event,
+    JobMasks,
+    JobSpec,
+    ProtocolError,
+    parse_frame_list,
+)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
 
@@ -35,20 +44,32 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
     mask = parser.add_mutually_exclusive_group()
     mask.add_argument("--quadmask", help="quadmask sequence pattern (levels 0/63/127/255)")
     mask.add_argument("--remove", help="matte sequence pattern of what to remove")
-    mask.add_argument("--roto", help="roto matte pattern rendered on the key frames only; the engine "
-                                     "propagates it over the range with SAM2 (needs --roto-frames)")
+    mask.add_argument(
+        "--roto",
+        help="roto matte pattern rendered on the key frames only; the engine "
+        "propagates it over the range with SAM2 (needs --roto-frames)",
+    )
     parser.add_argument("--affected", help="matte sequence pattern of what it affected (shadows...); needs --remove")
     parser.add_argument("--roto-frames", help="the roto's key frames, e.g. 1001 or 1001,1040")
-    parser.add_argument("--points", action="append", metavar="F:X,Y[:L];...",
-                        help="click points to propagate from: frame:x,y in display-window pixels, label 1 "
-                             "(object, default) or 0 (not the object); ';'-separated or repeated")
-    parser.add_argument("--instruction", help="what to remove, in words, for the engine's reasoner (finds "
-                                              "shadows, reflections...); with --roto/--points or --remove")
+    parser.add_argument(
+        "--points",
+        action="append",
+        metavar="F:X,Y[:L];...",
+        help="click points to propagate from: frame:x,y in display-window pixels, label 1 "
+        "(object, default) or 0 (not the object); ';'-separated or repeated",
+    )
+    parser.add_argument(
+        "--instruction",
+        help="what to remove, in words, for the engine's reasoner (finds "
+        "shadows, reflections...); with --roto/--points or --remove",
+    )
     parser.add_argument("--pass2", action="store_true", help="run VOID's refinement pass after the first")
     parser.add_argument("--prompt", required=True, help="what the background should be, e.g. 'empty street'")
     parser.add_argument("--out", help="output folder; results go to OUT/v###/")
     parser.add_argument("--backend", help="void or preview (default: the engine's)")
-    parser.add_argument("--model", type=Path, help="model folder (run: required for void; submit: the engine's own is used)")
+    parser.add_argument(
+        "--model", type=Path, help="model folder (run: required for void; submit: the engine's own is used)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--steps", type=int, help="denoising steps (default: the engine's)")
     parser.add_argument("--name", help="output file base name (default: <plate>_void)")
@@ -69,8 +90,9 @@ def parse_points(texts: list[str] | None) -> tuple[ClickPoint, ...]:
                     raise ValueError
                 points.append(ClickPoint(int(bits[0]), x, y, label))
             except ValueError:
-                raise ValueError(f"--points: cannot read {part!r} (expected FRAME:X,Y or FRAME:X,Y:LABEL "
-                                 "with label 1 or 0)") from None
+                raise ValueError(
+                    f"--points: cannot read {part!r} (expected FRAME:X,Y or FRAME:X,Y:LABEL with label 1 or 0)"
+                ) from None
     return tuple(points)
 
 
@@ -102,8 +124,15 @@ def masks_from_args(args: argparse.Namespace) -> JobMasks | None:
         except ValueError as exc:
             raise ValueError(f"--roto-frames: {exc}") from None
     mode = MASK_REASON if instruction else MASK_PROPAGATE
-    return JobMasks(mode=mode, remove=_abs(args.remove), affected=_abs(args.affected), roto=_abs(roto),
-                    keyframes=keyframes, points=points, instruction=instruction)
+    return JobMasks(
+        mode=mode,
+        remove=_abs(args.remove),
+        affected=_abs(args.affected),
+        roto=_abs(roto),
+        keyframes=keyframes,
+        points=points,
+        instruction=instruction,
+    )
 
 
 def spec_from_args(args: argparse.Namespace, *, need_out: bool = True) -> JobSpec:
@@ -128,12 +157,23 @@ def spec_from_args(args: argparse.Namespace, *, need_out: bool = True) -> JobSpe
         if outside:
             raise ValueError(f"--roto-frames/--points: frame {outside[0]} is outside --frames {args.frames}")
     legacy = masks is None
-    return JobSpec(plate=os.path.abspath(args.plate), frames=tuple(frames), prompt=args.prompt,
-                   out=_abs(args.out) if args.out else None, quadmask=_abs(args.quadmask) if legacy else None,
-                   remove=_abs(args.remove) if legacy else None, affected=_abs(args.affected) if legacy else None,
-                   backend=args.backend, seed=args.seed, steps=args.steps, name=args.name,
-                   job_key=getattr(args, "job_key", None), priority=getattr(args, "priority", 0) or 0,
-                   masks=masks, pass2=bool(getattr(args, "pass2", False)))
+    return JobSpec(
+        plate=os.path.abspath(args.plate),
+        frames=tuple(frames),
+        prompt=args.prompt,
+        out=_abs(args.out) if args.out else None,
+        quadmask=_abs(args.quadmask) if legacy else None,
+        remove=_abs(args.remove) if legacy else None,
+        affected=_abs(args.affected) if legacy else None,
+        backend=args.backend,
+        seed=args.seed,
+        steps=args.steps,
+        name=args.name,
+        job_key=getattr(args, "job_key", None),
+        priority=getattr(args, "priority", 0) or 0,
+        masks=masks,
+        pass2=bool(getattr(args, "pass2", False)),
+    )
 
 
 def _abs(p: str | None) -> str | None:
@@ -152,7 +192,9 @@ class ProgressBar:
     def update(self, stage: str, done: int, total: int, extra: str = "") -> None:
         frac = (done / total) if total else 0.0
         filled = int(round(frac * self.width))
-        line = f"[{'#' * filled}{'.' * (self.width - filled)}] {stage:<7} {done}/{total}{(' ' + extra) if extra else ''}"
+        line = (
+            f"[{'#' * filled}{'.' * (self.width - filled)}] {stage:<7} {done}/{total}{(' ' + extra) if extra else ''}"
+        )
         if line == self._last:
             return
         self._last = line
@@ -186,10 +228,15 @@ class ProgressBar:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="void-bridge", description="Talk to a VOID engine: submit, status, cancel, fetch.")
-    p.add_argument("--engine", default=os.environ.get("VOID_ENGINE", "tcp://127.0.0.1:5555"),
-                   help="engine address (default $VOID_ENGINE or tcp://127.0.0.1:5555)")
+    p.add_argument(
+        "--engine",
+        default=os.environ.get("VOID_ENGINE", "tcp://127.0.0.1:5555"),
+        help="engine address (default $VOID_ENGINE or tcp://127.0.0.1:5555)",
+    )
     p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for a reply (default 10)")
-    p.add_argument("--token", default=None, help="client token (default: $VOID_BRIDGE_TOKEN or ~/.void-bridge/client_token)")
+    p.add_argument(
+        "--token", default=None, help="client token (default: $VOID_BRIDGE_TOKEN or ~/.void-bridge/client_token)"
+    )
     p.add_argument("--admin-token", default=os.environ.get("VOID_ADMIN_TOKEN"), help="admin secret (loopback engines)")
     p.add_argument("--server-key", type=Path, help="engine's public key file (enables CURVE)")
     p.add_argument("--client-key", type=Path, help="this client's secret key file (CURVE)")
@@ -203,8 +250,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--wait", action="store_true", help="follow progress until the job ends")
     s.add_argument("--fetch", type=Path, metavar="DIR", help="with --wait: copy the results into DIR by value")
 
-    for name, text in (("status", "show a job's state"), ("cancel", "cancel a job"),
-                       ("wait", "follow a job until it ends")):
+    for name, text in (
+        ("status", "show a job's state"),
+        ("cancel", "cancel a job"),
+        ("wait", "follow a job until it ends"),
+    ):
         c = sub.add_parser(name, help=text)
         c.add_argument("job")
     f = sub.add_parser("fetch", help="print a done job's output pattern; with --to, copy its frames by value")
@@ -228,8 +278,14 @@ def _client(args: argparse.Namespace):
     if args.server_key or args.client_key:
         if not (args.server_key and args.client_key):
             raise ValueError("CURVE needs both --server-key and --client-key")
-        return EngineClient.from_key_files(args.engine, args.server_key, args.client_key, timeout=args.timeout,
-                                           token=token, admin_token=args.admin_token)
+        return EngineClient.from_key_files(
+            args.engine,
+            args.server_key,
+            args.client_key,
+            timeout=args.timeout,
+            token=token,
+            admin_token=args.admin_token,
+        )
     return EngineClient(args.engine, timeout=args.timeout, token=token, admin_token=args.admin_token)
 
 
@@ -267,10 +323,16 @@ def main(argv: list[str] | None = None) -> int:
                     raise ValueError("--fetch copies the results once the job is done: it needs --wait")
                 spec = spec_from_args(args, need_out=not args.by_value)
                 if args.model:
-                    print("void-bridge: --model is ignored by submit (the engine's resident model is used)", file=sys.stderr)
+                    print(
+                        "void-bridge: --model is ignored by submit (the engine's resident model is used)",
+                        file=sys.stderr,
+                    )
                 up_bar = ProgressBar(sys.stderr)
-                job = client.submit(spec, by_value=args.by_value,
-                                    progress=lambda done, total: up_bar.update("upload", done >> 20, total >> 20, "MiB"))
+                job = client.submit(
+                    spec,
+                    by_value=args.by_value,
+                    progress=lambda done, total: up_bar.update("upload", done >> 20, total >> 20, "MiB"),
+                )
                 up_bar.finish()
                 print(job, file=out, flush=True)
                 if not args.wait:

@@ -24,12 +24,12 @@ import zmq
 from zmq.utils.monitor import recv_monitor_message
 
 from . import transfer
-from .protocol import (UNAUTHORISED, Event, JobSpec, JobStatus, Message, ProtocolError, decode,
-                       encode, raise_for_error)
+from .protocol import UNAUTHORISED, Event, JobSpec, JobStatus, Message, ProtocolError, decode, encode, raise_for_error
 
 DEFAULT_ADDRESS = "tcp://127.0.0.1:5555"
-_AUTH_FAILED = (zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
-                | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+_AUTH_FAILED = (
+    zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+)
 
 
 class EngineUnavailable(ConnectionError):
@@ -113,10 +113,19 @@ def _read_token(path: Path) -> str | None:
 class EngineClient:
     """A connection to one engine. Context manager; call :meth:`close` when done."""
 
-    def __init__(self, address: str = DEFAULT_ADDRESS, *, timeout: float = 10.0, token: str | None = None,
-                 admin_token: str | None = None, server_public_key: bytes | None = None,
-                 client_public_key: bytes | None = None, client_secret_key: bytes | None = None,
-                 heartbeat_s: float = 2.0, context: zmq.Context | None = None):
+    def __init__(
+        self,
+        address: str = DEFAULT_ADDRESS,
+        *,
+        timeout: float = 10.0,
+        token: str | None = None,
+        admin_token: str | None = None,
+        server_public_key: bytes | None = None,
+        client_public_key: bytes | None = None,
+        client_secret_key: bytes | None = None,
+        heartbeat_s: float = 2.0,
+        context: zmq.Context | None = None,
+    ):
         self.address = address
         self.timeout = timeout
         self.token = token if token is not None else secrets.token_hex(16)
@@ -207,8 +216,10 @@ class EngineClient:
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise EngineUnavailable(f"no reply from the engine at {self.address} within "
-                                        f"{self.timeout if timeout is None else timeout:.1f} s")
+                raise EngineUnavailable(
+                    f"no reply from the engine at {self.address} within "
+                    f"{self.timeout if timeout is None else timeout:.1f} s"
+                )
             ready = dict(poller.poll(int(left * 1000) + 1))
             if self._monitor is not None and self._monitor in ready:
                 event = recv_monitor_message(self._monitor)
@@ -221,8 +232,15 @@ class EngineClient:
                 except ProtocolError:
                     continue  # not something we can read; keep waiting for our reply
 
-    def request(self, rtype: str, blobs: tuple[bytes, ...] = (), *, timeout: float | None = None,
-                retries: int = 1, **fields: Any) -> Message:
+    def request(
+        self,
+        rtype: str,
+        blobs: tuple[bytes, ...] = (),
+        *,
+        timeout: float | None = None,
+        retries: int = 1,
+        **fields: Any,
+    ) -> Message:
         """Send one request and return its reply (error replies raise ProtocolError).
 
         On no reply it reconnects and resends (``retries`` times): only use it for requests
@@ -253,8 +271,9 @@ class EngineClient:
         """The engine's capabilities: protocol/engine versions, backends, limits, presets..."""
         return dict(self.request("hello", client="bridge").header)
 
-    def submit(self, spec: JobSpec, *, by_value: bool = False,
-               progress: Callable[[int, int], None] | None = None) -> str:
+    def submit(
+        self, spec: JobSpec, *, by_value: bool = False, progress: Callable[[int, int], None] | None = None
+    ) -> str:
         """Queue a job and return its id. Paths in ``spec`` are local when ``by_value``.
 
         By value, every plate/mask frame is uploaded first (credit-based), then the job names the
@@ -303,9 +322,15 @@ class EngineClient:
         """Ask the engine to cancel; returns the job's state right after (cancelled or running)."""
         return str(self.request("cancel", job=job).header["state"])
 
-    def events(self, job: str, after: int = 0, *, wait: float = 5.0,
-               give_up_after: float | None = 120.0,
-               on_poll: Callable[[], None] | None = None) -> Iterator[Event]:
+    def events(
+        self,
+        job: str,
+        after: int = 0,
+        *,
+        wait: float = 5.0,
+        give_up_after: float | None = 120.0,
+        on_poll: Callable[[], None] | None = None,
+    ) -> Iterator[Event]:
         """Every event of ``job`` after ``after``, live, until it reaches a final state.
 
         When the engine stops answering, the iterator reconnects and resumes from the last event
@@ -345,8 +370,9 @@ class EngineClient:
                 on_event(ev)
         return self.status(job)
 
-    def fetch(self, job: str, dest: Path | None = None,
-              progress: Callable[[int, int], None] | None = None) -> FetchResult:
+    def fetch(
+        self, job: str, dest: Path | None = None, progress: Callable[[int, int], None] | None = None
+    ) -> FetchResult:
         """A done job's result. With ``dest``, the frames are copied here by value (chunked)."""
         manifest = dict(self.request("fetch", job=job).header)
         files: list[Path] = []

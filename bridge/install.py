@@ -58,7 +58,7 @@ class Bundle:
     python_dir: Path
     python_version: str
     platforms: tuple[str, ...]
-    packages: dict[str, str] = field(default_factory=dict)   # distribution -> version
+    packages: dict[str, str] = field(default_factory=dict)  # distribution -> version
     wheels: tuple[Path, ...] = ()
 
 
@@ -87,8 +87,10 @@ def plugins_root() -> Path:
     """The repository's ``host_plugins`` folder (beside the ``bridge`` package)."""
     root = Path(__file__).resolve().parent.parent / "host_plugins"
     if not root.is_dir():
-        raise InstallError(f"{root}: host_plugins not found beside the bridge package; "
-                           "run void-bridge install from a VOID Bridge checkout")
+        raise InstallError(
+            f"{root}: host_plugins not found beside the bridge package; "
+            "run void-bridge install from a VOID Bridge checkout"
+        )
     return root
 
 
@@ -101,8 +103,9 @@ def _copy_installed(dist_name: str, python_dir: Path) -> str:
     try:
         dist = importlib.metadata.distribution(dist_name)
     except importlib.metadata.PackageNotFoundError:
-        raise InstallError(f"{dist_name} is not installed in {sys.executable}; "
-                           "install it or give --python-version to download wheels") from None
+        raise InstallError(
+            f"{dist_name} is not installed in {sys.executable}; install it or give --python-version to download wheels"
+        ) from None
     for f in dist.files or ():
         rel = Path(str(f))
         if rel.parts and rel.parts[0] == ".." or "__pycache__" in rel.parts:
@@ -116,20 +119,35 @@ def _copy_installed(dist_name: str, python_dir: Path) -> str:
     return dist.version
 
 
-def download_wheels(packages: Sequence[str], python_version: str, platforms: Sequence[str],
-                    wheel_dir: Path) -> list[Path]:
+def download_wheels(
+    packages: Sequence[str], python_version: str, platforms: Sequence[str], wheel_dir: Path
+) -> list[Path]:
     """``pip download`` binary wheels of ``packages`` for another Python version/platform."""
     wheel_dir.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "pip", "download", "--only-binary=:all:", "--no-deps",
-           "--python-version", python_version, "--implementation", "cp", "--dest", str(wheel_dir)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--only-binary=:all:",
+        "--no-deps",
+        "--python-version",
+        python_version,
+        "--implementation",
+        "cp",
+        "--dest",
+        str(wheel_dir),
+    ]
     for tag in platforms:
         cmd += ["--platform", tag]
     cmd += list(packages)
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-5:])
-        raise InstallError(f"pip could not download {', '.join(packages)} for Python {python_version} on "
-                           f"{', '.join(platforms)}:\n{tail}")
+        raise InstallError(
+            f"pip could not download {', '.join(packages)} for Python {python_version} on "
+            f"{', '.join(platforms)}:\n{tail}"
+        )
     return sorted(wheel_dir.glob("*.whl"))
 
 
@@ -146,9 +164,15 @@ def _unpack_wheel(wheel: Path, python_dir: Path) -> tuple[str, str]:
     return name.replace("_", "-").lower(), version
 
 
-def install_bundle(dest: Path | str, plugin_dirs: Sequence[Path | str], python_version: str | None = None,
-                   platform: str | Sequence[str] | None = None, *, packages: Sequence[str] = PACKAGES,
-                   host: str = "") -> Bundle:
+def install_bundle(
+    dest: Path | str,
+    plugin_dirs: Sequence[Path | str],
+    python_version: str | None = None,
+    platform: str | Sequence[str] | None = None,
+    *,
+    packages: Sequence[str] = PACKAGES,
+    host: str = "",
+) -> Bundle:
     """Lay out ``dest`` with ``plugin_dirs`` (their contents), ``bridge`` and ``packages``.
 
     ``python_version`` ("3.10") and ``platform`` (wheel tag(s)) name the host's Python; both
@@ -189,8 +213,12 @@ def install_bundle(dest: Path | str, plugin_dirs: Sequence[Path | str], python_v
         raise InstallError(f"{dest}: the bundle lacks {', '.join(missing)} after installing")
     from bridge import __version__ as bridge_version
 
-    lines = [f"host: {host or 'generic'}", f"python: {version}", f"platforms: {' '.join(platforms)}",
-             f"bridge: {bridge_version}"] + [f"{k}: {v}" for k, v in sorted(versions.items())]
+    lines = [
+        f"host: {host or 'generic'}",
+        f"python: {version}",
+        f"platforms: {' '.join(platforms)}",
+        f"bridge: {bridge_version}",
+    ] + [f"{k}: {v}" for k, v in sorted(versions.items())]
     (dest / "VOID_BUNDLE.txt").write_text("\n".join(lines) + "\n")
     return Bundle(dest, python_dir, version, platforms, versions, tuple(wheels))
 
@@ -201,13 +229,22 @@ def install_bundle(dest: Path | str, plugin_dirs: Sequence[Path | str], python_v
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("host", choices=("nuke", "resolve"), help="which host to install for")
-    parser.add_argument("--dest", type=Path, help=f"folder to install into (nuke: {NUKE_DEFAULT_DEST}; "
-                                                  "resolve: Resolve's per-user Fusion folder)")
-    parser.add_argument("--python-version", help="the host's Python, e.g. 3.10 for Nuke 15 "
-                        f"({', '.join(f'Nuke {k}: {v}' for k, v in NUKE_PYTHON.items())}); default: this Python")
-    parser.add_argument("--platform", action="append", dest="platforms",
-                        help="wheel platform tag (repeatable), e.g. manylinux2014_x86_64, win_amd64; "
-                             "default: this machine's")
+    parser.add_argument(
+        "--dest",
+        type=Path,
+        help=f"folder to install into (nuke: {NUKE_DEFAULT_DEST}; resolve: Resolve's per-user Fusion folder)",
+    )
+    parser.add_argument(
+        "--python-version",
+        help="the host's Python, e.g. 3.10 for Nuke 15 "
+        f"({', '.join(f'Nuke {k}: {v}' for k, v in NUKE_PYTHON.items())}); default: this Python",
+    )
+    parser.add_argument(
+        "--platform",
+        action="append",
+        dest="platforms",
+        help="wheel platform tag (repeatable), e.g. manylinux2014_x86_64, win_amd64; default: this machine's",
+    )
 
 
 def _run_resolve(args: argparse.Namespace) -> int:

@@ -74,8 +74,17 @@ ERROR_CODES = frozenset({BAD_REQUEST, BAD_FRAME, TOO_LARGE, UNAUTHORISED, NOT_FO
 # Request types. `upload`/`chunk` carry by-value inputs (engine grants credit), `fetch` with a
 # file name pulls result chunks (client asks for them): zguide ch.7 credit-based transfer.
 REQUEST_TYPES = (
-    "hello", "ping", "submit", "status", "events", "cancel", "fetch", "list",
-    "upload", "chunk", "shutdown",
+    "hello",
+    "ping",
+    "submit",
+    "status",
+    "events",
+    "cancel",
+    "fetch",
+    "list",
+    "upload",
+    "chunk",
+    "shutdown",
 )
 ADMIN_ONLY = frozenset({"shutdown"})
 
@@ -132,17 +141,27 @@ def encode(header: Mapping[str, Any], blobs: Sequence[bytes] = ()) -> list[bytes
 
 def _unpack_header(raw: bytes) -> dict[str, Any]:
     if len(raw) > MAX_HEADER_BYTES:
-        raise ProtocolError(TOO_LARGE, f"frame 0 (header) is {len(raw)} bytes; the limit is {MAX_HEADER_BYTES}", "header")
+        raise ProtocolError(
+            TOO_LARGE, f"frame 0 (header) is {len(raw)} bytes; the limit is {MAX_HEADER_BYTES}", "header"
+        )
     try:
         # Every length is capped by the frame size itself, so a forged huge length fails here
         # instead of allocating.
         header = msgpack.unpackb(
-            raw, raw=False, strict_map_key=True, use_list=True,
-            max_str_len=len(raw), max_bin_len=len(raw), max_array_len=len(raw),
-            max_map_len=len(raw), max_ext_len=0,
+            raw,
+            raw=False,
+            strict_map_key=True,
+            use_list=True,
+            max_str_len=len(raw),
+            max_bin_len=len(raw),
+            max_array_len=len(raw),
+            max_map_len=len(raw),
+            max_ext_len=0,
         )
     except Exception as exc:  # msgpack raises several unrelated types for garbage
-        raise ProtocolError(BAD_FRAME, f"frame 0 (header) is not valid msgpack: {type(exc).__name__}", "header") from None
+        raise ProtocolError(
+            BAD_FRAME, f"frame 0 (header) is not valid msgpack: {type(exc).__name__}", "header"
+        ) from None
     if not isinstance(header, dict):
         raise ProtocolError(BAD_FRAME, f"frame 0 (header) must be a msgpack map, got {type(header).__name__}", "header")
     return header
@@ -162,7 +181,9 @@ def decode(frames: Sequence[bytes]) -> Message:
     if not _is_int(v):
         raise ProtocolError(BAD_REQUEST, "field 'v' (protocol version) is missing or not an integer", "v")
     if v != PROTOCOL_VERSION:
-        raise ProtocolError(BAD_REQUEST, f"protocol version v={v} is not supported; this side speaks v={PROTOCOL_VERSION}", "v")
+        raise ProtocolError(
+            BAD_REQUEST, f"protocol version v={v} is not supported; this side speaks v={PROTOCOL_VERSION}", "v"
+        )
     mid = header.get("id")
     if mid is not None and not ((_is_int(mid)) or (isinstance(mid, str) and len(mid) <= _ID_MAX)):
         raise ProtocolError(BAD_REQUEST, "field 'id' must be an integer or a short string", "id")
@@ -215,8 +236,14 @@ def _is_int(x: Any) -> bool:
 
 
 def _type_name(t: Any) -> str:
-    return {str: "a string", int: "an integer", float: "a number", bool: "a boolean",
-            dict: "a map", list: "a list"}.get(t, getattr(t, "__name__", str(t)))
+    return {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "a boolean",
+        dict: "a map",
+        list: "a list",
+    }.get(t, getattr(t, "__name__", str(t)))
 
 
 def check_map(d: Any, where: str, allowed: Iterable[str], shape: str = "") -> None:
@@ -229,9 +256,18 @@ def check_map(d: Any, where: str, allowed: Iterable[str], shape: str = "") -> No
         raise ProtocolError(BAD_REQUEST, f"unknown field '{where}.{extra[0]}'", f"{where}.{extra[0]}")
 
 
-def get_field(header: Mapping[str, Any], name: str, kind: type, *, required: bool = True,
-              default: Any = None, max_len: int | None = None, min_value: float | None = None,
-              max_value: float | None = None, where: str = "") -> Any:
+def get_field(
+    header: Mapping[str, Any],
+    name: str,
+    kind: type,
+    *,
+    required: bool = True,
+    default: Any = None,
+    max_len: int | None = None,
+    min_value: float | None = None,
+    max_value: float | None = None,
+    where: str = "",
+) -> Any:
     """Read one typed field, raising bad_request naming it when missing or of the wrong shape."""
     label = f"{where}{name}"
     if name not in header or header[name] is None:
@@ -239,16 +275,25 @@ def get_field(header: Mapping[str, Any], name: str, kind: type, *, required: boo
             raise ProtocolError(BAD_REQUEST, f"field '{label}' is required", label)
         return default
     value = header[name]
-    ok = (_is_int(value) if kind is int else
-          (isinstance(value, (int, float)) and not isinstance(value, bool)) if kind is float else
-          isinstance(value, kind))
+    ok = (
+        _is_int(value)
+        if kind is int
+        else (isinstance(value, (int, float)) and not isinstance(value, bool))
+        if kind is float
+        else isinstance(value, kind)
+    )
     if not ok:
-        raise ProtocolError(BAD_REQUEST, f"field '{label}' must be {_type_name(kind)}, got {type(value).__name__}", label)
+        raise ProtocolError(
+            BAD_REQUEST, f"field '{label}' must be {_type_name(kind)}, got {type(value).__name__}", label
+        )
     if kind is float and value != value:  # NaN passes every range check below
         raise ProtocolError(BAD_REQUEST, f"field '{label}' must be a number, got NaN", label)
     if max_len is not None and len(value) > max_len:
-        raise ProtocolError(TOO_LARGE if kind in (list, dict) else BAD_REQUEST,
-                            f"field '{label}' has {len(value)} items/characters; at most {max_len} allowed", label)
+        raise ProtocolError(
+            TOO_LARGE if kind in (list, dict) else BAD_REQUEST,
+            f"field '{label}' has {len(value)} items/characters; at most {max_len} allowed",
+            label,
+        )
     if min_value is not None and value < min_value:
         raise ProtocolError(BAD_REQUEST, f"field '{label}' must be >= {min_value}, got {value}", label)
     if max_value is not None and value > max_value:
@@ -259,7 +304,9 @@ def get_field(header: Mapping[str, Any], name: str, kind: type, *, required: boo
 def check_safe_name(name: Any, label: str) -> str:
     """A by-value file name: one path component, no '..', no separators."""
     if not isinstance(name, str) or not _SAFE_NAME.match(name) or ".." in name:
-        raise ProtocolError(BAD_REQUEST, f"field '{label}' must be a plain file name (letters, digits, '._-#'), got {name!r:.80}", label)
+        raise ProtocolError(
+            BAD_REQUEST, f"field '{label}' must be a plain file name (letters, digits, '._-#'), got {name!r:.80}", label
+        )
     return name
 
 
@@ -303,7 +350,7 @@ MAX_POINTS = 1000
 
 
 def _frame_number(value: Any, label: str) -> int:
-    if not _is_int(value) or not -10**8 < value < 10**8:
+    if not _is_int(value) or not -(10**8) < value < 10**8:
         raise ProtocolError(BAD_REQUEST, f"field '{label}' must be a frame number, got {value!r:.40}", label)
     return value
 
@@ -389,14 +436,18 @@ class JobMasks:
         w = "job.masks."
         mode = get_field(d, "mode", str, max_len=32, where=w)
         if mode not in MASK_MODES:
-            raise ProtocolError(BAD_REQUEST, f"field 'job.masks.mode' must be one of {', '.join(MASK_MODES)}, "
-                                             f"got {mode!r:.40}", "job.masks.mode")
+            raise ProtocolError(
+                BAD_REQUEST,
+                f"field 'job.masks.mode' must be one of {', '.join(MASK_MODES)}, got {mode!r:.40}",
+                "job.masks.mode",
+            )
         paths = {}
         for name in cls.PATHS:
             value = get_field(d, name, str, required=False, max_len=max_path, where=w)
             if value is not None and (not value or "\x00" in value):
-                raise ProtocolError(BAD_REQUEST, f"field 'job.masks.{name}' must be a non-empty path without NUL",
-                                    f"job.masks.{name}")
+                raise ProtocolError(
+                    BAD_REQUEST, f"field 'job.masks.{name}' must be a non-empty path without NUL", f"job.masks.{name}"
+                )
             paths[name] = value
         raw_keys = get_field(d, "keyframes", list, required=False, default=[], max_len=MAX_KEYFRAMES, where=w)
         in_job = set(frames)
@@ -405,8 +456,11 @@ class JobMasks:
             label = f"job.masks.keyframes[{i}]"
             _frame_number(f, label)
             if f not in in_job:
-                raise ProtocolError(BAD_REQUEST, f"field '{label}': key frame {f} is not one of the job's frames "
-                                                 f"({min(frames)}-{max(frames)})", label)
+                raise ProtocolError(
+                    BAD_REQUEST,
+                    f"field '{label}': key frame {f} is not one of the job's frames ({min(frames)}-{max(frames)})",
+                    label,
+                )
             if f in keyframes:
                 raise ProtocolError(BAD_REQUEST, f"field '{label}': key frame {f} is listed twice", label)
             keyframes.append(f)
@@ -415,30 +469,42 @@ class JobMasks:
         for i, p in enumerate(raw_points):
             point = ClickPoint.from_wire(p, f"job.masks.points[{i}]")
             if point.frame not in in_job:
-                raise ProtocolError(BAD_REQUEST, f"field 'job.masks.points[{i}].frame': frame {point.frame} is not "
-                                                 f"one of the job's frames", f"job.masks.points[{i}].frame")
+                raise ProtocolError(
+                    BAD_REQUEST,
+                    f"field 'job.masks.points[{i}].frame': frame {point.frame} is not one of the job's frames",
+                    f"job.masks.points[{i}].frame",
+                )
             points.append(point)
         instruction = get_field(d, "instruction", str, required=False, max_len=4096, where=w)
         threshold = get_field(d, "threshold", float, required=False, min_value=0.0, where=w)
         if threshold is not None and not 0.0 <= threshold < 1.0:
-            raise ProtocolError(BAD_REQUEST, f"field 'job.masks.threshold' must be in [0, 1), got {threshold}",
-                                "job.masks.threshold")
-        masks = cls(mode=mode, keyframes=tuple(sorted(keyframes)), points=tuple(points),
-                    instruction=instruction.strip() if instruction is not None else None,
-                    threshold=None if threshold is None else float(threshold),
-                    dilate_px=get_field(d, "dilate_px", int, required=False, min_value=0, max_value=1000, where=w),
-                    **paths)
+            raise ProtocolError(
+                BAD_REQUEST, f"field 'job.masks.threshold' must be in [0, 1), got {threshold}", "job.masks.threshold"
+            )
+        masks = cls(
+            mode=mode,
+            keyframes=tuple(sorted(keyframes)),
+            points=tuple(points),
+            instruction=instruction.strip() if instruction is not None else None,
+            threshold=None if threshold is None else float(threshold),
+            dilate_px=get_field(d, "dilate_px", int, required=False, min_value=0, max_value=1000, where=w),
+            **paths,
+        )
         masks.check()
         return masks
 
     def check(self) -> None:
         """The mode's rules: which fields it needs and which it refuses (errors name the field)."""
+
         def refuse(*names: str) -> None:
             for name in names:
                 value = getattr(self, name)
                 if value not in (None, ()):
-                    raise ProtocolError(BAD_REQUEST, f"field 'job.masks.{name}' does not belong to mask mode "
-                                                     f"'{self.mode}'", f"job.masks.{name}")
+                    raise ProtocolError(
+                        BAD_REQUEST,
+                        f"field 'job.masks.{name}' does not belong to mask mode '{self.mode}'",
+                        f"job.masks.{name}",
+                    )
 
         def need(name: str, why: str) -> None:
             if getattr(self, name) in (None, (), ""):
@@ -465,8 +531,12 @@ class JobMasks:
             need("instruction", "mask mode 'reason' asks the reasoner what else the object affected")
             refuse("quadmask")
             if prompts == (self.remove is not None):
-                raise ProtocolError(BAD_REQUEST, "mask mode 'reason' needs exactly one remove source: 'job.masks.roto'"
-                                                 "/'points' or 'job.masks.remove'", "job.masks.roto")
+                raise ProtocolError(
+                    BAD_REQUEST,
+                    "mask mode 'reason' needs exactly one remove source: 'job.masks.roto'"
+                    "/'points' or 'job.masks.remove'",
+                    "job.masks.roto",
+                )
 
 
 @dataclass(frozen=True)
@@ -522,8 +592,10 @@ class JobSpec:
         if not frames:
             raise ProtocolError(BAD_REQUEST, "field 'job.frames' names no frames", "job.frames")
         for i, f in enumerate(frames):
-            if not _is_int(f) or not -10**8 < f < 10**8:
-                raise ProtocolError(BAD_REQUEST, f"field 'job.frames[{i}]' must be a frame number, got {f!r:.40}", "job.frames")
+            if not _is_int(f) or not -(10**8) < f < 10**8:
+                raise ProtocolError(
+                    BAD_REQUEST, f"field 'job.frames[{i}]' must be a frame number, got {f!r:.40}", "job.frames"
+                )
         if len(set(frames)) != len(frames):
             raise ProtocolError(BAD_REQUEST, "field 'job.frames' names a frame twice", "job.frames")
         masks = d.get("masks")
@@ -548,16 +620,24 @@ class JobSpec:
         for label in ("plate", "quadmask", "remove", "affected", "out"):
             value = getattr(spec, label)
             if value is not None and (not value or "\x00" in value):
-                raise ProtocolError(BAD_REQUEST, f"field 'job.{label}' must be a non-empty path without NUL", f"job.{label}")
+                raise ProtocolError(
+                    BAD_REQUEST, f"field 'job.{label}' must be a non-empty path without NUL", f"job.{label}"
+                )
         if spec.masks is not None:
             for label in ("quadmask", "remove", "affected"):
                 if getattr(spec, label) is not None:
-                    raise ProtocolError(BAD_REQUEST, f"give the mask either as 'job.masks' or as 'job.{label}', "
-                                                     "not both", f"job.{label}")
+                    raise ProtocolError(
+                        BAD_REQUEST,
+                        f"give the mask either as 'job.masks' or as 'job.{label}', not both",
+                        f"job.{label}",
+                    )
         else:
             if (spec.quadmask is None) == (spec.remove is None):
-                raise ProtocolError(BAD_REQUEST, "give exactly one of 'job.quadmask' or 'job.remove' "
-                                                 "(or a 'job.masks' map)", "job.quadmask")
+                raise ProtocolError(
+                    BAD_REQUEST,
+                    "give exactly one of 'job.quadmask' or 'job.remove' (or a 'job.masks' map)",
+                    "job.quadmask",
+                )
             if spec.affected is not None and spec.remove is None:
                 raise ProtocolError(BAD_REQUEST, "'job.affected' needs 'job.remove'", "job.affected")
         if spec.upload is None and spec.out is None:
@@ -573,8 +653,13 @@ class JobSpec:
         kw["frames"] = tuple(kw.get("frames", ()))
         m = kw.get("masks")
         if isinstance(m, Mapping):
-            kw["masks"] = JobMasks(**{**m, "keyframes": tuple(m.get("keyframes", ())),
-                                      "points": tuple(ClickPoint(**p) for p in m.get("points", ()))})
+            kw["masks"] = JobMasks(
+                **{
+                    **m,
+                    "keyframes": tuple(m.get("keyframes", ())),
+                    "points": tuple(ClickPoint(**p) for p in m.get("points", ())),
+                }
+            )
         return cls(**kw)
 
 
@@ -623,7 +708,7 @@ class JobStatus:
     created: float = 0.0
     updated: float = 0.0
     error: str | None = None
-    output: str | None = None          # output sequence pattern once done
+    output: str | None = None  # output sequence pattern once done
     frames: tuple[int, ...] = ()
     last_seq: int = 0
     spec: dict[str, Any] = field(default_factory=dict)

@@ -16,7 +16,6 @@ import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-
 from typing import Any, Callable, Iterator, Sequence
 
 from .protocol import BAD_REQUEST, ProtocolError, raise_for_error
@@ -61,8 +60,9 @@ SendFn = Callable[..., Any]
 RecvFn = Callable[[], Any]
 
 
-def upload(send: SendFn, recv: RecvFn, files: Sequence[LocalFile],
-           progress: Callable[[int, int], None] | None = None) -> str:
+def upload(
+    send: SendFn, recv: RecvFn, files: Sequence[LocalFile], progress: Callable[[int, int], None] | None = None
+) -> str:
     """Send ``files`` by value; returns the engine's upload id once every chunk is acknowledged."""
     rid = send("upload", (), files=[{"name": f.name, "size": f.size} for f in files])
     begin = _await(recv, {rid})
@@ -93,8 +93,14 @@ def upload(send: SendFn, recv: RecvFn, files: Sequence[LocalFile],
     return uid
 
 
-def download(send: SendFn, recv: RecvFn, job: str, manifest: dict[str, Any], dest: Path,
-             progress: Callable[[int, int], None] | None = None) -> list[Path]:
+def download(
+    send: SendFn,
+    recv: RecvFn,
+    job: str,
+    manifest: dict[str, Any],
+    dest: Path,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Path]:
     """Fetch every file of a done job's ``manifest`` into ``dest``; returns the paths written.
 
     Each file is written to a hidden temporary name and renamed when whole, so ``dest`` never

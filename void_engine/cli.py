@@ -19,7 +19,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("keys", "void_engine.commands.keys", "make CURVE key pairs"),
     ("download", "void_engine.commands.download", "download the VOID weights into a model directory"),
     ("make-tiny-model", "void_engine.pipeline.tiny", "write a tiny random VOID model directory (tests, demo)"),
-    ("demo", "void_engine.demo", "run the embedded demo shot end to end"),
+    ("demo", "void_engine.demo.run", "run the embedded demo shot end to end"),
     ("farm-bundle", "void_engine.cluster.farm", "write an Open Job Description job bundle for a shot (render farm)"),
 ]
 

@@ -75,11 +75,16 @@ class EngineConfig:
 
     def mask_settings(self) -> "MaskSettings":
         """What the worker's mask stage needs (SAM2 and the reasoner), as one typed value."""
-        return MaskSettings(sam2_checkpoint=self.sam2_checkpoint, sam2_config=self.sam2_config,
-                            sam2_random_weights=self.sam2_random_weights, device=self.device,
-                            reasoner_model=self.reasoner_model, reasoner_api_key_env=self.reasoner_api_key_env,
-                            reasoner_timeout_s=self.reasoner_timeout_s,
-                            reasoner_base_url=self.reasoner_base_url or None)
+        return MaskSettings(
+            sam2_checkpoint=self.sam2_checkpoint,
+            sam2_config=self.sam2_config,
+            sam2_random_weights=self.sam2_random_weights,
+            device=self.device,
+            reasoner_model=self.reasoner_model,
+            reasoner_api_key_env=self.reasoner_api_key_env,
+            reasoner_timeout_s=self.reasoner_timeout_s,
+            reasoner_base_url=self.reasoner_base_url or None,
+        )
 
     def journal_path(self) -> Path:
         return self.state_dir / "journal.sqlite3"
@@ -106,10 +111,16 @@ class MaskSettings:
 _SECTIONS = {
     "server": ("bind", "state_dir", "roots", "heartbeat_s", "upload_timeout_s", "events_wait_max_s", "plugins"),
     "limits": ("chunk_bytes", "credit", "max_file_bytes", "max_job_bytes", "max_frames", "max_queued"),
-    "worker": ("backend", "model", "device", "memory_mode", "steps", "max_attempts", "model_size",
-               "window_frames"),
-    "masks": ("sam2_checkpoint", "sam2_config", "sam2_random_weights", "reasoner_model", "reasoner_api_key_env",
-              "reasoner_timeout_s", "reasoner_base_url"),
+    "worker": ("backend", "model", "device", "memory_mode", "steps", "max_attempts", "model_size", "window_frames"),
+    "masks": (
+        "sam2_checkpoint",
+        "sam2_config",
+        "sam2_random_weights",
+        "reasoner_model",
+        "reasoner_api_key_env",
+        "reasoner_timeout_s",
+        "reasoner_base_url",
+    ),
     "security": ("curve", "server_secret_key", "clients_dir", "admin_keys", "admin_token", "allow_insecure"),
     "cluster": ("ray_address", "engines", "gpus_per_engine", "cpus_per_engine", "actor_retries", "ray_namespace"),
 }
@@ -175,11 +186,19 @@ def _to_path_value(key: str, value: Any, base: Path) -> Any:
 
 
 def _check(cfg: EngineConfig) -> None:
-    for name in ("chunk_bytes", "credit", "max_file_bytes", "max_job_bytes", "max_frames", "max_queued",
-                 "max_attempts", "steps"):
+    for name in (
+        "chunk_bytes",
+        "credit",
+        "max_file_bytes",
+        "max_job_bytes",
+        "max_frames",
+        "max_queued",
+        "max_attempts",
+        "steps",
+    ):
         if getattr(cfg, name) < 1:
             raise ConfigError(f"engine setting {name} must be >= 1, got {getattr(cfg, name)}")
-    if (len(cfg.model_size) != 2 or not all(isinstance(v, int) and v > 0 and v % 16 == 0 for v in cfg.model_size)):
+    if len(cfg.model_size) != 2 or not all(isinstance(v, int) and v > 0 and v % 16 == 0 for v in cfg.model_size):
         raise ConfigError(f"[worker] model_size must be [height, width], multiples of 16, got {cfg.model_size}")
     if cfg.reasoner_timeout_s <= 0:
         raise ConfigError(f"[masks] reasoner_timeout_s must be > 0, got {cfg.reasoner_timeout_s}")

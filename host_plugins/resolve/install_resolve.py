@@ -31,8 +31,9 @@ SUPPORT = "VOIDBridge"
 _MARK = '_SUPPORT_DIR = ""'
 
 
-def default_fusion_dir(platform: str | None = None, env: Mapping[str, str] | None = None,
-                       home: Path | None = None) -> Path:
+def default_fusion_dir(
+    platform: str | None = None, env: Mapping[str, str] | None = None, home: Path | None = None
+) -> Path:
     """Resolve's per-user ``Fusion`` folder (its ``Scripts`` subfolders feed Workspace > Scripts).
 
     macOS ``~/Library/Application Support/Blackmagic Design/DaVinci Resolve/Fusion``; Windows
@@ -60,8 +61,9 @@ def _install_script(page: str, dest: Path, support_python: Path) -> Path:
     return target
 
 
-def install_resolve(dest: Path | str | None = None, python_version: str | None = None,
-                    platform: str | Sequence[str] | None = None) -> dict[str, Path]:
+def install_resolve(
+    dest: Path | str | None = None, python_version: str | None = None, platform: str | Sequence[str] | None = None
+) -> dict[str, Path]:
     """Install both scripts and their support folder under ``dest`` (default: this user's Fusion folder).
 
     ``python_version`` ("3.11") and ``platform`` (wheel tags) name the Python Resolve runs
@@ -84,8 +86,12 @@ def install_resolve(dest: Path | str | None = None, python_version: str | None =
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dest", type=Path, help=f"Resolve's Fusion folder (default: {default_fusion_dir()})")
     parser.add_argument("--python-version", help="the Python Resolve uses for scripts, e.g. 3.11 (default: this one)")
-    parser.add_argument("--platform", action="append", dest="platforms",
-                        help="wheel platform tag (repeatable), e.g. win_amd64, macosx_11_0_arm64")
+    parser.add_argument(
+        "--platform",
+        action="append",
+        dest="platforms",
+        help="wheel platform tag (repeatable), e.g. win_amd64, macosx_11_0_arm64",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -94,8 +100,10 @@ def run(args: argparse.Namespace) -> int:
     except InstallError as exc:
         print(f"void-bridge install resolve: {exc}", file=sys.stderr)
         return 2
-    print(f"Installed VOID Remove Object for Resolve:\n  Fusion page: {paths['Comp']}\n  Edit page:   {paths['Edit']}\n"
-          f"  support:     {paths['support']}\nOpen Workspace > Scripts in Resolve (no restart needed).")
+    print(
+        f"Installed VOID Remove Object for Resolve:\n  Fusion page: {paths['Comp']}\n  Edit page:   {paths['Edit']}\n"
+        f"  support:     {paths['support']}\nOpen Workspace > Scripts in Resolve (no restart needed)."
+    )
     return 0
 
 

@@ -20,10 +20,9 @@ ray = pytest.importorskip("ray", reason="the cluster tests need the [cluster] ex
 
 from bridge.client import EngineClient  # noqa: E402
 from bridge.protocol import JobSpec  # noqa: E402
+from tests.engine.engine_harness import wait_until  # noqa: E402
 from void_engine.cluster.gateway import ClusterGateway  # noqa: E402
 from void_engine.config import load_config  # noqa: E402
-
-from tests.engine.engine_harness import wait_until  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -34,9 +33,16 @@ STEP_S = 0.1
 def ray_cluster():
     """A local Ray with two fake GPUs; its workers import the test backend from this folder."""
     path = os.pathsep.join([str(HERE), str(REPO), os.environ.get("PYTHONPATH", "")])
-    ray.init(address="local", num_cpus=2, num_gpus=2, include_dashboard=False, log_to_driver=False,
-             object_store_memory=80 * 1024 * 1024, namespace="void-engine-tests",
-             runtime_env={"env_vars": {"PYTHONPATH": path, "VOID_CLUSTER_STEP_S": str(STEP_S)}})
+    ray.init(
+        address="local",
+        num_cpus=2,
+        num_gpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        object_store_memory=80 * 1024 * 1024,
+        namespace="void-engine-tests",
+        runtime_env={"env_vars": {"PYTHONPATH": path, "VOID_CLUSTER_STEP_S": str(STEP_S)}},
+    )
     try:
         yield
     finally:
@@ -45,7 +51,7 @@ def ray_cluster():
 
 @pytest.fixture(scope="module")
 def shot(tmp_path_factory):
-    from void_engine.samples import make_sample_shot
+    from void_engine.demo.samples import make_sample_shot
 
     return make_sample_shot(tmp_path_factory.mktemp("cluster_shot") / "shot", seed=5, width=160, height=96, frames=3)
 
@@ -56,10 +62,21 @@ def gateway(ray_cluster, shot, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("gateway")
     out = tmp / "out"
     out.mkdir()
-    cfg = load_config(None, bind="tcp://127.0.0.1:*", state_dir=tmp / "state", roots=[Path(shot.root), out],
-                      plugins=["cluster_test_backends"], backend="sleepy", steps=3, model_size=[32, 64],
-                      ray_address="auto", engines=2, cpus_per_engine=1.0, gpus_per_engine=1.0,
-                      admin_token="admin-secret-1234")
+    cfg = load_config(
+        None,
+        bind="tcp://127.0.0.1:*",
+        state_dir=tmp / "state",
+        roots=[Path(shot.root), out],
+        plugins=["cluster_test_backends"],
+        backend="sleepy",
+        steps=3,
+        model_size=[32, 64],
+        ray_address="auto",
+        engines=2,
+        cpus_per_engine=1.0,
+        gpus_per_engine=1.0,
+        admin_token="admin-secret-1234",
+    )
     import sys
 
     sys.path.insert(0, str(HERE))  # the gateway imports the plugin too (backend names for validation)
@@ -76,8 +93,14 @@ def gateway(ray_cluster, shot, tmp_path_factory):
 
 
 def job(shot, out: Path | None, **over) -> JobSpec:
-    base = dict(plate=shot.plate, frames=tuple(shot.frames), prompt="the wall behind the ball",
-                out=str(out) if out else None, remove=shot.remove_matte, affected=shot.affected_matte)
+    base = dict(
+        plate=shot.plate,
+        frames=tuple(shot.frames),
+        prompt="the wall behind the ball",
+        out=str(out) if out else None,
+        remove=shot.remove_matte,
+        affected=shot.affected_matte,
+    )
     base.update(over)
     return JobSpec(**base)
 
@@ -178,8 +201,14 @@ def test_a_job_that_kills_its_engine_is_retried_once_then_failed_and_engines_kee
 def test_through_ray_client_the_gateway_polls_progress_and_cancel_still_works(ray_cluster, gateway, shot):
     """Ray Client (ray://) refuses streaming actor methods, so there the gateway polls the actor:
     same events, same cancel. Forced here on the local Ray; one engine that holds no fake GPU."""
-    cfg = dataclasses.replace(gateway.cfg, bind="tcp://127.0.0.1:*", engines=1, gpus_per_engine=0.0,
-                              cpus_per_engine=0.0, state_dir=gateway.cfg.state_dir.parent / "polled")
+    cfg = dataclasses.replace(
+        gateway.cfg,
+        bind="tcp://127.0.0.1:*",
+        engines=1,
+        gpus_per_engine=0.0,
+        cpus_per_engine=0.0,
+        state_dir=gateway.cfg.state_dir.parent / "polled",
+    )
     gw = ClusterGateway(cfg, streaming=False)
     thread = threading.Thread(target=gw.serve_forever, daemon=True)
     thread.start()
@@ -201,7 +230,7 @@ def test_through_ray_client_the_gateway_polls_progress_and_cancel_still_works(ra
 def test_a_job_that_finishes_while_the_gateway_stops_is_recorded_done(tmp_path, shot):
     from void_engine.cluster.dispatcher import ClusterDispatcher
     from void_engine.cluster.messages import ActorOutcome
-    from void_engine.jobs import Journal
+    from void_engine.service.journal import Journal
 
     cfg = load_config(None, state_dir=tmp_path / "state", roots=[Path(shot.root), tmp_path], ray_address="auto")
     journal = Journal(tmp_path / "journal.sqlite3")
@@ -209,8 +238,11 @@ def test_a_job_that_finishes_while_the_gateway_stops_is_recorded_done(tmp_path, 
     journal.submit("token:someone", job(shot, tmp_path / "out"))
     rec = journal.claim_next()
     dispatcher.stop()  # the gateway is shutting down while the engine sends the job's last words
-    result = {"version_dir": str(tmp_path / "out" / "v001"), "pattern": str(tmp_path / "out" / "v001" / "x.####.exr"),
-              "frames": list(shot.frames)}
+    result = {
+        "version_dir": str(tmp_path / "out" / "v001"),
+        "pattern": str(tmp_path / "out" / "v001" / "x.####.exr"),
+        "frames": list(shot.frames),
+    }
     dispatcher._record_outcome(rec, ActorOutcome("done", result=result), None)
     assert journal.get(rec.id).state == "done"  # not run a second time after the restart
     journal.close()

@@ -19,24 +19,38 @@ ADMIN = "admin-secret-1234"
 
 
 def test_serve_with_cluster_flag_runs_jobs_on_a_ray_actor_and_shuts_down(tmp_path):
-    from void_engine.samples import make_sample_shot
+    from void_engine.demo.samples import make_sample_shot
 
     shot = make_sample_shot(tmp_path / "shot", seed=2, width=160, height=96, frames=2)
     out = tmp_path / "out"
     out.mkdir()
-    config = write_config(tmp_path / "engine.toml", {
-        "server": {"bind": "tcp://127.0.0.1:*", "state_dir": str(tmp_path / "state"),
-                   "roots": [str(shot.root), str(out)]},
-        "worker": {"backend": "preview", "model_size": [32, 64]},
-        # No GPU here: one engine that holds none, so Ray can place it on this CPU machine.
-        "cluster": {"engines": 1, "gpus_per_engine": 0.0, "cpus_per_engine": 1.0},
-        "security": {"admin_token": ADMIN},
-    })
+    config = write_config(
+        tmp_path / "engine.toml",
+        {
+            "server": {
+                "bind": "tcp://127.0.0.1:*",
+                "state_dir": str(tmp_path / "state"),
+                "roots": [str(shot.root), str(out)],
+            },
+            "worker": {"backend": "preview", "model_size": [32, 64]},
+            # No GPU here: one engine that holds none, so Ray can place it on this CPU machine.
+            "cluster": {"engines": 1, "gpus_per_engine": 0.0, "cpus_per_engine": 1.0},
+            "security": {"admin_token": ADMIN},
+        },
+    )
     eng = EngineProcess(config, extra_args=["--cluster", "local"]).start(timeout=60)
     try:
         with EngineClient(eng.endpoint, timeout=30, admin_token=ADMIN) as client:
-            jid = client.submit(JobSpec(plate=shot.plate, frames=tuple(shot.frames), prompt="wall", out=str(out),
-                                        remove=shot.remove_matte, affected=shot.affected_matte))
+            jid = client.submit(
+                JobSpec(
+                    plate=shot.plate,
+                    frames=tuple(shot.frames),
+                    prompt="wall",
+                    out=str(out),
+                    remove=shot.remove_matte,
+                    affected=shot.affected_matte,
+                )
+            )
             status = client.wait(jid)
             assert status.state == "done", (status.error, eng.log()[-3000:])
             assert Path(status.output).parent == out / "v001"

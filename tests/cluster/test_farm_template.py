@@ -25,17 +25,41 @@ PROMPT = 'the "back" wall; not $(touch pwned)'
 
 @pytest.fixture(scope="module")
 def shot(tmp_path_factory):
-    from void_engine.samples import make_sample_shot
+    from void_engine.demo.samples import make_sample_shot
 
     return make_sample_shot(tmp_path_factory.mktemp("farm_shot") / "shot", seed=9, width=160, height=96, frames=5)
 
 
 def write_bundle(shot, tmp: Path, *extra: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "void_engine.cli", "farm-bundle", "--bundle", str(tmp / "bundle"),
-           "--plate", shot.plate, "--frames", shot.frame_range, "--remove", shot.remove_matte,
-           "--affected", shot.affected_matte, "--prompt", PROMPT, "--out", str(tmp / "out"),
-           "--backend", "preview", "--device", "cpu", "--chunk-frames", "2",
-           "--void-engine", f"{sys.executable} -m void_engine.cli", *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "void_engine.cli",
+        "farm-bundle",
+        "--bundle",
+        str(tmp / "bundle"),
+        "--plate",
+        shot.plate,
+        "--frames",
+        shot.frame_range,
+        "--remove",
+        shot.remove_matte,
+        "--affected",
+        shot.affected_matte,
+        "--prompt",
+        PROMPT,
+        "--out",
+        str(tmp / "out"),
+        "--backend",
+        "preview",
+        "--device",
+        "cpu",
+        "--chunk-frames",
+        "2",
+        "--void-engine",
+        f"{sys.executable} -m void_engine.cli",
+        *extra,
+    ]
     return subprocess.run(cmd, cwd=str(tmp), capture_output=True, text=True, timeout=60)
 
 
@@ -64,8 +88,13 @@ def test_bundle_for_a_shot_runs_locally_with_openjd_in_chunked_windows(shot, tmp
     made = write_bundle(shot, tmp_path)
     assert made.returncode == 0, made.stderr
     bundle = tmp_path / "bundle"
-    proc = subprocess.run([OPENJD, "run", str(bundle / "template.yaml"), "-p", f"file://{bundle / 'openjd_params.json'}"],
-                          cwd=str(tmp_path), capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [OPENJD, "run", str(bundle / "template.yaml"), "-p", f"file://{bundle / 'openjd_params.json'}"],
+        cwd=str(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "Chunks run: 3" in proc.stdout
     windows = sorted(p.name for p in (tmp_path / "out").iterdir())
@@ -75,8 +104,9 @@ def test_bundle_for_a_shot_runs_locally_with_openjd_in_chunked_windows(shot, tmp
     remove_seq = FrameSequence(shot.remove_matte, shot.frames)
     for window in windows:
         first, last = (int(v) for v in window.removeprefix("frames_").split("-"))
-        out_seq = FrameSequence(str(tmp_path / "out" / window / "v001" / "sample_void.####.exr"),
-                                tuple(range(first, last + 1)))
+        out_seq = FrameSequence(
+            str(tmp_path / "out" / window / "v001" / "sample_void.####.exr"), tuple(range(first, last + 1))
+        )
         assert out_seq.missing() == []
         for frame in out_seq.frames:
             out = read_plate(out_seq.path(frame))
@@ -96,7 +126,9 @@ def test_bundle_holds_deadline_cloud_parameter_values_and_asset_references(shot,
     bundle = tmp_path / "bundle"
     template = yaml.safe_load((bundle / "template.yaml").read_text())
     declared = {p["name"] for p in template["parameterDefinitions"]}
-    values = {v["name"]: v["value"] for v in yaml.safe_load((bundle / "parameter_values.yaml").read_text())["parameterValues"]}
+    values = {
+        v["name"]: v["value"] for v in yaml.safe_load((bundle / "parameter_values.yaml").read_text())["parameterValues"]
+    }
     assert set(values) <= declared
     assert values["Prompt"] == PROMPT and values["Frames"] == "1001-1005" and values["ChunkFrames"] == 2
     assert values["ShotName"] == "sh010" and values["MaskKind"] == "remove"

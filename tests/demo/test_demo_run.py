@@ -14,8 +14,8 @@ import numpy as np
 import OpenImageIO as oiio
 import pytest
 
-from void_engine import demo
-from void_engine.samples import make_sample_shot
+from void_engine.demo import run as demo
+from void_engine.demo.samples import make_sample_shot
 
 REPO = Path(__file__).resolve().parents[2]
 FIGURES = re.compile(r"^psnr_in_mask_db: (?P<psnr>[0-9.]+|inf)\nchanged_outside_mask: (?P<changed>\d+)$")
@@ -23,8 +23,14 @@ FIGURES = re.compile(r"^psnr_in_mask_db: (?P<psnr>[0-9.]+|inf)\nchanged_outside_
 
 def _run_demo(out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "VOID_MODEL_DIR"}
-    return subprocess.run([sys.executable, "-m", "void_engine.cli", "demo", "--small", "--out", str(out), *extra],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=240)
+    return subprocess.run(
+        [sys.executable, "-m", "void_engine.cli", "demo", "--small", "--out", str(out), *extra],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
 
 
 def _figures(stdout: str) -> tuple[float, int]:

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from void_engine.backends import is_cancellation
+from void_engine.backends.preview import DEFAULT_GROW_PX, PreviewCancelled, preview_inpaint
+from void_engine.demo.samples import SampleScene
 from void_engine.masks.quadmask import quadmask_from_mattes
-from void_engine.preview import DEFAULT_GROW_PX, PreviewCancelled, preview_inpaint
-from void_engine.samples import SampleScene
 
 
 def _small_shot(frames=12, width=224, height=126, seed=1):
@@ -90,9 +90,11 @@ def test_progress_is_reported_per_frame_and_cancel_stops_before_work():
 
 @pytest.mark.parametrize(
     "video_shape, mask_shape, dtype, message",
-    [((3, 8, 8, 4), (3, 8, 8), np.uint8, "video must be"),
-     ((3, 8, 8, 3), (3, 8, 9), np.uint8, "quadmask must be"),
-     ((3, 8, 8, 3), (3, 8, 8), np.float32, "uint8")],
+    [
+        ((3, 8, 8, 4), (3, 8, 8), np.uint8, "video must be"),
+        ((3, 8, 8, 3), (3, 8, 9), np.uint8, "quadmask must be"),
+        ((3, 8, 8, 3), (3, 8, 8), np.float32, "uint8"),
+    ],
 )
 def test_bad_inputs_are_refused_with_the_field_named(video_shape, mask_shape, dtype, message):
     with pytest.raises(ValueError, match=message):

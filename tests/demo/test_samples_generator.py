@@ -6,7 +6,7 @@ import numpy as np
 import OpenImageIO as oiio
 import pytest
 
-from void_engine.samples import SampleScene, make_sample_shot
+from void_engine.demo.samples import SampleScene, make_sample_shot
 
 W, H, T = 160, 90, 6
 

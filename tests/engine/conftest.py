@@ -12,7 +12,7 @@ from .engine_harness import EngineProcess, write_config
 @pytest.fixture(scope="session")
 def sample_shot(tmp_path_factory):
     """A 3-frame 160x96 half RGBA sample shot (plate + remove/affected mattes), made once."""
-    from void_engine.samples import make_sample_shot
+    from void_engine.demo.samples import make_sample_shot
 
     return make_sample_shot(tmp_path_factory.mktemp("engine_shot") / "shot", seed=11, width=160, height=96, frames=3)
 
@@ -25,9 +25,13 @@ def engine_config(tmp_path, sample_shot):
         out = tmp_path / "out"
         out.mkdir(exist_ok=True)
         sections = {
-            "server": {"bind": "tcp://127.0.0.1:*", "state_dir": str(tmp_path / "state"),
-                       "roots": [str(Path(sample_shot.root)), str(out)], "plugins": ["engine_test_backends"],
-                       "heartbeat_s": 1.0},
+            "server": {
+                "bind": "tcp://127.0.0.1:*",
+                "state_dir": str(tmp_path / "state"),
+                "roots": [str(Path(sample_shot.root)), str(out)],
+                "plugins": ["engine_test_backends"],
+                "heartbeat_s": 1.0,
+            },
             "worker": {"backend": "echo", "steps": 3, "max_attempts": 3},
             "limits": {},
             "security": {"admin_token": "admin-secret-1234"},

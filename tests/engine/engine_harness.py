@@ -62,7 +62,12 @@ class EngineProcess:
         log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [PYTHON, "-m", "void_engine.cli", "serve", "--config", str(self.config), *self.extra_args],
-            cwd=str(REPO), env=env_for_engine(self.step_s), stdout=subprocess.PIPE, stderr=log, text=True)
+            cwd=str(REPO),
+            env=env_for_engine(self.step_s),
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
         deadline = time.monotonic() + timeout
         assert self.proc.stdout is not None
         while time.monotonic() < deadline:

@@ -32,7 +32,7 @@ register_backend("echo", EchoBackend)
 
 
 class EchoPass2Backend(EchoBackend):
-    """"echo" with a pass 2 (echo again, from pass 1's result): lets plugin tests check that a job's
+    """ "echo" with a pass 2 (echo again, from pass 1's result): lets plugin tests check that a job's
     pass 2 reaches the engine and runs, without the model."""
 
     @staticmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from void_engine.uploads import UploadStore
+from void_engine.service.uploads import UploadStore
 
 _take = UploadStore.take
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,22 +16,36 @@ from .test_engine_server import far_from_mask
 def cli(module: str, *args: str, home: Path, timeout: float = 120) -> subprocess.CompletedProcess:
     env = env_for_engine(extra={"VOID_BRIDGE_HOME": str(home)})
     env.pop("VOID_BRIDGE_TOKEN", None)
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=str(REPO), env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=str(REPO), env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def job_flags(shot, out: Path) -> list[str]:
-    return ["--plate", shot.plate, "--frames", f"{shot.frames[0]}-{shot.frames[-1]}",
-            "--remove", shot.remove_matte, "--affected", shot.affected_matte,
-            "--prompt", "the wall", "--out", str(out)]
+    return [
+        "--plate",
+        shot.plate,
+        "--frames",
+        f"{shot.frames[0]}-{shot.frames[-1]}",
+        "--remove",
+        shot.remove_matte,
+        "--affected",
+        shot.affected_matte,
+        "--prompt",
+        "the wall",
+        "--out",
+        str(out),
+    ]
 
 
-def test_submit_wait_ends_with_the_output_pattern_and_status_fetch_cancel_work(engine_config, start_engine,
-                                                                               sample_shot, tmp_path):
+def test_submit_wait_ends_with_the_output_pattern_and_status_fetch_cancel_work(
+    engine_config, start_engine, sample_shot, tmp_path
+):
     eng = start_engine(engine_config())
     home = tmp_path / "home"
-    res = cli("bridge.cli", "--engine", eng.endpoint, "submit", *job_flags(sample_shot, tmp_path / "out"), "--wait",
-              home=home)
+    res = cli(
+        "bridge.cli", "--engine", eng.endpoint, "submit", *job_flags(sample_shot, tmp_path / "out"), "--wait", home=home
+    )
     assert res.returncode == 0, res.stderr
     lines = res.stdout.strip().splitlines()
     job = lines[0].strip()
@@ -70,16 +83,23 @@ def test_submit_wait_exits_nonzero_when_the_job_fails(engine_config, start_engin
 def test_submit_to_an_absent_engine_says_so(tmp_path):
     from .engine_harness import free_port
 
-    res = cli("bridge.cli", "--engine", f"tcp://127.0.0.1:{free_port()}", "--timeout", "0.5", "ping",
-              home=tmp_path / "home")
+    res = cli(
+        "bridge.cli", "--engine", f"tcp://127.0.0.1:{free_port()}", "--timeout", "0.5", "ping", home=tmp_path / "home"
+    )
     assert res.returncode == 3 and "no reply" in res.stderr
 
 
 def test_engine_run_preview_prints_progress_and_ends_with_the_output_pattern(sample_shot, tmp_path):
     from void_engine.plates import FrameSequence, read_plate
 
-    res = cli("void_engine.cli", "run", *job_flags(sample_shot, tmp_path / "out"), "--backend", "preview",
-              home=tmp_path / "home")
+    res = cli(
+        "void_engine.cli",
+        "run",
+        *job_flags(sample_shot, tmp_path / "out"),
+        "--backend",
+        "preview",
+        home=tmp_path / "home",
+    )
     assert res.returncode == 0, res.stderr
     pattern = res.stdout.strip().splitlines()[-1].split()[-1]
     assert pattern == str(tmp_path / "out" / "v001" / "sample_void.####.exr")
@@ -101,8 +121,15 @@ def test_engine_run_names_the_missing_frame(sample_shot, tmp_path):
 
 
 def test_doctor_reports_each_check(tmp_path):
-    res = cli("void_engine.cli", "doctor", "--bind", "tcp://127.0.0.1:0", "--model", str(tmp_path / "nope"),
-              home=tmp_path / "home")
+    res = cli(
+        "void_engine.cli",
+        "doctor",
+        "--bind",
+        "tcp://127.0.0.1:0",
+        "--model",
+        str(tmp_path / "nope"),
+        home=tmp_path / "home",
+    )
     lines = res.stdout.strip().splitlines()
     assert [ln.split()[1] for ln in lines] == ["gpu", "weights", "ocio", "port"]
     assert lines[1].startswith("FAIL") and "nope" in lines[1]  # a model folder that does not exist
@@ -134,7 +161,17 @@ def test_client_token_file_readable_by_others_is_made_private(tmp_path, monkeypa
 
 
 def test_submit_fetch_without_wait_is_a_usage_error_and_submits_nothing(sample_shot, tmp_path):
-    res = cli("bridge.cli", "--engine", "tcp://127.0.0.1:9", "--timeout", "0.5", "submit",
-              *job_flags(sample_shot, tmp_path / "out"), "--fetch", str(tmp_path / "here"), home=tmp_path / "home")
+    res = cli(
+        "bridge.cli",
+        "--engine",
+        "tcp://127.0.0.1:9",
+        "--timeout",
+        "0.5",
+        "submit",
+        *job_flags(sample_shot, tmp_path / "out"),
+        "--fetch",
+        str(tmp_path / "here"),
+        home=tmp_path / "home",
+    )
     assert res.returncode == 2 and "--fetch" in res.stderr and "--wait" in res.stderr
     assert res.stdout == ""

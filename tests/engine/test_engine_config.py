@@ -28,15 +28,18 @@ def test_shipped_config_documents_every_setting_with_its_default():
         assert before.startswith("#"), key
 
 
-@pytest.mark.parametrize("body, words", [
-    ("[server]\nbnd = 'x'\n", ["bnd", "[server]"]),
-    ("[workers]\n", ["[workers]"]),
-    ("[limits]\ncredit = 'many'\n", ["credit", "int"]),
-    ("[limits]\ncredit = 0\n", ["credit"]),
-    ("[worker]\nmodel_size = [100, 200]\n", ["model_size"]),
-    ("[security]\ncurve = true\n", ["server_secret_key"]),
-    ("[server\n", ["cannot read"]),
-])
+@pytest.mark.parametrize(
+    "body, words",
+    [
+        ("[server]\nbnd = 'x'\n", ["bnd", "[server]"]),
+        ("[workers]\n", ["[workers]"]),
+        ("[limits]\ncredit = 'many'\n", ["credit", "int"]),
+        ("[limits]\ncredit = 0\n", ["credit"]),
+        ("[worker]\nmodel_size = [100, 200]\n", ["model_size"]),
+        ("[security]\ncurve = true\n", ["server_secret_key"]),
+        ("[server\n", ["cannot read"]),
+    ],
+)
 def test_bad_config_is_refused_naming_file_and_key(tmp_path, body, words):
     path = tmp_path / "engine.toml"
     path.write_text(body)
@@ -44,8 +47,12 @@ def test_bad_config_is_refused_naming_file_and_key(tmp_path, body, words):
         load_config(path)
     for word in words:
         assert word in str(info.value)
-    assert str(path) in str(info.value) or "model_size" in str(info.value) or "credit" in str(info.value) \
+    assert (
+        str(path) in str(info.value)
+        or "model_size" in str(info.value)
+        or "credit" in str(info.value)
         or "server_secret_key" in str(info.value)
+    )
 
 
 def test_relative_paths_are_relative_to_the_config_file_and_flags_override(tmp_path):

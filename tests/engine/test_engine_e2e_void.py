@@ -19,7 +19,8 @@ from .test_engine_server import far_from_mask
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("void_engine.pipeline.tiny") is None,
-    reason="void_engine.pipeline (issue 4) is not in this build; the 'void' backend cannot be tested")
+    reason="void_engine.pipeline (issue 4) is not in this build; the 'void' backend cannot be tested",
+)
 
 
 @pytest.fixture(scope="module")
@@ -29,16 +30,28 @@ def tiny_model(tmp_path_factory) -> Path:
     return make_tiny_model(tmp_path_factory.mktemp("tiny_model") / "model")
 
 
-def test_void_backend_by_path_and_by_value_with_step_events(engine_config, start_engine, sample_shot,
-                                                            tiny_model, tmp_path):
+def test_void_backend_by_path_and_by_value_with_step_events(
+    engine_config, start_engine, sample_shot, tiny_model, tmp_path
+):
     from void_engine.plates import FrameSequence, read_plate
 
-    config = engine_config(worker__backend="void", worker__model=str(tiny_model), worker__steps=2,
-                           worker__model_size=[32, 64], worker__window_frames=21)
+    config = engine_config(
+        worker__backend="void",
+        worker__model=str(tiny_model),
+        worker__steps=2,
+        worker__model_size=[32, 64],
+        worker__window_frames=21,
+    )
     eng = start_engine(config)
-    spec = JobSpec(plate=sample_shot.plate, frames=tuple(sample_shot.frames), prompt="an empty wall",
-                   out=str(tmp_path / "out"), remove=sample_shot.remove_matte,
-                   affected=sample_shot.affected_matte, seed=3)
+    spec = JobSpec(
+        plate=sample_shot.plate,
+        frames=tuple(sample_shot.frames),
+        prompt="an empty wall",
+        out=str(tmp_path / "out"),
+        remove=sample_shot.remove_matte,
+        affected=sample_shot.affected_matte,
+        seed=3,
+    )
     with EngineClient(eng.endpoint, timeout=30.0) as client:
         hello = client.hello()
         assert hello["backend"] == "void" and "void" in hello["backends"]

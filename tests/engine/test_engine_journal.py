@@ -1,4 +1,4 @@
-"""void_engine.jobs: the SQLite journal's states, ordering, idempotency and crash recovery."""
+"""void_engine.service.journal: the SQLite journal's states, ordering, idempotency and crash recovery."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 
 from bridge.protocol import CANCELLED, DONE, FAILED, QUEUED, RUNNING, JobSpec
-from void_engine.jobs import DuplicateKeyError, Journal
+from void_engine.service.journal import DuplicateKeyError, Journal
 
 
 def spec(**over) -> JobSpec:
@@ -85,8 +85,9 @@ def test_finish_records_result_and_terminal_event(journal):
     rec, _ = journal.submit("a", spec())
     journal.claim_next()
     journal.add_event(rec.id, kind="step", window=0, step=1, total=2)
-    journal.finish(rec.id, DONE, result={"pattern": "/s/out/v001/p_void.####.exr", "frames": [1, 2],
-                                         "version_dir": "/s/out/v001"})
+    journal.finish(
+        rec.id, DONE, result={"pattern": "/s/out/v001/p_void.####.exr", "frames": [1, 2], "version_dir": "/s/out/v001"}
+    )
     st = journal.status(rec.id)
     assert st.state == DONE and st.output.endswith("p_void.####.exr") and st.frames == (1, 2)
     evs = journal.events(rec.id)
@@ -136,7 +137,7 @@ def test_state_is_durable_in_the_file_before_it_is_returned(journal, tmp_path):
 
 def test_requeue_puts_one_running_job_back_with_its_reason(tmp_path):
     from bridge.protocol import JobSpec
-    from void_engine.jobs import Journal
+    from void_engine.service.journal import Journal
 
     journal = Journal(tmp_path / "journal.sqlite")
     spec = JobSpec(plate="/p/a.####.exr", frames=(1, 2), prompt="x", out="/o", remove="/p/m.####.exr")

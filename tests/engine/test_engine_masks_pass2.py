@@ -51,8 +51,13 @@ def sam2_config(engine_config, **over):
 def propagate_job(shot, out: Path | None, **over) -> JobSpec:
     key = shot.frames[1]
     masks = JobMasks(mode="propagate", roto=shot.remove_matte, keyframes=(key,))
-    base = dict(plate=shot.plate, frames=tuple(shot.frames), prompt="the wall behind the ball",
-                out=str(out) if out else None, masks=masks)
+    base = dict(
+        plate=shot.plate,
+        frames=tuple(shot.frames),
+        prompt="the wall behind the ball",
+        out=str(out) if out else None,
+        masks=masks,
+    )
     base.update(over)
     return JobSpec(**base)
 
@@ -82,7 +87,8 @@ def key_matte(shot) -> np.ndarray:
 
 
 def test_propagate_job_builds_the_quadmask_with_sam2_by_path_and_by_value(
-        engine_config, start_engine, sample_shot, tmp_path, one_thread_engine):
+    engine_config, start_engine, sample_shot, tmp_path, one_thread_engine
+):
     from void_engine.masks import REMOVE
     from void_engine.plates import FrameSequence
 
@@ -106,11 +112,38 @@ def test_propagate_job_builds_the_quadmask_with_sam2_by_path_and_by_value(
 
     # By value through the CLI: the roto's one key frame travels with the plate.
     cli = subprocess.run(
-        [sys.executable, "-m", "bridge.cli", "--engine", eng.endpoint, "--timeout", "30", "--token", "cli-user",
-         "submit", "--plate", sample_shot.plate, "--frames", sample_shot.frame_range, "--roto",
-         sample_shot.remove_matte, "--roto-frames", str(sample_shot.frames[1]), "--prompt", "the wall",
-         "--by-value", "--wait", "--fetch", str(tmp_path / "fetched")],
-        cwd=REPO, env=env_for_engine(), capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "bridge.cli",
+            "--engine",
+            eng.endpoint,
+            "--timeout",
+            "30",
+            "--token",
+            "cli-user",
+            "submit",
+            "--plate",
+            sample_shot.plate,
+            "--frames",
+            sample_shot.frame_range,
+            "--roto",
+            sample_shot.remove_matte,
+            "--roto-frames",
+            str(sample_shot.frames[1]),
+            "--prompt",
+            "the wall",
+            "--by-value",
+            "--wait",
+            "--fetch",
+            str(tmp_path / "fetched"),
+        ],
+        cwd=REPO,
+        env=env_for_engine(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert cli.returncode == 0, cli.stderr[-2000:]
     job_id = cli.stdout.splitlines()[0].strip()
     out_dir = tmp_path / "state" / "jobs" / job_id / "out"
@@ -123,16 +156,22 @@ def _shadow_answer(frames, cells):
     return {
         "reasoning": "the ball casts a shadow on the ground",
         "integral_belongings": [],
-        "affected_objects": [{
-            "noun": "shadow", "category": "visual_artifact", "why": "cast by the ball",
-            "cells_now": [{"frame": f, "cells": [{"row": r, "col": c} for r, c in cells]} for f in frames],
-            "will_move": False}],
+        "affected_objects": [
+            {
+                "noun": "shadow",
+                "category": "visual_artifact",
+                "why": "cast by the ball",
+                "cells_now": [{"frame": f, "cells": [{"row": r, "col": c} for r, c in cells]} for f in frames],
+                "will_move": False,
+            }
+        ],
         "scene_description": "a wall and a floor",
     }
 
 
 def test_reason_job_asks_the_fake_gemini_and_marks_the_affected_region(
-        engine_config, start_engine, sample_shot, tmp_path, one_thread_engine, monkeypatch):
+    engine_config, start_engine, sample_shot, tmp_path, one_thread_engine, monkeypatch
+):
     from void_engine.masks.grid import Grid
     from void_engine.masks.quadmask import split_quadmask
 
@@ -141,13 +180,27 @@ def test_reason_job_asks_the_fake_gemini_and_marks_the_affected_region(
     with FakeGemini() as fake:
         fake.reply_json(_shadow_answer(sample_shot.frames, cells))
         monkeypatch.setenv(KEY_ENV, "test-key")
-        eng = start_engine(sam2_config(engine_config, masks__reasoner_api_key_env=KEY_ENV,
-                                       masks__reasoner_base_url=fake.base_url,
-                                       masks__reasoner_model="gemini-test", masks__reasoner_timeout_s=20.0))
+        eng = start_engine(
+            sam2_config(
+                engine_config,
+                masks__reasoner_api_key_env=KEY_ENV,
+                masks__reasoner_base_url=fake.base_url,
+                masks__reasoner_model="gemini-test",
+                masks__reasoner_timeout_s=20.0,
+            )
+        )
         spec = propagate_job(sample_shot, tmp_path / "out")
-        spec = JobSpec(**{**spec.__dict__, "masks": JobMasks(
-            mode="reason", roto=sample_shot.remove_matte, keyframes=(sample_shot.frames[1],),
-            instruction="remove the red ball and its shadow")})
+        spec = JobSpec(
+            **{
+                **spec.__dict__,
+                "masks": JobMasks(
+                    mode="reason",
+                    roto=sample_shot.remove_matte,
+                    keyframes=(sample_shot.frames[1],),
+                    instruction="remove the red ball and its shadow",
+                ),
+            }
+        )
         with EngineClient(eng.endpoint, timeout=30.0) as client:
             assert client.hello()["reasoner"] is True
             events = list(client.events(client.submit(spec), give_up_after=120))
@@ -166,14 +219,20 @@ def test_reason_job_asks_the_fake_gemini_and_marks_the_affected_region(
 
 
 def test_reason_job_without_api_key_is_done_with_a_reasoning_skipped_event(
-        engine_config, start_engine, sample_shot, tmp_path, one_thread_engine):
+    engine_config, start_engine, sample_shot, tmp_path, one_thread_engine
+):
     from void_engine.masks import AFFECTED, OVERLAP
 
-    eng = start_engine(engine_config(masks__reasoner_api_key_env=KEY_ENV,
-                                     masks__reasoner_base_url="http://127.0.0.1:9"))
-    spec = JobSpec(plate=sample_shot.plate, frames=tuple(sample_shot.frames), prompt="the wall",
-                   out=str(tmp_path / "out"),
-                   masks=JobMasks(mode="reason", remove=sample_shot.remove_matte, instruction="remove the ball"))
+    eng = start_engine(
+        engine_config(masks__reasoner_api_key_env=KEY_ENV, masks__reasoner_base_url="http://127.0.0.1:9")
+    )
+    spec = JobSpec(
+        plate=sample_shot.plate,
+        frames=tuple(sample_shot.frames),
+        prompt="the wall",
+        out=str(tmp_path / "out"),
+        masks=JobMasks(mode="reason", remove=sample_shot.remove_matte, instruction="remove the ball"),
+    )
     with EngineClient(eng.endpoint, timeout=30.0) as client:
         assert client.hello()["reasoner"] is False
         events = list(client.events(client.submit(spec), give_up_after=60))
@@ -185,7 +244,8 @@ def test_reason_job_without_api_key_is_done_with_a_reasoning_skipped_event(
 
 
 def test_what_the_engine_cannot_run_is_refused_at_submit_naming_the_field(
-        engine_config, start_engine, sample_shot, tmp_path, monkeypatch):
+    engine_config, start_engine, sample_shot, tmp_path, monkeypatch
+):
     monkeypatch.delenv("VOID_SAM2_CHECKPOINT", raising=False)
     eng = start_engine(engine_config())  # echo backend (no pass 2), no SAM2 configured
     with EngineClient(eng.endpoint) as client:
@@ -193,10 +253,20 @@ def test_what_the_engine_cannot_run_is_refused_at_submit_naming_the_field(
         assert hello["pass2"] is False and "pass 2" in hello["pass2_error"]
         assert "propagate" not in hello["mask_modes"]
         for spec, field, words in (
-                (propagate_job(sample_shot, tmp_path / "out"), "job.masks.mode", "SAM2"),
-                (JobSpec(plate=sample_shot.plate, frames=tuple(sample_shot.frames), prompt="x",
-                         out=str(tmp_path / "out"), remove=sample_shot.remove_matte, pass2=True),
-                 "job.pass2", "pass 2")):
+            (propagate_job(sample_shot, tmp_path / "out"), "job.masks.mode", "SAM2"),
+            (
+                JobSpec(
+                    plate=sample_shot.plate,
+                    frames=tuple(sample_shot.frames),
+                    prompt="x",
+                    out=str(tmp_path / "out"),
+                    remove=sample_shot.remove_matte,
+                    pass2=True,
+                ),
+                "job.pass2",
+                "pass 2",
+            ),
+        ):
             with pytest.raises(P.ProtocolError) as info:
                 client.submit(spec)
             assert info.value.field == field and words in info.value.message
@@ -208,8 +278,14 @@ def test_by_path_roto_outside_the_roots_is_refused(engine_config, start_engine, 
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     spec = propagate_job(sample_shot, tmp_path / "out")
-    spec = JobSpec(**{**spec.__dict__, "masks": JobMasks(mode="propagate", roto=str(outside / "roto.####.exr"),
-                                                          keyframes=(sample_shot.frames[0],))})
+    spec = JobSpec(
+        **{
+            **spec.__dict__,
+            "masks": JobMasks(
+                mode="propagate", roto=str(outside / "roto.####.exr"), keyframes=(sample_shot.frames[0],)
+            ),
+        }
+    )
     with EngineClient(eng.endpoint) as client:
         with pytest.raises(P.ProtocolError) as info:
             client.submit(spec)
@@ -223,23 +299,42 @@ def tiny_model_with_pass2(tmp_path_factory) -> Path:
     return make_tiny_model(tmp_path_factory.mktemp("tiny_model_p2") / "model", with_pass2=True)
 
 
-def test_pass2_on_the_tiny_model_runs_both_passes(engine_config, start_engine, sample_shot, tiny_model_with_pass2,
-                                                  tmp_path, one_thread_engine):
-    config = engine_config(worker__backend="void", worker__model=str(tiny_model_with_pass2), worker__steps=2,
-                           worker__model_size=[32, 64], worker__window_frames=21)
+def test_pass2_on_the_tiny_model_runs_both_passes(
+    engine_config, start_engine, sample_shot, tiny_model_with_pass2, tmp_path, one_thread_engine
+):
+    config = engine_config(
+        worker__backend="void",
+        worker__model=str(tiny_model_with_pass2),
+        worker__steps=2,
+        worker__model_size=[32, 64],
+        worker__window_frames=21,
+    )
     eng = start_engine(config)
-    spec = JobSpec(plate=sample_shot.plate, frames=tuple(sample_shot.frames), prompt="an empty wall",
-                   out=str(tmp_path / "out"), remove=sample_shot.remove_matte, pass2=True, seed=2)
+    spec = JobSpec(
+        plate=sample_shot.plate,
+        frames=tuple(sample_shot.frames),
+        prompt="an empty wall",
+        out=str(tmp_path / "out"),
+        remove=sample_shot.remove_matte,
+        pass2=True,
+        seed=2,
+    )
     with EngineClient(eng.endpoint, timeout=30.0) as client:
         assert client.hello()["pass2"] is True
         events = list(client.events(client.submit(spec), give_up_after=300))
     assert events[-1].state == "done", (events[-1], eng.log()[-3000:])
-    kinds = [("pass2" if e.stage == "pass2" else "model") if e.kind == "stage" and e.stage in ("model", "pass2")
-             else "step" if e.kind == "step" else None for e in events]
+    kinds = [
+        ("pass2" if e.stage == "pass2" else "model")
+        if e.kind == "stage" and e.stage in ("model", "pass2")
+        else "step"
+        if e.kind == "step"
+        else None
+        for e in events
+    ]
     kinds = [k for k in kinds if k]
     first, second = kinds.index("model"), kinds.index("pass2")
     assert first < second
-    assert kinds[first + 1:second].count("step") == 2 and kinds[second + 1:].count("step") == 2
+    assert kinds[first + 1 : second].count("step") == 2 and kinds[second + 1 :].count("step") == 2
     prov = provenance(events[-1].output.replace("####", f"{sample_shot.frames[0]:04d}"))
     assert prov["void:passes"] == "1+2"
 

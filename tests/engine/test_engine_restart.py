@@ -15,15 +15,22 @@ TOKEN = "artist-token-restart"
 
 
 def job(shot, out: Path, n: int) -> JobSpec:
-    return JobSpec(plate=shot.plate, frames=tuple(shot.frames), prompt=f"take {n}", out=str(out),
-                   remove=shot.remove_matte, affected=shot.affected_matte, job_key=f"take-{n}")
+    return JobSpec(
+        plate=shot.plate,
+        frames=tuple(shot.frames),
+        prompt=f"take {n}",
+        out=str(out),
+        remove=shot.remove_matte,
+        affected=shot.affected_matte,
+        job_key=f"take-{n}",
+    )
 
 
 def visible_problems(out: Path) -> list[str]:
     """Partial output where an artist looks: temp files, staging folders, incomplete versions.
 
     The one hidden file a complete version holds is the worker's published-job marker."""
-    from void_engine.worker import PUBLISHED_MARKER
+    from void_engine.service.runner import PUBLISHED_MARKER
 
     problems = [str(p) for p in out.rglob("*") if p.name.startswith(".") and p.name != PUBLISHED_MARKER]
     for version in out.glob("v*"):
@@ -33,8 +40,9 @@ def visible_problems(out: Path) -> list[str]:
     return problems
 
 
-def test_kill_9_with_one_running_and_two_queued_then_restart_finishes_all(engine_config, start_engine,
-                                                                           sample_shot, tmp_path):
+def test_kill_9_with_one_running_and_two_queued_then_restart_finishes_all(
+    engine_config, start_engine, sample_shot, tmp_path
+):
     address = f"tcp://127.0.0.1:{free_port()}"
     config = engine_config(server__bind=address, worker__steps=6)
     out = tmp_path / "out"
@@ -51,6 +59,7 @@ def test_kill_9_with_one_running_and_two_queued_then_restart_finishes_all(engine
         eng.kill()  # SIGKILL: no clean-up of any kind
 
         eng = start_engine(config, step_s=0.15)
+
         # Second crash, this time while a job is writing frames into its staging folder.
         def writing() -> bool:
             for j in jobs:
@@ -97,7 +106,7 @@ def snapshot(client: EngineClient, job_id: str):
 
 def _interrupted_job(state: Path, spec: JobSpec, *, cancel: bool) -> str:
     """Journal a job the way a crash leaves it: running (its cancel asked, if ``cancel``)."""
-    from void_engine.jobs import Journal
+    from void_engine.service.journal import Journal
 
     journal = Journal(state / "journal.sqlite3")
     try:
@@ -111,7 +120,7 @@ def _interrupted_job(state: Path, spec: JobSpec, *, cancel: bool) -> str:
 
 
 def test_job_cancelled_at_restart_leaves_no_staging_folder(engine_config, start_engine, sample_shot, tmp_path):
-    from void_engine.worker import staging_dir
+    from void_engine.service.runner import staging_dir
 
     config = engine_config()
     out = tmp_path / "out"
@@ -127,8 +136,14 @@ def test_job_cancelled_at_restart_leaves_no_staging_folder(engine_config, start_
 
 def test_by_value_job_failed_at_restart_leaves_no_uploaded_inputs(engine_config, start_engine, tmp_path):
     config = engine_config(worker__max_attempts=1)
-    spec = JobSpec(plate="plate.####.exr", frames=(1001,), prompt="x", remove="remove.####.exr",
-                   upload="upload-1", name="shot_void")
+    spec = JobSpec(
+        plate="plate.####.exr",
+        frames=(1001,),
+        prompt="x",
+        remove="remove.####.exr",
+        upload="upload-1",
+        name="shot_void",
+    )
     jid = _interrupted_job(tmp_path / "state", spec, cancel=False)
     inputs = tmp_path / "state" / "jobs" / jid / "inputs"
     inputs.mkdir(parents=True)
@@ -145,18 +160,34 @@ def test_a_rerun_after_publishing_returns_the_published_version_instead_of_a_dup
     from bridge.protocol import JobSpec
     from tests.engine.engine_test_backends import EchoBackend
     from void_engine.backends import BackendSettings
-    from void_engine.worker import resolve_job, run_job
+    from void_engine.service.admission import resolve_job
+    from void_engine.service.runner import run_job
 
     out = tmp_path / "out"
-    spec = JobSpec(plate=sample_shot.plate, frames=tuple(sample_shot.frames), prompt="wall", out=str(out),
-                   remove=sample_shot.remove_matte, affected=sample_shot.affected_matte)
+    spec = JobSpec(
+        plate=sample_shot.plate,
+        frames=tuple(sample_shot.frames),
+        prompt="wall",
+        out=str(out),
+        remove=sample_shot.remove_matte,
+        affected=sample_shot.affected_matte,
+    )
     job = resolve_job(spec, [sample_shot.root, tmp_path])
     backend = EchoBackend(BackendSettings())
     events = []
 
     def attempt(job_id):
-        return run_job(job_id, job, backend, prompt="wall", seed=1, steps=2, cancel=lambda: False,
-                       report=lambda kind, **f: events.append((kind, f)), settings={"model_size": (32, 64)})
+        return run_job(
+            job_id,
+            job,
+            backend,
+            prompt="wall",
+            seed=1,
+            steps=2,
+            cancel=lambda: False,
+            report=lambda kind, **f: events.append((kind, f)),
+            settings={"model_size": (32, 64)},
+        )
 
     first = attempt("job-a")
     frame = first.version_dir / Path(first.pattern).name.replace("####", f"{sample_shot.frames[0]:04d}")

@@ -24,8 +24,14 @@ ADMIN = "admin-secret-1234"
 
 
 def job_for(shot, out_dir: Path | None, **over) -> JobSpec:
-    base = dict(plate=shot.plate, frames=tuple(shot.frames), prompt="the wall behind the ball",
-                out=str(out_dir) if out_dir else None, remove=shot.remove_matte, affected=shot.affected_matte)
+    base = dict(
+        plate=shot.plate,
+        frames=tuple(shot.frames),
+        prompt="the wall behind the ball",
+        out=str(out_dir) if out_dir else None,
+        remove=shot.remove_matte,
+        affected=shot.affected_matte,
+    )
     base.update(over)
     return JobSpec(**base)
 
@@ -41,8 +47,9 @@ def far_from_mask(shot, frame: int, margin: int = 30) -> np.ndarray:
     return grown == 0
 
 
-def test_job_by_path_streams_stage_and_step_events_and_keeps_outside_pixels(engine_config, start_engine,
-                                                                             sample_shot, tmp_path):
+def test_job_by_path_streams_stage_and_step_events_and_keeps_outside_pixels(
+    engine_config, start_engine, sample_shot, tmp_path
+):
     from void_engine.plates import FrameSequence, read_plate
 
     eng = start_engine(engine_config())
@@ -69,8 +76,9 @@ def test_job_by_path_streams_stage_and_step_events_and_keeps_outside_pixels(engi
         assert np.array_equal(out.pixels[keep], plate.pixels[keep])
 
 
-def test_job_by_value_uploads_and_fetches_the_same_pixels_as_by_path(engine_config, start_engine,
-                                                                     sample_shot, tmp_path):
+def test_job_by_value_uploads_and_fetches_the_same_pixels_as_by_path(
+    engine_config, start_engine, sample_shot, tmp_path
+):
     from void_engine.plates import FrameSequence, read_plate
 
     # Small chunks and credit so the transfer really is many pipelined chunks.
@@ -100,8 +108,9 @@ def test_job_by_value_uploads_and_fetches_the_same_pixels_as_by_path(engine_conf
         assert np.allclose(a.pixels, b.pixels, atol=1e-6)
 
 
-def test_events_wait_longer_than_the_engine_allows_is_shortened_not_refused(engine_config, start_engine,
-                                                                             sample_shot, tmp_path):
+def test_events_wait_longer_than_the_engine_allows_is_shortened_not_refused(
+    engine_config, start_engine, sample_shot, tmp_path
+):
     eng = start_engine(engine_config(server__events_wait_max_s=0.5))
     with EngineClient(eng.endpoint) as client:
         job = client.submit(job_for(sample_shot, tmp_path / "out"))
@@ -120,8 +129,9 @@ def test_events_wait_of_nan_is_refused_instead_of_parked_forever(engine_config, 
         assert (info.value.code, info.value.field) == (P.BAD_REQUEST, "wait")
 
 
-def test_by_value_job_is_not_run_before_its_uploaded_inputs_are_in_place(engine_config, start_engine,
-                                                                           sample_shot, tmp_path):
+def test_by_value_job_is_not_run_before_its_uploaded_inputs_are_in_place(
+    engine_config, start_engine, sample_shot, tmp_path
+):
     eng = start_engine(engine_config(server__plugins=["engine_test_backends", "slow_upload_take"]))
     with EngineClient(eng.endpoint) as client:
         job = client.submit(job_for(sample_shot, None), by_value=True)
@@ -141,8 +151,7 @@ def test_loop_answers_ping_and_status_while_a_job_runs(engine_config, start_engi
         assert client.wait(job).state == "cancelled"
 
 
-def test_cancel_stops_within_one_step_and_leaves_no_partial_output(engine_config, start_engine,
-                                                                   sample_shot, tmp_path):
+def test_cancel_stops_within_one_step_and_leaves_no_partial_output(engine_config, start_engine, sample_shot, tmp_path):
     eng = start_engine(engine_config(worker__steps=40), step_s=0.1)
     with EngineClient(eng.endpoint) as client:
         job = client.submit(job_for(sample_shot, tmp_path / "out"))
@@ -162,8 +171,9 @@ def test_cancel_stops_within_one_step_and_leaves_no_partial_output(engine_config
     assert steps_before == 2
 
 
-def test_cancelling_a_queued_by_value_job_deletes_its_uploaded_inputs(engine_config, start_engine,
-                                                                      sample_shot, tmp_path):
+def test_cancelling_a_queued_by_value_job_deletes_its_uploaded_inputs(
+    engine_config, start_engine, sample_shot, tmp_path
+):
     eng = start_engine(engine_config(worker__steps=40), step_s=0.1)
     with EngineClient(eng.endpoint) as client:
         running = client.submit(job_for(sample_shot, tmp_path / "out"))
@@ -176,16 +186,23 @@ def test_cancelling_a_queued_by_value_job_deletes_its_uploaded_inputs(engine_con
         client.cancel(running)
 
 
-def test_other_client_cannot_see_cancel_or_fetch_a_job_but_admin_can(engine_config, start_engine,
-                                                                      sample_shot, tmp_path):
+def test_other_client_cannot_see_cancel_or_fetch_a_job_but_admin_can(
+    engine_config, start_engine, sample_shot, tmp_path
+):
     eng = start_engine(engine_config())
-    with EngineClient(eng.endpoint, token="alice-token-1") as alice, \
-            EngineClient(eng.endpoint, token="mallory-token-1") as mallory, \
-            EngineClient(eng.endpoint, token="root-token-1", admin_token=ADMIN) as admin:
+    with (
+        EngineClient(eng.endpoint, token="alice-token-1") as alice,
+        EngineClient(eng.endpoint, token="mallory-token-1") as mallory,
+        EngineClient(eng.endpoint, token="root-token-1", admin_token=ADMIN) as admin,
+    ):
         job = alice.submit(job_for(sample_shot, tmp_path / "out"))
         assert alice.wait(job).state == "done"
-        for call in (lambda: mallory.cancel(job), lambda: mallory.fetch(job), lambda: mallory.status(job),
-                     lambda: mallory.fetch(job, tmp_path / "stolen")):
+        for call in (
+            lambda: mallory.cancel(job),
+            lambda: mallory.fetch(job),
+            lambda: mallory.status(job),
+            lambda: mallory.fetch(job, tmp_path / "stolen"),
+        ):
             with pytest.raises(P.ProtocolError) as info:
                 call()
             assert info.value.code == P.UNAUTHORISED and "another client" in info.value.message
@@ -218,8 +235,9 @@ def test_fetch_serves_no_symlink_planted_in_a_result_folder(engine_config, start
         assert info.value.code == P.NOT_FOUND
 
 
-def test_fetch_serves_nothing_from_a_result_folder_swapped_for_a_symlink(engine_config, start_engine,
-                                                                         sample_shot, tmp_path):
+def test_fetch_serves_nothing_from_a_result_folder_swapped_for_a_symlink(
+    engine_config, start_engine, sample_shot, tmp_path
+):
     elsewhere = tmp_path / "elsewhere"  # outside every root
     elsewhere.mkdir()
     (elsewhere / "private.exr").write_bytes(b"not yours")
@@ -249,8 +267,9 @@ def test_resubmit_with_same_job_key_returns_the_same_job(engine_config, start_en
     assert len(list((tmp_path / "out").glob("v*"))) == 1
 
 
-def test_resent_by_value_submit_finds_its_job_after_the_first_took_the_upload(engine_config, start_engine,
-                                                                              sample_shot, tmp_path):
+def test_resent_by_value_submit_finds_its_job_after_the_first_took_the_upload(
+    engine_config, start_engine, sample_shot, tmp_path
+):
     # What EngineClient.request does when the first submit's reply is lost: the same message again.
     eng = start_engine(engine_config())
     with EngineClient(eng.endpoint) as client:
@@ -261,8 +280,7 @@ def test_resent_by_value_submit_finds_its_job_after_the_first_took_the_upload(en
         assert client.wait(first["job"]).state == "done"
 
 
-def test_full_queue_answers_busy_but_resubmits_still_find_their_job(engine_config, start_engine,
-                                                                   sample_shot, tmp_path):
+def test_full_queue_answers_busy_but_resubmits_still_find_their_job(engine_config, start_engine, sample_shot, tmp_path):
     eng = start_engine(engine_config(limits__max_queued=1, worker__steps=30), step_s=0.1)
     with EngineClient(eng.endpoint) as client:
         running = client.submit(job_for(sample_shot, tmp_path / "out", prompt="a"))
@@ -276,8 +294,9 @@ def test_full_queue_answers_busy_but_resubmits_still_find_their_job(engine_confi
             client.cancel(job)
 
 
-def test_paths_outside_roots_and_missing_frames_are_refused_at_submit(engine_config, start_engine,
-                                                                      sample_shot, tmp_path):
+def test_paths_outside_roots_and_missing_frames_are_refused_at_submit(
+    engine_config, start_engine, sample_shot, tmp_path
+):
     outside = tmp_path / "outside"
     outside.mkdir()
     link = Path(sample_shot.root) / "escape"
@@ -300,19 +319,23 @@ def test_paths_outside_roots_and_missing_frames_are_refused_at_submit(engine_con
             with pytest.raises(P.ProtocolError) as info:
                 client.submit(job_for(sample_shot, tmp_path / "out", **over))
             assert (info.value.code, info.value.field) == (code, field), (over, info.value)
-        missing = pytest.raises(P.ProtocolError, client.submit,
-                                job_for(sample_shot, tmp_path / "out", frames=(1001, 1004)))
+        missing = pytest.raises(
+            P.ProtocolError, client.submit, job_for(sample_shot, tmp_path / "out", frames=(1001, 1004))
+        )
         assert "frame 1004" in missing.value.message
         assert client.list() == []
 
 
 def test_upload_caps_are_checked_before_anything_is_written(engine_config, start_engine, tmp_path):
-    eng = start_engine(engine_config(limits__max_file_bytes=100_000, limits__max_job_bytes=150_000,
-                                     limits__chunk_bytes=65536))
+    eng = start_engine(
+        engine_config(limits__max_file_bytes=100_000, limits__max_job_bytes=150_000, limits__chunk_bytes=65536)
+    )
     spool = tmp_path / "state" / "spool"
     with EngineClient(eng.endpoint) as client:
-        for files, field in (([{"name": "plate.1001.exr", "size": 10**12}], "files[0].size"),
-                             ([{"name": f"p.{i}.exr", "size": 90_000} for i in range(2)], "files")):
+        for files, field in (
+            ([{"name": "plate.1001.exr", "size": 10**12}], "files[0].size"),
+            ([{"name": f"p.{i}.exr", "size": 90_000} for i in range(2)], "files"),
+        ):
             with pytest.raises(P.ProtocolError) as info:
                 client.request("upload", files=files)
             assert (info.value.code, info.value.field) == (P.TOO_LARGE, field)
@@ -340,8 +363,10 @@ def test_client_that_vanishes_mid_upload_leaves_no_garbage(engine_config, start_
     ctx = zmq.Context()
     try:
         with EngineClient(eng.endpoint, context=ctx) as client:
-            up = client.request("upload", files=[{"name": "plate.1001.exr", "size": 300_000},
-                                                 {"name": "plate.1002.exr", "size": 300_000}]).header["upload"]
+            up = client.request(
+                "upload",
+                files=[{"name": "plate.1001.exr", "size": 300_000}, {"name": "plate.1002.exr", "size": 300_000}],
+            ).header["upload"]
             client.request("chunk", (b"\x76\x2f\x31\x01" + b"\0" * 99_996,), upload=up, file=0, offset=0)
             assert sum(1 for _ in spool.rglob("*.exr")) == 1
         # The client is gone; after the upload timeout nothing of it remains.
@@ -374,21 +399,22 @@ def test_failed_job_reports_the_bad_frame(engine_config, start_engine, sample_sh
     assert not list((tmp_path / "out").rglob("*.exr"))
 
 
-def test_quadmask_job_by_value_gives_the_same_result_as_the_mattes(engine_config, start_engine, sample_shot,
-                                                                   tmp_path):
+def test_quadmask_job_by_value_gives_the_same_result_as_the_mattes(engine_config, start_engine, sample_shot, tmp_path):
     from void_engine.masks.quadmask import quadmask_from_mattes, read_matte, write_quadmask_sequence
     from void_engine.plates import FrameSequence, read_plate
 
     frames = tuple(sample_shot.frames)
     rm, af = FrameSequence(sample_shot.remove_matte, frames), FrameSequence(sample_shot.affected_matte, frames)
     quad = FrameSequence(str(tmp_path / "quad" / "shot_quad.####.exr"), frames)
-    write_quadmask_sequence(quad, [quadmask_from_mattes(read_matte(rm.path(f)), read_matte(af.path(f)))
-                                   for f in frames])
+    write_quadmask_sequence(
+        quad, [quadmask_from_mattes(read_matte(rm.path(f)), read_matte(af.path(f))) for f in frames]
+    )
     eng = start_engine(engine_config())
     with EngineClient(eng.endpoint) as client:
         from_mattes = client.submit(job_for(sample_shot, tmp_path / "out"))
-        from_quad = client.submit(job_for(sample_shot, None, remove=None, affected=None, quadmask=quad.pattern),
-                                  by_value=True)
+        from_quad = client.submit(
+            job_for(sample_shot, None, remove=None, affected=None, quadmask=quad.pattern), by_value=True
+        )
         assert client.wait(from_mattes).state == "done"
         assert client.wait(from_quad).state == "done"
         a = client.fetch(from_mattes)
@@ -399,8 +425,9 @@ def test_quadmask_job_by_value_gives_the_same_result_as_the_mattes(engine_config
         assert np.allclose(pa, pb, atol=1e-6)
 
 
-def test_events_on_poll_runs_before_every_request_so_a_host_can_cancel(engine_config, start_engine,
-                                                                        sample_shot, tmp_path):
+def test_events_on_poll_runs_before_every_request_so_a_host_can_cancel(
+    engine_config, start_engine, sample_shot, tmp_path
+):
     """A host loop cancels from the events() iterator itself, without a second connection."""
     eng = start_engine(engine_config(worker__steps=40), step_s=0.1)
     with EngineClient(eng.endpoint) as client:

@@ -14,10 +14,34 @@ from bridge.client import EngineClient
 
 from .engine_harness import raw_dealer
 
-JUNK_VALUES = [None, -1, 0, 2**63 - 1, -2**63, 1.5, float("nan"), True, "", "x" * 5000, b"\x00\xff" * 50,
-               [], [1, "a"], {}, {"a": {"b": [None]}}, "../../../etc/passwd", "/etc/shadow.####.exr"]
-ESCAPES = ["../../etc/passwd.####.exr", "/etc/x.####.exr", "/proc/self/environ.####", "plate/../../../x.####.exr",
-           "/tmp/../etc/x.####.exr", "\x00.####.exr", "~root/.ssh/id.####.exr"]
+JUNK_VALUES = [
+    None,
+    -1,
+    0,
+    2**63 - 1,
+    -(2**63),
+    1.5,
+    float("nan"),
+    True,
+    "",
+    "x" * 5000,
+    b"\x00\xff" * 50,
+    [],
+    [1, "a"],
+    {},
+    {"a": {"b": [None]}},
+    "../../../etc/passwd",
+    "/etc/shadow.####.exr",
+]
+ESCAPES = [
+    "../../etc/passwd.####.exr",
+    "/etc/x.####.exr",
+    "/proc/self/environ.####",
+    "plate/../../../x.####.exr",
+    "/tmp/../etc/x.####.exr",
+    "\x00.####.exr",
+    "~root/.ssh/id.####.exr",
+]
 
 
 def forged_huge_length(rng: random.Random) -> bytes:
@@ -41,46 +65,72 @@ def malformed(rng: random.Random, i: int, job_id: str, shot) -> tuple[list[bytes
         return P.encode({"type": rng.choice(["pong", "PING", "", "shutdown ", "_on_ping", "__init__"]), "id": i}), True
     if kind == 5:  # known types, fields of the wrong type
         rtype = rng.choice(["status", "events", "cancel", "fetch", "list", "upload", "chunk", "submit"])
-        fields = {rng.choice(["job", "after", "wait", "file", "offset", "length", "files", "upload", "all",
-                              "limit", "token"]): rng.choice(JUNK_VALUES) for _ in range(rng.randrange(1, 4))}
+        fields = {
+            rng.choice(
+                ["job", "after", "wait", "file", "offset", "length", "files", "upload", "all", "limit", "token"]
+            ): rng.choice(JUNK_VALUES)
+            for _ in range(rng.randrange(1, 4))
+        }
         if rtype == "submit":
             fields["job"] = rng.choice(JUNK_VALUES)
         blobs = [rng.randbytes(10)] * rng.randrange(0, 3)
         return P.encode({"type": rtype, "id": i, **fields}, blobs), True
     if kind == 6:  # path escapes in otherwise well-formed submits
-        job = {"plate": shot.plate, "frames": list(shot.frames), "prompt": "x", "out": "/tmp/void-out",
-               "remove": shot.remove_matte}
+        job = {
+            "plate": shot.plate,
+            "frames": list(shot.frames),
+            "prompt": "x",
+            "out": "/tmp/void-out",
+            "remove": shot.remove_matte,
+        }
         if rng.random() < 0.5:
             job[rng.choice(["plate", "remove", "out", "quadmask"])] = rng.choice(ESCAPES)
             if "quadmask" in job:
                 job.pop("remove")
         else:  # the mask modes' own fields (job.masks) and pass 2, escaped or junk
             job.pop("remove")
-            masks = {"mode": rng.choice(list(P.MASK_MODES) + ["", "magic", 5]), "roto": rng.choice(ESCAPES),
-                     "keyframes": [shot.frames[0]], "instruction": "remove the ball",
-                     rng.choice(["remove", "affected", "quadmask", "roto"]): rng.choice(ESCAPES)}
+            masks = {
+                "mode": rng.choice(list(P.MASK_MODES) + ["", "magic", 5]),
+                "roto": rng.choice(ESCAPES),
+                "keyframes": [shot.frames[0]],
+                "instruction": "remove the ball",
+                rng.choice(["remove", "affected", "quadmask", "roto"]): rng.choice(ESCAPES),
+            }
             masks[rng.choice(["keyframes", "points", "threshold", "dilate_px", "mode", "instruction"])] = rng.choice(
-                JUNK_VALUES + [[{"frame": shot.frames[0], "x": -1, "y": 2}], [{"frame": "x"}]])
+                JUNK_VALUES + [[{"frame": shot.frames[0], "x": -1, "y": 2}], [{"frame": "x"}]]
+            )
             job["masks"] = masks
             job["pass2"] = rng.choice([True, False, "yes", 1, None])
         return P.encode({"type": "submit", "id": i, "job": job}), True
     # kind 7: requests about another client's job, unknown uploads, out-of-range numbers
-    return P.encode(rng.choice([
-        {"type": "cancel", "id": i, "job": job_id},
-        {"type": "fetch", "id": i, "job": job_id, "file": "../../journal.sqlite3"},
-        {"type": "chunk", "id": i, "upload": "nope", "file": 0, "offset": 0},
-        {"type": "events", "id": i, "job": job_id, "after": -5},
-        {"type": "shutdown", "id": i},
-        {"type": "list", "id": i, "limit": 10**9},
-    ]), [b"blob"] if rng.random() < 0.3 else []), True
+    return P.encode(
+        rng.choice(
+            [
+                {"type": "cancel", "id": i, "job": job_id},
+                {"type": "fetch", "id": i, "job": job_id, "file": "../../journal.sqlite3"},
+                {"type": "chunk", "id": i, "upload": "nope", "file": 0, "offset": 0},
+                {"type": "events", "id": i, "job": job_id, "after": -5},
+                {"type": "shutdown", "id": i},
+                {"type": "list", "id": i, "limit": 10**9},
+            ]
+        ),
+        [b"blob"] if rng.random() < 0.3 else [],
+    ), True
 
 
 def test_two_thousand_malformed_messages_then_engine_still_answers(engine_config, start_engine, sample_shot, tmp_path):
     eng = start_engine(engine_config())
     rng = random.Random(1234)
     with EngineClient(eng.endpoint, token="owner-of-the-job") as owner:
-        job_id = owner.submit(P.JobSpec(plate=sample_shot.plate, frames=tuple(sample_shot.frames), prompt="x",
-                                        out=str(tmp_path / "out"), remove=sample_shot.remove_matte))
+        job_id = owner.submit(
+            P.JobSpec(
+                plate=sample_shot.plate,
+                frames=tuple(sample_shot.frames),
+                prompt="x",
+                out=str(tmp_path / "out"),
+                remove=sample_shot.remove_matte,
+            )
+        )
         owner.wait(job_id)
 
     ctx = zmq.Context()
@@ -105,7 +155,8 @@ def test_two_thousand_malformed_messages_then_engine_still_answers(engine_config
                     # A junk field on a read-only request (list with an ignored key) may be served;
                     # nothing that changes state or moves data may ever succeed.
                     ok = (msg.header["type"] == "error" and msg.header["code"] in P.ERROR_CODES) or (
-                        msg.header["type"] == "reply" and msg.header["re"] in ("list", "ping", "hello"))
+                        msg.header["type"] == "reply" and msg.header["re"] in ("list", "ping", "hello")
+                    )
                     if not ok:
                         bad_replies.append(msg.header)
             assert not expected, f"batch {batch}: no reply to ids {sorted(expected)[:5]}"

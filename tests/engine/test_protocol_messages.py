@@ -15,8 +15,13 @@ from .engine_harness import REPO
 
 
 def good_job(**over):
-    job = {"plate": "/shots/a/plate.####.exr", "frames": [1001, 1002], "prompt": "empty street",
-           "out": "/shots/a/void", "remove": "/shots/a/roto.####.exr"}
+    job = {
+        "plate": "/shots/a/plate.####.exr",
+        "frames": [1001, 1002],
+        "prompt": "empty street",
+        "out": "/shots/a/void",
+        "remove": "/shots/a/roto.####.exr",
+    }
     job.update(over)
     return job
 
@@ -29,17 +34,20 @@ def test_encode_decode_round_trip_keeps_header_and_blobs():
     assert msg.blobs == (b"\x00\x01exr",)
 
 
-@pytest.mark.parametrize("frames, code, field", [
-    ([], P.BAD_FRAME, "header"),
-    ([b"\xc1garbage"], P.BAD_FRAME, "header"),
-    ([msgpack.packb([1, 2, 3])], P.BAD_FRAME, "header"),
-    ([msgpack.packb({"type": "ping", "id": 1})], P.BAD_REQUEST, "v"),
-    ([msgpack.packb({"v": 99, "type": "ping", "id": 1})], P.BAD_REQUEST, "v"),
-    ([msgpack.packb({"v": 1, "id": 1})], P.BAD_REQUEST, "type"),
-    ([msgpack.packb({"v": 1, "type": "ping", "id": [1]})], P.BAD_REQUEST, "id"),
-    ([msgpack.packb({"v": 1, "type": "ping"}), b"", b"", b"", b"", b""], P.BAD_FRAME, "blobs"),
-    ([b"\x00" * (P.MAX_HEADER_BYTES + 1)], P.TOO_LARGE, "header"),
-])
+@pytest.mark.parametrize(
+    "frames, code, field",
+    [
+        ([], P.BAD_FRAME, "header"),
+        ([b"\xc1garbage"], P.BAD_FRAME, "header"),
+        ([msgpack.packb([1, 2, 3])], P.BAD_FRAME, "header"),
+        ([msgpack.packb({"type": "ping", "id": 1})], P.BAD_REQUEST, "v"),
+        ([msgpack.packb({"v": 99, "type": "ping", "id": 1})], P.BAD_REQUEST, "v"),
+        ([msgpack.packb({"v": 1, "id": 1})], P.BAD_REQUEST, "type"),
+        ([msgpack.packb({"v": 1, "type": "ping", "id": [1]})], P.BAD_REQUEST, "id"),
+        ([msgpack.packb({"v": 1, "type": "ping"}), b"", b"", b"", b"", b""], P.BAD_FRAME, "blobs"),
+        ([b"\x00" * (P.MAX_HEADER_BYTES + 1)], P.TOO_LARGE, "header"),
+    ],
+)
 def test_malformed_envelopes_get_stable_codes_naming_the_frame(frames, code, field):
     with pytest.raises(P.ProtocolError) as info:
         P.decode(frames)
@@ -75,24 +83,27 @@ def test_job_spec_round_trip():
     assert P.JobSpec.from_wire(spec.to_wire()) == spec
 
 
-@pytest.mark.parametrize("job, field", [
-    (good_job(plate=None), "job.plate"),
-    (good_job(plate=5), "job.plate"),
-    (good_job(frames=[]), "job.frames"),
-    (good_job(frames=[1001, "x"]), "job.frames"),
-    (good_job(frames=[1001, 1001]), "job.frames"),
-    (good_job(prompt=b"bytes"), "job.prompt"),
-    (good_job(quadmask="/q.####.exr"), "job.quadmask"),
-    (good_job(remove=None), "job.quadmask"),
-    (good_job(remove=None, quadmask="/q.####.exr", affected="/a.####.exr"), "job.affected"),
-    (good_job(out=None), "job.out"),
-    (good_job(seed=-1), "job.seed"),
-    (good_job(seed=True), "job.seed"),
-    (good_job(steps=0), "job.steps"),
-    (good_job(name="../evil"), "job.name"),
-    (good_job(colour="red"), "job.colour"),
-    (good_job(plate=""), "job.plate"),
-])
+@pytest.mark.parametrize(
+    "job, field",
+    [
+        (good_job(plate=None), "job.plate"),
+        (good_job(plate=5), "job.plate"),
+        (good_job(frames=[]), "job.frames"),
+        (good_job(frames=[1001, "x"]), "job.frames"),
+        (good_job(frames=[1001, 1001]), "job.frames"),
+        (good_job(prompt=b"bytes"), "job.prompt"),
+        (good_job(quadmask="/q.####.exr"), "job.quadmask"),
+        (good_job(remove=None), "job.quadmask"),
+        (good_job(remove=None, quadmask="/q.####.exr", affected="/a.####.exr"), "job.affected"),
+        (good_job(out=None), "job.out"),
+        (good_job(seed=-1), "job.seed"),
+        (good_job(seed=True), "job.seed"),
+        (good_job(steps=0), "job.steps"),
+        (good_job(name="../evil"), "job.name"),
+        (good_job(colour="red"), "job.colour"),
+        (good_job(plate=""), "job.plate"),
+    ],
+)
 def test_job_spec_errors_name_the_field(job, field):
     with pytest.raises(P.ProtocolError) as info:
         P.JobSpec.from_wire(job)
@@ -125,9 +136,11 @@ def test_frame_path_follows_the_plate_patterns():
 
 
 def test_bridge_imports_no_torch_numpy_or_engine():
-    code = ("import sys, bridge, bridge.protocol, bridge.transfer, bridge.client, bridge.cli; "
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'numpy', 'void_engine')]; "
-            "print(bad); sys.exit(1 if bad else 0)")
+    code = (
+        "import sys, bridge, bridge.protocol, bridge.transfer, bridge.client, bridge.cli; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'numpy', 'void_engine')]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
     res = subprocess.run([sys.executable, "-c", code], cwd=str(REPO), capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
     # And no module in bridge/ names them in an import statement (lazy imports included).

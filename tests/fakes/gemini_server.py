@@ -22,8 +22,13 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-_STATUS = {400: "INVALID_ARGUMENT", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL",
-           503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
+_STATUS = {
+    400: "INVALID_ARGUMENT",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
 
 
 @dataclass
@@ -35,8 +40,7 @@ class RecordedRequest:
 
     def texts(self) -> list[str]:
         """All text parts of the request's contents."""
-        return [p["text"] for c in self.body.get("contents", []) for p in c.get("parts", [])
-                if "text" in p]
+        return [p["text"] for c in self.body.get("contents", []) for p in c.get("parts", []) if "text" in p]
 
     def images(self) -> list[tuple[str, bytes]]:
         """All inline parts of the request's contents as (mime type, decoded bytes).
@@ -80,10 +84,10 @@ class FakeGemini:
     def reply_text(self, text: str, *, delay_s: float = 0.0, finish_reason: str = "STOP") -> None:
         """A candidate whose single part is ``text`` (what the model said)."""
         body = {
-            "candidates": [{"content": {"role": "model", "parts": [{"text": text}]},
-                            "finishReason": finish_reason, "index": 0}],
-            "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 10,
-                              "totalTokenCount": 20},
+            "candidates": [
+                {"content": {"role": "model", "parts": [{"text": text}]}, "finishReason": finish_reason, "index": 0}
+            ],
+            "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 10, "totalTokenCount": 20},
             "modelVersion": self.model_version,
         }
         self._push(_Reply(200, json.dumps(body).encode(), delay_s))
@@ -92,10 +96,8 @@ class FakeGemini:
         """A structured answer: ``obj`` serialised as the model's text."""
         self.reply_text(json.dumps(obj), delay_s=delay_s)
 
-    def reply_error(self, status: int, message: str = "fake error", *,
-                    delay_s: float = 0.0) -> None:
-        body = {"error": {"code": status, "message": message,
-                          "status": _STATUS.get(status, "UNKNOWN")}}
+    def reply_error(self, status: int, message: str = "fake error", *, delay_s: float = 0.0) -> None:
+        body = {"error": {"code": status, "message": message, "status": _STATUS.get(status, "UNKNOWN")}}
         self._push(_Reply(status, json.dumps(body).encode(), delay_s))
 
     def _push(self, reply: _Reply) -> None:
@@ -106,8 +108,10 @@ class FakeGemini:
         with self._lock:
             if self._script:
                 return self._script.popleft()
-        return _Reply(500, json.dumps({"error": {"code": 500, "status": "INTERNAL",
-                                                 "message": "fake: no scripted reply"}}).encode())
+        return _Reply(
+            500,
+            json.dumps({"error": {"code": 500, "status": "INTERNAL", "message": "fake: no scripted reply"}}).encode(),
+        )
 
     # -- lifecycle ------------------------------------------------------------------------
     @property
@@ -122,7 +126,7 @@ class FakeGemini:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_POST(self) -> None:  # http.server's naming
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length).decode("utf-8", "replace")
                 try:
@@ -130,8 +134,9 @@ class FakeGemini:
                 except ValueError:
                     body = raw
                 with fake._lock:
-                    fake.requests.append(RecordedRequest(
-                        "POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                    fake.requests.append(
+                        RecordedRequest("POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                    )
                 reply = fake._next()
                 if reply.delay_s:
                     time.sleep(reply.delay_s)
@@ -150,8 +155,9 @@ class FakeGemini:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         # a short poll interval: stop() waits for the loop to notice, once per test
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
-                                        name="fake-gemini", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="fake-gemini", daemon=True
+        )
         self._thread.start()
         return self
 

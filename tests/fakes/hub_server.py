@@ -37,7 +37,7 @@ LFS_SUFFIXES = (".safetensors", ".pt", ".bin", ".model")
 
 
 def git_sha1(data: bytes) -> str:
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()  # noqa: S324 - git object id
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()  # git's object id
 
 
 @dataclass
@@ -58,7 +58,7 @@ class FakeRepo:
 
     def commit(self, files: dict[str, bytes], ref: str = "main") -> str:
         """Add a commit holding `files`, move `ref` to it, return its 40-hex id."""
-        h = hashlib.sha1(self.repo_id.encode())  # noqa: S324 - a fake commit id
+        h = hashlib.sha1(self.repo_id.encode())  # a fake commit id
         for name in sorted(files):
             h.update(name.encode() + hashlib.sha256(files[name]).digest())
         h.update(str(len(self.commits)).encode())
@@ -110,7 +110,9 @@ class FakeHub:
                 self._blobs[hashlib.sha256(data).hexdigest()] = data
         return repo
 
-    def add_folder(self, repo_id: str, folder: Path, prefix: str = "", extra: dict[str, bytes] | None = None) -> FakeRepo:
+    def add_folder(
+        self, repo_id: str, folder: Path, prefix: str = "", extra: dict[str, bytes] | None = None
+    ) -> FakeRepo:
         """A repo whose files are everything under `folder` (placed under `prefix/` in the repo)."""
         files = {}
         for p in sorted(Path(folder).rglob("*")):
@@ -200,8 +202,13 @@ def _make_handler(hub: FakeHub, server: str):
             pass
 
         # -- helpers ----------------------------------------------------------------------
-        def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None,
-                  content_type: str = "application/json") -> None:
+        def _send(
+            self,
+            status: int,
+            body: bytes = b"",
+            headers: dict[str, str] | None = None,
+            content_type: str = "application/json",
+        ) -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             for k, v in (headers or {}).items():
@@ -289,9 +296,19 @@ def _make_handler(hub: FakeHub, server: str):
                 blobs = parse_qs(url.query).get("blobs", ["false"])[0] == "true"
                 files = repo.commits[commit]
                 siblings = [sibling(p, d) if blobs else {"rfilename": p} for p, d in sorted(files.items())]
-                doc = {"_id": repo.repo_id, "id": repo.repo_id, "modelId": repo.repo_id, "sha": commit,
-                       "private": False, "disabled": False, "gated": False, "tags": [], "siblings": siblings,
-                       "lastModified": "2026-01-01T00:00:00.000Z", "createdAt": "2026-01-01T00:00:00.000Z"}
+                doc = {
+                    "_id": repo.repo_id,
+                    "id": repo.repo_id,
+                    "modelId": repo.repo_id,
+                    "sha": commit,
+                    "private": False,
+                    "disabled": False,
+                    "gated": False,
+                    "tags": [],
+                    "siblings": siblings,
+                    "lastModified": "2026-01-01T00:00:00.000Z",
+                    "createdAt": "2026-01-01T00:00:00.000Z",
+                }
                 self._send(200, json.dumps(doc).encode())
                 return
             m = _RESOLVE.match(url.path)
@@ -303,15 +320,25 @@ def _make_handler(hub: FakeHub, server: str):
                 path = unquote(m.group("path"))
                 data = repo.commits[commit].get(path)
                 if data is None:
-                    self._error(404, "EntryNotFound", f"{path} does not exist on {m.group('rev')}",
-                                {"X-Repo-Commit": commit})
+                    self._error(
+                        404, "EntryNotFound", f"{path} does not exist on {m.group('rev')}", {"X-Repo-Commit": commit}
+                    )
                     return
                 if is_lfs(path):
                     sha = hashlib.sha256(data).hexdigest()
                     location = f"{hub.cdn_url}/blobs/{sha}?path={path}&sig=fake"
-                    self._send(302, b"", {"Location": location, "X-Repo-Commit": commit,
-                                          "X-Linked-Etag": f'"{sha}"', "X-Linked-Size": str(len(data)),
-                                          "ETag": f'"{git_sha1(data)}"'}, content_type="text/plain")
+                    self._send(
+                        302,
+                        b"",
+                        {
+                            "Location": location,
+                            "X-Repo-Commit": commit,
+                            "X-Linked-Etag": f'"{sha}"',
+                            "X-Linked-Size": str(len(data)),
+                            "ETag": f'"{git_sha1(data)}"',
+                        },
+                        content_type="text/plain",
+                    )
                     return
                 self._body(data, path, {"ETag": f'"{git_sha1(data)}"', "X-Repo-Commit": commit})
                 return
@@ -336,8 +363,11 @@ def _make_handler(hub: FakeHub, server: str):
                 if p in files:
                     entry = {"type": "file", "path": p, "size": len(files[p]), "oid": git_sha1(files[p])}
                     if is_lfs(p):
-                        entry["lfs"] = {"oid": hashlib.sha256(files[p]).hexdigest(), "size": len(files[p]),
-                                        "pointerSize": 134}
+                        entry["lfs"] = {
+                            "oid": hashlib.sha256(files[p]).hexdigest(),
+                            "size": len(files[p]),
+                            "pointerSize": 134,
+                        }
                     out.append(entry)
                 elif any(f.startswith(p.rstrip("/") + "/") for f in files):
                     out.append({"type": "directory", "path": p, "oid": "0" * 40, "size": 0})

@@ -13,9 +13,15 @@ import pytest
 FIRST = 1001
 
 
-def write_exr(path: Path, pixels: np.ndarray, channels: tuple[str, ...], *,
-              pixel_type=oiio.HALF, data_window: tuple[int, int, int, int] | None = None,
-              display: tuple[int, int] | None = None) -> Path:
+def write_exr(
+    path: Path,
+    pixels: np.ndarray,
+    channels: tuple[str, ...],
+    *,
+    pixel_type=oiio.HALF,
+    data_window: tuple[int, int, int, int] | None = None,
+    display: tuple[int, int] | None = None,
+) -> Path:
     """Write ``pixels`` (h, w, C) as an EXR; ``data_window`` (x, y, w, h) inside ``display``
     (W, H) for files whose data window is smaller than their display window."""
     h, w, c = pixels.shape
@@ -40,12 +46,11 @@ def square_masks(n: int, h: int, w: int, size: int = 16, step: int = 6) -> np.nd
     m = np.zeros((n, h, w), dtype=bool)
     for t in range(n):
         x = 8 + t * step
-        m[t, h // 2 - size // 2:h // 2 + size // 2, x:x + size] = True
+        m[t, h // 2 - size // 2 : h // 2 + size // 2, x : x + size] = True
     return m
 
 
-def write_plate_sequence(root: Path, n: int = 6, h: int = 48,
-                         w: int = 80) -> tuple[str, np.ndarray]:
+def write_plate_sequence(root: Path, n: int = 6, h: int = 48, w: int = 80) -> tuple[str, np.ndarray]:
     """A synthetic ACEScg RGB plate: grey ground, an orange square moving right. Returns the
     pattern and the square's true masks."""
     masks = square_masks(n, h, w)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from masks_helpers import (
-    one_torch_thread,  # noqa: F401 (fixture)
     FIRST,
     load_fake_gemini,
+    one_torch_thread,  # noqa: F401 (fixture)
     write_exr,
     write_matte,
     write_plate_sequence,
@@ -84,8 +84,7 @@ def test_b_remove_and_affected_mattes_combine(tmp_path, plate):
         write_matte(tmp_path / "rm" / f"rm.{f}.exr", masks[i].astype(np.float32))
         shadow = np.roll(masks[i], 6, axis=0).astype(np.float32)  # overlaps the object
         write_matte(tmp_path / "af" / f"af.{f}.exr", shadow, channel="Y")
-    spec = MaskSpec(remove=str(tmp_path / "rm" / "rm.####.exr"),
-                    affected=str(tmp_path / "af" / "af.####.exr"))
+    spec = MaskSpec(remove=str(tmp_path / "rm" / "rm.####.exr"), affected=str(tmp_path / "af" / "af.####.exr"))
     result = build_quadmask_sequence(spec, seq, out_seq(tmp_path, seq))
     back = assert_on_disk(result, seq.frames)
     assert result.source == "mattes"
@@ -102,15 +101,19 @@ def test_b_mattes_are_thresholded_as_read_not_held_as_float_coverage(tmp_path):
     n, side = 24, 512  # float32 coverage: 24 MB per matte sequence, plus a stacked copy (vs 6 MB as bool)
     for t in range(n):
         f = FIRST + t
-        write_exr(tmp_path / "p" / f"p.{f}.exr", np.full((4, 4, 3), 0.18, np.float32), ("R", "G", "B"),
-                  data_window=(0, 0, 4, 4), display=(side, side))
+        write_exr(
+            tmp_path / "p" / f"p.{f}.exr",
+            np.full((4, 4, 3), 0.18, np.float32),
+            ("R", "G", "B"),
+            data_window=(0, 0, 4, 4),
+            display=(side, side),
+        )
         m = np.zeros((side, side), np.float32)
-        m[100:200, 100 + t:200 + t] = 1.0
+        m[100:200, 100 + t : 200 + t] = 1.0
         write_exr(tmp_path / "rm" / f"rm.{f}.exr", m[..., None], ("A",))
         write_exr(tmp_path / "af" / f"af.{f}.exr", np.roll(m, 50, axis=0)[..., None], ("A",))
     seq = FrameSequence.parse(tmp_path / "p" / "p.####.exr", f"{FIRST}-{FIRST + n - 1}")
-    spec = MaskSpec(remove=str(tmp_path / "rm" / "rm.####.exr"),
-                    affected=str(tmp_path / "af" / "af.####.exr"))
+    spec = MaskSpec(remove=str(tmp_path / "rm" / "rm.####.exr"), affected=str(tmp_path / "af" / "af.####.exr"))
     tracemalloc.start()
     try:
         result = build_quadmask_sequence(spec, seq, out_seq(tmp_path, seq))
@@ -126,8 +129,7 @@ def test_b_missing_matte_frame_is_named(tmp_path, plate):
     for i, f in enumerate(seq.frames[:-1]):
         write_matte(tmp_path / "rm" / f"rm.{f}.exr", masks[i].astype(np.float32))
     with pytest.raises(QuadmaskError, match=f"missing frame\\(s\\) {seq.frames[-1]}"):
-        build_quadmask_sequence(MaskSpec(remove=str(tmp_path / "rm" / "rm.####.exr")), seq,
-                                out_seq(tmp_path, seq))
+        build_quadmask_sequence(MaskSpec(remove=str(tmp_path / "rm" / "rm.####.exr")), seq, out_seq(tmp_path, seq))
 
 
 def test_c_one_frame_roto_is_propagated_over_the_range(tmp_path, plate):
@@ -136,8 +138,12 @@ def test_c_one_frame_roto_is_propagated_over_the_range(tmp_path, plate):
     roto = write_matte(tmp_path / "roto.exr", masks[2].astype(np.float32))
     stages = []
     result = build_quadmask_sequence(
-        MaskSpec(roto={key: str(roto)}), seq, out_seq(tmp_path, seq), sam2=Sam2Config.tiny(),
-        progress=lambda stage, d, t: stages.append(stage))
+        MaskSpec(roto={key: str(roto)}),
+        seq,
+        out_seq(tmp_path, seq),
+        sam2=Sam2Config.tiny(),
+        progress=lambda stage, d, t: stages.append(stage),
+    )
     back = assert_on_disk(result, seq.frames)
     assert result.source == "propagate"
     assert stages[:N] == ["read"] * N and set(stages[N:]) == {"propagate"}
@@ -156,8 +162,7 @@ def test_c_roto_outside_the_range_is_refused(tmp_path, plate):
     seq, masks = plate
     roto = write_matte(tmp_path / "roto.exr", masks[0].astype(np.float32))
     with pytest.raises(QuadmaskError, match="roto on frame 999"):
-        build_quadmask_sequence(MaskSpec(roto={999: str(roto)}), seq, out_seq(tmp_path, seq),
-                                sam2=Sam2Config.tiny())
+        build_quadmask_sequence(MaskSpec(roto={999: str(roto)}), seq, out_seq(tmp_path, seq), sam2=Sam2Config.tiny())
 
 
 def test_spec_needs_exactly_one_source():
@@ -173,11 +178,18 @@ def _shadow_answer(first, last):
     return {
         "reasoning": "the square casts a shadow below it",
         "integral_belongings": [],
-        "affected_objects": [{
-            "noun": "shadow", "category": "visual_artifact", "why": "cast by the square",
-            "cells_now": [{"frame": first, "cells": [{"row": 6, "col": 1}, {"row": 6, "col": 2}]},
-                          {"frame": last, "cells": [{"row": 6, "col": 6}, {"row": 6, "col": 7}]}],
-            "will_move": False}],
+        "affected_objects": [
+            {
+                "noun": "shadow",
+                "category": "visual_artifact",
+                "why": "cast by the square",
+                "cells_now": [
+                    {"frame": first, "cells": [{"row": 6, "col": 1}, {"row": 6, "col": 2}]},
+                    {"frame": last, "cells": [{"row": 6, "col": 6}, {"row": 6, "col": 7}]},
+                ],
+                "will_move": False,
+            }
+        ],
         "scene_description": "a grey ground",
     }
 
@@ -187,11 +199,16 @@ def test_d_roto_plus_instruction_adds_the_affected_region(tmp_path, plate):
     roto = write_matte(tmp_path / "roto.exr", masks[0].astype(np.float32))
     with FakeGemini() as fake:
         fake.reply_json(_shadow_answer(seq.frames[0], seq.frames[-1]))
-        reasoner = ReasonerConfig(api_key="k", base_url=fake.base_url, model="gemini-test",
-                                  samples=3, attempts=1, timeout_s=10)
+        reasoner = ReasonerConfig(
+            api_key="k", base_url=fake.base_url, model="gemini-test", samples=3, attempts=1, timeout_s=10
+        )
         result = build_quadmask_sequence(
             MaskSpec(roto={FIRST: str(roto)}, instruction="remove the orange square"),
-            seq, out_seq(tmp_path, seq), sam2=Sam2Config.tiny(), reasoner=reasoner)
+            seq,
+            out_seq(tmp_path, seq),
+            sam2=Sam2Config.tiny(),
+            reasoner=reasoner,
+        )
         request = fake.requests[0]
     back = assert_on_disk(result, seq.frames)
     assert result.source == "propagate+reasoner" and result.notes == []
@@ -216,8 +233,11 @@ def test_d_without_api_key_skips_reasoning_with_a_note(tmp_path, plate, monkeypa
     roto = write_matte(tmp_path / "roto.exr", masks[0].astype(np.float32))
     result = build_quadmask_sequence(
         MaskSpec(roto={FIRST: str(roto)}, instruction="remove the orange square"),
-        seq, out_seq(tmp_path, seq), sam2=Sam2Config.tiny(),
-        reasoner=ReasonerConfig(base_url="http://127.0.0.1:9"))
+        seq,
+        out_seq(tmp_path, seq),
+        sam2=Sam2Config.tiny(),
+        reasoner=ReasonerConfig(base_url="http://127.0.0.1:9"),
+    )
     back = assert_on_disk(result, seq.frames)
     assert result.source == "propagate" and result.analysis is None
     assert len(result.notes) == 1 and "no Gemini API key" in result.notes[0]
@@ -234,14 +254,22 @@ def test_d_reasoner_failure_is_an_error_not_a_silent_skip(tmp_path, plate):
         with pytest.raises(ReasonerError, match="HTTP 500"):
             build_quadmask_sequence(
                 MaskSpec(remove=str(tmp_path / "rm" / "rm.####.exr"), instruction="remove it"),
-                seq, out_seq(tmp_path, seq), reasoner=cfg)
+                seq,
+                out_seq(tmp_path, seq),
+                reasoner=cfg,
+            )
     assert not out_seq(tmp_path, seq).path(FIRST).exists()
 
 
 def test_spec_from_job_mapping():
-    spec = MaskSpec.from_mapping({
-        "roto": {"1003": "/r/roto.1003.exr"}, "instruction": "remove him", "dilate_px": 4,
-        "clicks": [{"frame": 1001, "points": [[10, 20]], "labels": [1]}]})
+    spec = MaskSpec.from_mapping(
+        {
+            "roto": {"1003": "/r/roto.1003.exr"},
+            "instruction": "remove him",
+            "dilate_px": 4,
+            "clicks": [{"frame": 1001, "points": [[10, 20]], "labels": [1]}],
+        }
+    )
     assert spec.roto == {1003: "/r/roto.1003.exr"} and spec.dilate_px == 4
     assert spec.clicks == (ClickPoints(1001, ((10.0, 20.0),), (1,)),)
     assert spec.source() == "propagate"
@@ -259,6 +287,7 @@ def test_cancel_before_writing_leaves_nothing_on_disk(tmp_path, plate):
     seq, masks = plate
     roto = write_matte(tmp_path / "roto.exr", masks[0].astype(np.float32))
     with pytest.raises(Cancelled):
-        build_quadmask_sequence(MaskSpec(roto={FIRST: str(roto)}), seq, out_seq(tmp_path, seq),
-                                sam2=Sam2Config.tiny(), cancel=lambda: True)
+        build_quadmask_sequence(
+            MaskSpec(roto={FIRST: str(roto)}), seq, out_seq(tmp_path, seq), sam2=Sam2Config.tiny(), cancel=lambda: True
+        )
     assert not (tmp_path / "out").exists()

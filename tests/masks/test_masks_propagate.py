@@ -8,8 +8,8 @@ from masks_helpers import one_torch_thread, square_masks  # noqa: F401 (fixture)
 
 from void_engine.masks.propagate import (
     Cancelled,
-    PropagationError,
     Prompt,
+    PropagationError,
     Sam2Config,
     load_sam2,
     prepare_frames,
@@ -52,8 +52,9 @@ def test_tiny_model_is_cached_and_on_cpu(tiny):
 def test_propagation_from_middle_key_frame_covers_every_frame(tiny, moving_square):
     frames, masks = moving_square
     seen = []
-    out = tiny.propagate_matte(frames, [Prompt(3, matte=masks[3].astype(np.float32))],
-                               progress=lambda d, t: seen.append((d, t)))
+    out = tiny.propagate_matte(
+        frames, [Prompt(3, matte=masks[3].astype(np.float32))], progress=lambda d, t: seen.append((d, t))
+    )
     assert out.shape == (T, H, W) and out.dtype == bool
     # the artist's roto is kept exactly on its own frame
     assert np.array_equal(out[3], masks[3])
@@ -63,8 +64,7 @@ def test_propagation_from_middle_key_frame_covers_every_frame(tiny, moving_squar
 
 def test_propagate_roto_returns_float_coverage_for_all_frames(moving_square):
     frames, masks = moving_square
-    out = propagate_roto(frames, {0: masks[0].astype(np.float32), T - 1: masks[T - 1]},
-                         Sam2Config.tiny())
+    out = propagate_roto(frames, {0: masks[0].astype(np.float32), T - 1: masks[T - 1]}, Sam2Config.tiny())
     assert out.shape == (T, H, W) and out.dtype == np.float32
     assert set(np.unique(out)) <= {0.0, 1.0}
     assert np.array_equal(out[0] > 0.5, masks[0]) and np.array_equal(out[T - 1] > 0.5, masks[T - 1])
@@ -72,10 +72,13 @@ def test_propagate_roto_returns_float_coverage_for_all_frames(moving_square):
 
 def test_click_points_track_several_objects(tiny, moving_square):
     frames, _ = moving_square
-    out = tiny.track(frames, {
-        "square": [Prompt(0, points=((16.0, 24.0),), labels=(1,))],
-        "ground": [Prompt(2, points=((70.0, 5.0), (5.0, 40.0)), labels=(1, 0))],
-    })
+    out = tiny.track(
+        frames,
+        {
+            "square": [Prompt(0, points=((16.0, 24.0),), labels=(1,))],
+            "ground": [Prompt(2, points=((70.0, 5.0), (5.0, 40.0)), labels=(1, 0))],
+        },
+    )
     assert set(out) == {"square", "ground"}
     assert all(m.shape == (T, H, W) for m in out.values())
 

@@ -28,12 +28,18 @@ from void_engine.plates import FrameSequence, PlateError
 
 @pytest.mark.parametrize(
     "remove, affected, expected",
-    [(0.0, 0.0, KEEP), (1.0, 0.0, REMOVE), (0.0, 1.0, AFFECTED), (1.0, 1.0, OVERLAP),
-     (0.6, 0.4, REMOVE), (0.4, 0.6, AFFECTED), (0.5, 0.5, KEEP)],  # threshold is strict: > 0.5
+    [
+        (0.0, 0.0, KEEP),
+        (1.0, 0.0, REMOVE),
+        (0.0, 1.0, AFFECTED),
+        (1.0, 1.0, OVERLAP),
+        (0.6, 0.4, REMOVE),
+        (0.4, 0.6, AFFECTED),
+        (0.5, 0.5, KEEP),
+    ],  # threshold is strict: > 0.5
 )
 def test_quadmask_rules_table(remove, affected, expected):
-    q = quadmask_from_mattes(np.full((2, 3), remove, np.float32),
-                             np.full((2, 3), affected, np.float32))
+    q = quadmask_from_mattes(np.full((2, 3), remove, np.float32), np.full((2, 3), affected, np.float32))
     assert q.dtype == np.uint8 and q.shape == (2, 3)
     assert np.all(q == expected)
 
@@ -100,8 +106,7 @@ def test_validate_rejects_nan_and_multichannel():
 
 def test_sequence_frame_count_mismatch_is_reported():
     masks = [np.full((2, 2), 255, np.uint8)] * 3
-    with pytest.raises(QuadmaskError,
-                       match=r"3 frame\(s\) but the plate range has 4 \(1001..1004\)"):
+    with pytest.raises(QuadmaskError, match=r"3 frame\(s\) but the plate range has 4 \(1001..1004\)"):
         validate_quadmask_sequence(masks, [1001, 1002, 1003, 1004])
 
 

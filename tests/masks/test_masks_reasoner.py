@@ -36,14 +36,24 @@ def answer(**over):
         "reasoning": "the man holds the cup up; his shadow falls to his right",
         "integral_belongings": [],
         "affected_objects": [
-            {"noun": "shadow", "category": "visual_artifact", "why": "cast by him",
-             "cells_now": [{"frame": 1001, "cells": [{"row": 6, "col": 10}]},
-                           {"frame": 1005, "cells": [{"row": 6, "col": 12}]}],
-             "will_move": False},
-            {"noun": "cup", "category": "physical", "why": "he holds it up",
-             "cells_now": [{"frame": 1001, "cells": [{"row": 2, "col": 4}]}],
-             "will_move": True,
-             "cells_later": [{"frame": 1003, "cells": [{"row": 7, "col": 4}]}]},
+            {
+                "noun": "shadow",
+                "category": "visual_artifact",
+                "why": "cast by him",
+                "cells_now": [
+                    {"frame": 1001, "cells": [{"row": 6, "col": 10}]},
+                    {"frame": 1005, "cells": [{"row": 6, "col": 12}]},
+                ],
+                "will_move": False,
+            },
+            {
+                "noun": "cup",
+                "category": "physical",
+                "why": "he holds it up",
+                "cells_now": [{"frame": 1001, "cells": [{"row": 2, "col": 4}]}],
+                "will_move": True,
+                "cells_later": [{"frame": 1003, "cells": [{"row": 7, "col": 4}]}],
+            },
         ],
         "scene_description": "an empty room",
     }
@@ -66,8 +76,16 @@ def shot():
 
 
 def config(fake, **over):
-    kw = dict(api_key="test-key", base_url=fake.base_url, model="gemini-test-pro",
-              timeout_s=5.0, attempts=3, initial_delay_s=0.01, max_delay_s=0.05, samples=3)
+    kw = dict(
+        api_key="test-key",
+        base_url=fake.base_url,
+        model="gemini-test-pro",
+        timeout_s=5.0,
+        attempts=3,
+        initial_delay_s=0.01,
+        max_delay_s=0.05,
+        samples=3,
+    )
     kw.update(over)
     return ReasonerConfig(**kw)
 
@@ -102,8 +120,7 @@ def test_remove_region_is_tinted_red_in_the_picture(fake, shot):
     fake.reply_json(answer())
     ask(*shot, FRAMES, INSTRUCTION, config(fake))
     data = fake.requests[0].images()[0][1]
-    img = cv2.cvtColor(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR),
-                       cv2.COLOR_BGR2RGB).astype(int)
+    img = cv2.cvtColor(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB).astype(int)
     inside, outside = img[30, 46], img[30, 90]
     assert inside[0] - inside[1] > 40  # red over the object
     assert abs(outside[0] - outside[1]) < 15  # grey elsewhere
@@ -195,19 +212,33 @@ def test_answer_cells_become_regions_between_and_beyond_samples():
 
 
 def test_belongings_add_to_the_remove_region():
-    analysis = Analysis.model_validate(answer(
-        affected_objects=[],
-        integral_belongings=[{"noun": "backpack", "why": "worn",
-                              "cells": [{"frame": 1003, "cells": [{"row": 1, "col": 1}]}]}]))
+    analysis = Analysis.model_validate(
+        answer(
+            affected_objects=[],
+            integral_belongings=[
+                {"noun": "backpack", "why": "worn", "cells": [{"frame": 1003, "cells": [{"row": 1, "col": 1}]}]}
+            ],
+        )
+    )
     m = analysis_to_mattes(analysis, Grid(8, 16, W, H), FRAMES)
     assert m.remove_extra[:, 8:16, 8:16].all() and m.remove_extra.sum() == T * 64
     assert not m.affected.any()
 
 
 def test_answer_placing_things_outside_the_shot_is_an_error():
-    analysis = Analysis.model_validate(answer(affected_objects=[
-        {"noun": "ball", "category": "physical", "why": "kicked", "will_move": False,
-         "cells_now": [{"frame": 2000, "cells": [{"row": 0, "col": 0}]}]}]))
+    analysis = Analysis.model_validate(
+        answer(
+            affected_objects=[
+                {
+                    "noun": "ball",
+                    "category": "physical",
+                    "why": "kicked",
+                    "will_move": False,
+                    "cells_now": [{"frame": 2000, "cells": [{"row": 0, "col": 0}]}],
+                }
+            ]
+        )
+    )
     with pytest.raises(ReasonerAnswerError, match="'ball' on frame 2000, outside the shot"):
         analysis_to_mattes(analysis, Grid(8, 16, W, H), FRAMES)
 

@@ -22,22 +22,39 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_engine(root: Path, state: Path, backend: str = "preview",
-                 config: Path | None = None) -> tuple[subprocess.Popen, str]:
+def start_engine(
+    root: Path, state: Path, backend: str = "preview", config: Path | None = None
+) -> tuple[subprocess.Popen, str]:
     """Start ``void-engine serve`` as a subprocess and wait until it has bound its socket."""
     endpoint = state / "endpoint"
     log = open(state / "engine.log", "wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "void_engine.cli", "serve", "--bind", "tcp://127.0.0.1:0",
-         "--backend", backend, "--root", str(root), "--state-dir", str(state),
-         *(["--config", str(config)] if config else [])],
-        cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "void_engine.cli",
+            "serve",
+            "--bind",
+            "tcp://127.0.0.1:0",
+            "--backend",
+            backend,
+            "--root",
+            str(root),
+            "--state-dir",
+            str(state),
+            *(["--config", str(config)] if config else []),
+        ],
+        cwd=REPO,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + ENGINE_START_TIMEOUT_S
     while not endpoint.is_file() or not endpoint.read_text().strip():
         if proc.poll() is not None:
-            raise RuntimeError(f"void-engine serve exited with {proc.returncode}:\n"
-                               f"{(state / 'engine.log').read_text(errors='replace')}")
+            raise RuntimeError(
+                f"void-engine serve exited with {proc.returncode}:\n"
+                f"{(state / 'engine.log').read_text(errors='replace')}"
+            )
         if time.monotonic() > deadline:
             proc.kill()
             raise RuntimeError("void-engine serve did not start in time")
@@ -118,9 +135,11 @@ def make_scene(nuke, folder: Path, frames: range, *, tag_affected: bool = False,
 
 def answer_panel(nukescripts, engine_address: str, **knobs) -> None:
     """Play the artist in the modal panel: a prompt, the engine address, and ``knobs``."""
+
     def on_modal(panel):
         panel.fake_set("prompt", "empty street")
         panel.fake_set("engine", engine_address)
         for k, v in knobs.items():
             panel.fake_set(k, v)
+
     nukescripts.fake_on_modal = on_modal

@@ -13,6 +13,7 @@ FRAMES = range(1001, 1005)
 def test_remove_object_creates_a_read_of_the_result_beside_the_plate(fake_nuke, engine):
     nuke = fake_nuke
     import nukescripts
+
     from void_nuke.action import remove_object
 
     address, root = engine

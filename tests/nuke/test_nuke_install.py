@@ -15,7 +15,7 @@ from .nuke_helpers import FAKES, write_plate
 # from a folder of their own so that the child cannot find zmq/msgpack anywhere but the bundle.
 FAKE_RENDER_DEPS = ("numpy", "numpy.libs", "OpenImageIO")
 
-CHILD = r'''
+CHILD = r"""
 import json, sys
 bundle, fakes, deps, plate, address = sys.argv[1:6]
 sys.path[:0] = [fakes, deps]
@@ -46,7 +46,8 @@ print(json.dumps({
     "modules": [m.__file__ for m in (bridge, msgpack, zmq, void_nuke)],
     "site_packages": [p for p in sys.path if "site-packages" in p],
 }))
-'''
+"""
+
 
 def _install(dest: Path) -> int:
     from bridge import install
@@ -55,17 +56,26 @@ def _install(dest: Path) -> int:
     install.add_arguments(parser)
     return install.run(parser.parse_args(["nuke", "--dest", str(dest)]))
 
+
 def test_install_lays_out_plugin_bridge_and_binary_packages(tmp_path, capsys):
     dest = tmp_path / "void"
     assert _install(dest) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert out[-1] == f'nuke.pluginAddPath(r"{dest.resolve()}")'
-    for rel in ("init.py", "menu.py", "void_nuke/runner.py", "python/bridge/client.py",
-                "python/zmq/__init__.py", "python/msgpack/__init__.py", "VOID_BUNDLE.txt"):
+    for rel in (
+        "init.py",
+        "menu.py",
+        "void_nuke/runner.py",
+        "python/bridge/client.py",
+        "python/zmq/__init__.py",
+        "python/msgpack/__init__.py",
+        "VOID_BUNDLE.txt",
+    ):
         assert (dest / rel).is_file(), rel
     assert not list(dest.rglob("__pycache__"))
     bundle_txt = (dest / "VOID_BUNDLE.txt").read_text()
     assert f"python: {sys.version_info.major}.{sys.version_info.minor}" in bundle_txt and "pyzmq: " in bundle_txt
+
 
 def test_installed_bundle_runs_the_action_in_a_bare_interpreter(tmp_path, engine, monkeypatch):
     dest = tmp_path / "void"
@@ -82,9 +92,14 @@ def test_installed_bundle_runs_the_action_in_a_bare_interpreter(tmp_path, engine
     plate = write_plate(root / uuid.uuid4().hex[:8], range(1, 3), size=(32, 64))
 
     # -I: no PYTHONPATH, no user site; -S: no site-packages. Only stdlib + the folders named.
-    proc = subprocess.run([sys.executable, "-I", "-S", "-c", CHILD, str(dest), str(FAKES), str(deps), plate, address],
-                          capture_output=True, text=True, timeout=60, cwd=tmp_path,
-                          env={"VOID_BRIDGE_TOKEN": "nuke-install-test", "PATH": "/usr/bin:/bin"})
+    proc = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", CHILD, str(dest), str(FAKES), str(deps), plate, address],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={"VOID_BRIDGE_TOKEN": "nuke-install-test", "PATH": "/usr/bin:/bin"},
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["state"] == "done", report
@@ -133,8 +148,12 @@ def test_wheels_for_another_python_are_unpacked_not_pip_installed(tmp_path, monk
 
 def test_void_bridge_install_command_prints_the_line_to_add(tmp_path):
     dest = tmp_path / "nuke_void"
-    res = subprocess.run([sys.executable, "-m", "bridge.cli", "install", "nuke", "--dest", str(dest)],
-                         capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-m", "bridge.cli", "install", "nuke", "--dest", str(dest)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 0, res.stderr
     assert f'nuke.pluginAddPath(r"{dest}")' in res.stdout
     assert (dest / "menu.py").is_file() and (dest / "python" / "bridge" / "client.py").is_file()

@@ -17,6 +17,7 @@ TOKEN = "nuke-tests-token"  # set by the fake_nuke fixture, so the test can ask 
 def test_cancel_in_the_progress_task_cancels_the_engine_job(fake_nuke, engine):
     nuke = fake_nuke
     import nukescripts
+
     from void_nuke.action import remove_object
 
     address, root = engine
@@ -41,6 +42,7 @@ def test_cancel_in_the_progress_task_cancels_the_engine_job(fake_nuke, engine):
 def test_unreachable_engine_gives_a_message_and_does_not_hang(fake_nuke, tmp_path, monkeypatch):
     nuke = fake_nuke
     import nukescripts
+
     from void_nuke.action import remove_object
 
     monkeypatch.setenv("VOID_ENGINE_TIMEOUT", "0.3")
@@ -63,6 +65,7 @@ def test_unreachable_engine_gives_a_message_and_does_not_hang(fake_nuke, tmp_pat
 def test_engine_calls_run_off_the_main_thread_and_the_action_returns_at_once(fake_nuke, engine, monkeypatch):
     nuke = fake_nuke
     import nukescripts
+
     from void_nuke.action import remove_object
 
     threads: list[threading.Thread] = []
@@ -92,6 +95,7 @@ def test_engine_calls_run_off_the_main_thread_and_the_action_returns_at_once(fak
 def test_missing_plate_frame_is_reported_in_the_artists_words(fake_nuke, engine):
     nuke = fake_nuke
     import nukescripts
+
     from void_nuke.action import remove_object
 
     address, root = engine
@@ -116,8 +120,9 @@ def test_batch_mode_renders_a_non_read_plate_and_fetches_by_value(fake_nuke, eng
     read, roto = make_scene(nuke, tmp_path / "shot", range(1, 4), select=False)
     grade = nuke.nodes.Grade(inputs=[read])  # any node can be the plate: it is rendered first
     out = tmp_path / "local_results"  # outside the engine's roots: frames travel by value
-    outcome = remove_object_batch(grade.name(), roto.name(), "empty street", engine=address,
-                                  out_dir=str(out), transfer="value")
+    outcome = remove_object_batch(
+        grade.name(), roto.name(), "empty street", engine=address, out_dir=str(out), transfer="value"
+    )
 
     assert outcome.state == "done", outcome
     result = nuke.toNode(outcome.read_node)
@@ -137,8 +142,20 @@ def test_batch_script_for_nuke_t_takes_explicit_arguments(fake_nuke, engine, cap
 
     address, root = engine
     read, roto = make_scene(nuke, root / uuid.uuid4().hex[:8], range(1001, 1006), select=False)
-    rc = batch.main(["--plate", read.name(), "--remove", roto.name(), "--prompt", "empty street",
-                     "--frames", "1002-1004", "--engine", address])
+    rc = batch.main(
+        [
+            "--plate",
+            read.name(),
+            "--remove",
+            roto.name(),
+            "--prompt",
+            "empty street",
+            "--frames",
+            "1002-1004",
+            "--engine",
+            address,
+        ]
+    )
     out = capsys.readouterr().out.strip().splitlines()
     assert rc == 0, out
     pattern = out[-1].split()[-1]
@@ -150,6 +167,7 @@ def test_batch_script_for_nuke_t_takes_explicit_arguments(fake_nuke, engine, cap
 def test_cancel_while_rendering_inputs_submits_nothing_and_cleans_up(fake_nuke, tmp_path):
     nuke = fake_nuke
     import nukescripts
+
     from void_nuke.action import remove_object
 
     make_scene(nuke, tmp_path, range(1, 6))
@@ -173,8 +191,15 @@ def test_affected_matte_in_a_key_frame_mode_is_refused_before_anything_renders(f
     nuke.fake_reset(gui=False)
     plate = nuke.nodes.Constant()  # not a Read: it would be rendered first
     remove, shadow = nuke.nodes.Roto(), nuke.nodes.Roto(label="affected: shadow")
-    settings = RemoveSettings(prompt="empty street", first=1, last=20, out_dir=str(tmp_path / "void"),
-                              mask_mode="propagate", keyframes=(1,), engine="tcp://127.0.0.1:9")
+    settings = RemoveSettings(
+        prompt="empty street",
+        first=1,
+        last=20,
+        out_dir=str(tmp_path / "void"),
+        mask_mode="propagate",
+        keyframes=(1,),
+        engine="tcp://127.0.0.1:9",
+    )
     outcome = RemoveJob(settings, JobInputs(plate.name(), remove.name(), shadow.name(), None, "")).run()
     assert outcome.state == "failed" and "affected" in (outcome.message or "")
     assert nuke.fake_state.executed == []  # no wasted render of the plate

@@ -32,6 +32,7 @@ def sam2_engine(tmp_path, monkeypatch):
 def test_propagate_mode_renders_the_key_frame_only_and_reaches_the_engine_as_mode_c(fake_nuke, sam2_engine):
     nuke = fake_nuke
     import nukescripts
+
     from bridge.client import EngineClient
     from void_nuke.action import remove_object
     from void_nuke.settings import MASK_MODES
@@ -57,5 +58,6 @@ def test_propagate_mode_renders_the_key_frame_only_and_reaches_the_engine_as_mod
     # The engine built the whole quadmask from the one frame and ran the job.
     version = Path(job.outcome.output).parent
     assert sorted(p.name for p in (version / "quadmask").glob("*.exr")) == [
-        f"{Path(job.outcome.output).name.split('.')[0]}_quadmask.{f}.exr" for f in FRAMES]
+        f"{Path(job.outcome.output).name.split('.')[0]}_quadmask.{f}.exr" for f in FRAMES
+    ]
     assert nuke.toNode(job.outcome.read_node) is not None

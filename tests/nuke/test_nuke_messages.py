@@ -12,15 +12,24 @@ def plugin(fake_nuke):
     return errors
 
 
-@pytest.mark.parametrize("code, text, expected", [
-    ("not_found", "field 'job.remove': frame 1012 is missing (/shots/sh010/roto.1012.exr)",
-     "Frame 1012 of the remove matte is missing (/shots/sh010/roto.1012.exr)"),
-    ("unauthorised", "field 'job.plate': /mnt/other/plate.####.exr is outside the engine's roots",
-     "add the folder to the engine's roots, or choose 'by value'"),
-    ("busy", "5 jobs are already queued; try again later", "queue is full"),
-    ("too_large", "upload is 9 GB; the limit is 4 GB", "Shorten the frame range"),
-    ("bad_request", "field 'job.steps' must be <= 1000, got 5000", "refused the job: field 'job.steps'"),
-])
+@pytest.mark.parametrize(
+    "code, text, expected",
+    [
+        (
+            "not_found",
+            "field 'job.remove': frame 1012 is missing (/shots/sh010/roto.1012.exr)",
+            "Frame 1012 of the remove matte is missing (/shots/sh010/roto.1012.exr)",
+        ),
+        (
+            "unauthorised",
+            "field 'job.plate': /mnt/other/plate.####.exr is outside the engine's roots",
+            "add the folder to the engine's roots, or choose 'by value'",
+        ),
+        ("busy", "5 jobs are already queued; try again later", "queue is full"),
+        ("too_large", "upload is 9 GB; the limit is 4 GB", "Shorten the frame range"),
+        ("bad_request", "field 'job.steps' must be <= 1000, got 5000", "refused the job: field 'job.steps'"),
+    ],
+)
 def test_engine_errors_become_instructions(plugin, code, text, expected):
     from bridge.protocol import ProtocolError
 

@@ -74,13 +74,30 @@ def test_bundled_bridge_and_plugin_avoid_python_3_8_calls_for_nuke_13():
 def _mypy(tree_root: Path, cache: Path) -> subprocess.CompletedProcess:
     import importlib.util
 
-    missing = [m for m in ("mypy", "nuke-stubs") if importlib.util.find_spec(m.replace("-", "_")) is None
-               and not any((Path(p) / m).is_dir() for p in sys.path if p)]
+    missing = [
+        m
+        for m in ("mypy", "nuke-stubs")
+        if importlib.util.find_spec(m.replace("-", "_")) is None
+        and not any((Path(p) / m).is_dir() for p in sys.path if p)
+    ]
     assert not missing, f"{missing} not installed: requirements.txt needs mypy and types-nuke (the nuke stubs)"
     return subprocess.run(
-        [sys.executable, "-m", "mypy", "--config-file", str(tree_root / "host_plugins/nuke/mypy.ini"),
-         "--cache-dir", str(cache), "--no-error-summary", "host_plugins/nuke"],
-        cwd=tree_root, capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--config-file",
+            str(tree_root / "host_plugins/nuke/mypy.ini"),
+            "--cache-dir",
+            str(cache),
+            "--no-error-summary",
+            "host_plugins/nuke",
+        ],
+        cwd=tree_root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_plugin_type_checks_against_types_nuke(tmp_path):

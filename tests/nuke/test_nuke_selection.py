@@ -65,6 +65,7 @@ def test_a_ready_quadmask_refuses_an_affected_matte(fake_nuke, tmp_path):
 
 def test_empty_selection_tells_the_artist_what_to_select(fake_nuke):
     import nukescripts
+
     from void_nuke.action import remove_object
 
     assert remove_object() is None
@@ -116,8 +117,9 @@ def test_windows_paths_reach_nuke_file_knobs_with_forward_slashes(fake_nuke, tmp
     monkeypatch.setattr(nodes, "_SEP", "\\")  # as on Windows
     read, roto = make_scene(nuke, tmp_path, range(1001, 1003), select=False)
     write = nuke.toNode(nodes.make_temp_write(roto.name(), r"C:\temp\void\.void-inputs\k\remove.####.exr", "alpha"))
-    result = nuke.toNode(nodes.create_result_read(read.name(), r"C:\temp\void\v001\plate_void.####.exr",
-                                                  (1001, 1002), "", "VOID v001"))
+    result = nuke.toNode(
+        nodes.create_result_read(read.name(), r"C:\temp\void\v001\plate_void.####.exr", (1001, 1002), "", "VOID v001")
+    )
     assert write["file"].value() == "C:/temp/void/.void-inputs/k/remove.####.exr"
     assert result["file"].value() == "C:/temp/void/v001/plate_void.####.exr"
 
@@ -130,8 +132,14 @@ def test_panel_answers_become_the_engine_job(fake_nuke, tmp_path):
 
     make_scene(nuke, tmp_path, range(1001, 1005))
     panel = RemovePanel(pick_inputs(nuke.selectedNodes()), 1001, 1004, str(tmp_path / "void"), "tcp://127.0.0.1:5555")
-    for name, value in (("prompt", " empty road "), ("seed", 42), ("steps", 12), ("first", 1002),
-                        ("mask_mode", 1), ("transfer", 2)):
+    for name, value in (
+        ("prompt", " empty road "),
+        ("seed", 42),
+        ("steps", 12),
+        ("first", 1002),
+        ("mask_mode", 1),
+        ("transfer", 2),
+    ):
         panel.fake_set(name, value)
     s = panel.settings()
     assert (s.first, s.last, s.seed, s.steps, s.mask_mode, s.transfer) == (1002, 1004, 42, 12, "quadmask", "value")
@@ -140,22 +148,26 @@ def test_panel_answers_become_the_engine_job(fake_nuke, tmp_path):
     assert spec.frames == (1002, 1003, 1004) and spec.prompt == "empty road" and spec.name == "sh010_plate"
 
 
-@pytest.mark.parametrize("change, words", [
-    ({"prompt": "  "}, "Describe the clean background"),
-    ({"first": 10, "last": 5}, "runs backwards"),
-    ({"engine": "localhost:5555"}, "should look like tcp://"),
-    ({"mask_mode": "propagate"}, "key frames"),
-    ({"mask_mode": "propagate", "keyframes": (9,)}, "Key frame 9 is outside the frame range 1-3"),
-    ({"mask_mode": "reason", "keyframes": (2,)}, "Say what to remove in 'instruction'"),
-])
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        ({"prompt": "  "}, "Describe the clean background"),
+        ({"first": 10, "last": 5}, "runs backwards"),
+        ({"engine": "localhost:5555"}, "should look like tcp://"),
+        ({"mask_mode": "propagate"}, "key frames"),
+        ({"mask_mode": "propagate", "keyframes": (9,)}, "Key frame 9 is outside the frame range 1-3"),
+        ({"mask_mode": "reason", "keyframes": (2,)}, "Say what to remove in 'instruction'"),
+    ],
+)
 def test_settings_the_engine_cannot_serve_are_refused_with_the_fix(change, words):
     from void_nuke.errors import SetupError
     from void_nuke.settings import RemoveSettings, build_spec
 
     base = dict(prompt="street", first=1, last=3, out_dir="/tmp/void", engine="tcp://127.0.0.1:5555")
     with pytest.raises(SetupError, match=words):
-        build_spec(RemoveSettings(**{**base, **change}), plate="/p/p.####.exr", remove="/p/r.####.exr",
-                   name="p", job_key="k")
+        build_spec(
+            RemoveSettings(**{**base, **change}), plate="/p/p.####.exr", remove="/p/r.####.exr", name="p", job_key="k"
+        )
 
 
 def test_key_frame_modes_and_pass2_become_mask_modes_c_and_d():
@@ -163,17 +175,40 @@ def test_key_frame_modes_and_pass2_become_mask_modes_c_and_d():
     from void_nuke.errors import SetupError
     from void_nuke.settings import RemoveSettings, build_spec, parse_keyframes
 
-    base = dict(prompt="street", first=1001, last=1010, out_dir="/tmp/void", engine="tcp://127.0.0.1:5555",
-                pass2=True, keyframes=parse_keyframes("1005,1001", 1003))
-    prop = build_spec(RemoveSettings(**base, mask_mode="propagate"), plate="/p/p.####.exr", remove="/p/roto.####.exr",
-                      name="p", job_key="k")
+    base = dict(
+        prompt="street",
+        first=1001,
+        last=1010,
+        out_dir="/tmp/void",
+        engine="tcp://127.0.0.1:5555",
+        pass2=True,
+        keyframes=parse_keyframes("1005,1001", 1003),
+    )
+    prop = build_spec(
+        RemoveSettings(**base, mask_mode="propagate"),
+        plate="/p/p.####.exr",
+        remove="/p/roto.####.exr",
+        name="p",
+        job_key="k",
+    )
     assert prop.masks == JobMasks(mode="propagate", roto="/p/roto.####.exr", keyframes=(1001, 1005))
     assert prop.pass2 and prop.remove is None
-    reason = build_spec(RemoveSettings(**base, mask_mode="reason", instruction=" the dog "), plate="/p/p.####.exr",
-                        remove="/p/roto.####.exr", name="p", job_key="k")
+    reason = build_spec(
+        RemoveSettings(**base, mask_mode="reason", instruction=" the dog "),
+        plate="/p/p.####.exr",
+        remove="/p/roto.####.exr",
+        name="p",
+        job_key="k",
+    )
     assert reason.masks.mode == "reason" and reason.masks.instruction == "the dog"
     JobSpec.from_wire(reason.to_wire())  # valid on the wire as the plugin sends it
     assert parse_keyframes("  ", 1003) == (1003,)  # empty: the current frame
     with pytest.raises(SetupError, match="affected"):
-        build_spec(RemoveSettings(**base, mask_mode="propagate"), plate="/p/p.####.exr", remove="/p/r.####.exr",
-                   affected="/p/a.####.exr", name="p", job_key="k")
+        build_spec(
+            RemoveSettings(**base, mask_mode="propagate"),
+            plate="/p/p.####.exr",
+            remove="/p/r.####.exr",
+            affected="/p/a.####.exr",
+            name="p",
+            job_key="k",
+        )

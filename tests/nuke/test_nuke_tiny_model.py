@@ -25,11 +25,24 @@ def tiny_engine(tmp_path):
     model = make_tiny_model(tmp_path / "model")
     root = tmp_path / "shots"
     root.mkdir()
-    config = write_config(tmp_path / "engine.toml", {
-        "server": {"bind": f"tcp://127.0.0.1:{free_port()}", "state_dir": str(tmp_path / "state"),
-                   "roots": [str(root)]},
-        "worker": {"backend": "void", "model": str(model), "steps": 2, "max_attempts": 1,
-                   "model_size": [32, 64], "window_frames": 21}})
+    config = write_config(
+        tmp_path / "engine.toml",
+        {
+            "server": {
+                "bind": f"tcp://127.0.0.1:{free_port()}",
+                "state_dir": str(tmp_path / "state"),
+                "roots": [str(root)],
+            },
+            "worker": {
+                "backend": "void",
+                "model": str(model),
+                "steps": 2,
+                "max_attempts": 1,
+                "model_size": [32, 64],
+                "window_frames": 21,
+            },
+        },
+    )
     eng = EngineProcess(config).start(timeout=120)
     try:
         yield eng.endpoint, root
@@ -40,6 +53,7 @@ def tiny_engine(tmp_path):
 def test_remove_object_runs_the_void_pipeline_on_the_tiny_model(fake_nuke, tiny_engine):
     nuke = fake_nuke
     import nukescripts
+
     from void_nuke.action import remove_object
 
     address, root = tiny_engine

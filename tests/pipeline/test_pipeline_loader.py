@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import shutil
-from pathlib import Path
 
 import pytest
 import torch
+from pipeline_tiny_fixtures import tiny_model_dir  # noqa: F401  (fixture)
 from safetensors.torch import load_file, save_file
 
-from pipeline_tiny_fixtures import tiny_model_dir  # noqa: F401  (fixture)
 from void_engine.pipeline import CheckpointError, ModelDir, ModelDirError, VoidPipeline
 from void_engine.pipeline.loader import PATCH_EMBED_KEY, build_transformer, load_void_checkpoint
 from void_engine.pipeline.tiny import add_arguments, run
@@ -101,8 +100,9 @@ def test_truncated_safetensors_is_reported(tiny_model_dir, tmp_path):
 def test_missing_pass2_file_is_named(tiny_model_dir, tmp_path):
     base = tiny_model_dir / "CogVideoX-Fun-V1.5-5b-InP"
     with pytest.raises(CheckpointError, match="pass-2 checkpoint not found"):
-        VoidPipeline.from_pretrained(base, pass1=tiny_model_dir / "void_pass1.safetensors",
-                                     pass2=tmp_path / "void_pass2.safetensors")
+        VoidPipeline.from_pretrained(
+            base, pass1=tiny_model_dir / "void_pass1.safetensors", pass2=tmp_path / "void_pass2.safetensors"
+        )
 
 
 def test_unknown_memory_mode_is_refused(tiny_model_dir):

@@ -7,8 +7,8 @@ import time
 import numpy as np
 import pytest
 import torch
-
 from pipeline_tiny_fixtures import FRAMES, PROMPT, WINDOW, make_clip, tiny_model_dir, tiny_pipe  # noqa: F401
+
 from void_engine.pipeline import Cancelled, VoidPipeline
 from void_engine.pipeline.conditioning import add_masked_video_noise
 
@@ -75,8 +75,14 @@ def test_cancel_stops_within_one_step(tiny_pipe):
     steps_done = []
     try:
         with pytest.raises(Cancelled):
-            _run(tiny_pipe, video, quadmask, num_inference_steps=5,
-                 progress=lambda w, s, n: steps_done.append(s), cancel=lambda: bool(steps_done))
+            _run(
+                tiny_pipe,
+                video,
+                quadmask,
+                num_inference_steps=5,
+                progress=lambda w, s, n: steps_done.append(s),
+                cancel=lambda: bool(steps_done),
+            )
     finally:
         handle.remove()
     assert steps_done == [1] and len(passes) == 1
@@ -111,8 +117,7 @@ def test_prompt_embeddings_cover_226_tokens_and_truncation_is_warned(tiny_pipe, 
         (lambda v, q: (v, q.astype(np.float32)), "uint8"),
         (lambda v, q: (v, q[:-1]), "quadmask must be a uint8 array of shape"),
         (lambda v, q: (v.astype(np.float64), q), "float32"),
-        (lambda v, q: (np.where(np.arange(FRAMES)[:, None, None, None] == 3, 1.5, v).astype(np.float32), q),
-         "frame 3"),
+        (lambda v, q: (np.where(np.arange(FRAMES)[:, None, None, None] == 3, 1.5, v).astype(np.float32), q), "frame 3"),
     ],
 )
 def test_bad_inputs_are_named(tiny_pipe, change, message):

@@ -73,7 +73,12 @@ def make_shot(
             px[..., 4] = rng.uniform(-1, 1, (dh, dw))
             px[..., 5] = rng.uniform(1, 1000, (dh, dw))
         write_exr(
-            folder / f"plate.{f:04d}.exr", px, channels, formats, (x, y), (0, 0, w, h),
+            folder / f"plate.{f:04d}.exr",
+            px,
+            channels,
+            formats,
+            (x, y),
+            (0, 0, w, h),
             attributes={"studio:shot": "sh010", "PixelAspectRatio": 1.0},
         )
     return str(folder / "plate.####.exr")

@@ -1,7 +1,14 @@
 import numpy as np
 import pytest
 
-from void_engine.plates import CorruptPlateError, OutputExistsError, PlateError, read_image_channel, read_plate, write_plate
+from void_engine.plates import (
+    CorruptPlateError,
+    OutputExistsError,
+    PlateError,
+    read_image_channel,
+    read_plate,
+    write_plate,
+)
 
 from .exr_factory import read_raw, write_exr
 
@@ -15,9 +22,12 @@ def layered_exr(tmp_path):
     rng = np.random.default_rng(1)
     px = rng.normal(0, 3, (20, 30, 6)).astype(np.float32)  # negatives and values above 1 too
     return write_exr(
-        tmp_path / "src.exr", px,
-        ("R", "G", "B", "A", "depth.Z", "N.x"), ("half", "half", "half", "half", "float", "half"),
-        data_window=(5, -3), display=(0, 0, 48, 27),
+        tmp_path / "src.exr",
+        px,
+        ("R", "G", "B", "A", "depth.Z", "N.x"),
+        ("half", "half", "half", "half", "float", "half"),
+        data_window=(5, -3),
+        display=(0, 0, 48, 27),
         attributes={"studio:camera": "A001", "PixelAspectRatio": 2.0, "custom:frame": 1001},
         compression="piz",
     )

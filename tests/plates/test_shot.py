@@ -70,7 +70,7 @@ def test_mask_region_changes_only_pixels_inside_the_feathered_matte(tmp_path):
         g = SETTINGS.dilate_px + SETTINGS.feather_px + 1
         ys, xs = np.nonzero(changed)
         assert ys.min() >= box[0] - g and ys.max() < box[1] + g and xs.min() >= box[2] - g and xs.max() < box[3] + g
-        assert changed[box[0]:box[1], box[2]:box[3]].all(), "the removed region kept plate pixels"
+        assert changed[box[0] : box[1], box[2] : box[3]].all(), "the removed region kept plate pixels"
         # only the beauty changes: alpha and the extra layers pass through bit-identical
         assert np.array_equal(_bits(a[..., 3:]), _bits(b[..., 3:]))
 
@@ -185,8 +185,13 @@ def test_premultiplied_alpha_is_respected_and_kept(tmp_path):
     write_exr(tmp_path / "a.0001.exr", rgba, ("R", "G", "B", "A"), ("float",) * 4)
     seq = FrameSequence.parse(tmp_path / "a.####.exr", "1")
     q = _quadmasks(1, 40, 70, (10, 30, 20, 50))
-    shot = Shot.load(seq, q, ShotSettings(model_size=(16, 28), context_min_px=4, dilate_px=0, feather_px=0,
-                                           plate_space="ACEScg", model_space="ACEScg"))
+    shot = Shot.load(
+        seq,
+        q,
+        ShotSettings(
+            model_size=(16, 28), context_min_px=4, dilate_px=0, feather_px=0, plate_space="ACEScg", model_space="ACEScg"
+        ),
+    )
     assert np.allclose(shot.model_video, 0.5, atol=1e-5)  # the model sees straight colour
     out = shot.write_result(np.full_like(shot.model_video, 1.0), tmp_path / "o", "x")
     px = read_plate(out.path(1)).pixels
@@ -217,8 +222,13 @@ def test_nan_and_inf_plate_pixels_inside_the_matte_are_replaced_not_propagated(t
     write_exr(tmp_path / "a.0001.exr", rgba, ("R", "G", "B", "A"), ("half",) * 4)
     seq = FrameSequence.parse(tmp_path / "a.####.exr", "1")
     q = _quadmasks(1, 40, 70, (10, 30, 20, 50))
-    shot = Shot.load(seq, q, ShotSettings(model_size=(16, 28), context_min_px=4, dilate_px=0, feather_px=0,
-                                           plate_space="ACEScg", model_space="ACEScg"))
+    shot = Shot.load(
+        seq,
+        q,
+        ShotSettings(
+            model_size=(16, 28), context_min_px=4, dilate_px=0, feather_px=0, plate_space="ACEScg", model_space="ACEScg"
+        ),
+    )
     out = shot.write_result(np.full_like(shot.model_video, 0.5), tmp_path / "o", "x")
     px = read_plate(out.path(1)).pixels
     assert np.isfinite(px[10:30, 20:50]).all()
@@ -234,8 +244,14 @@ def test_loading_a_long_shot_does_not_stack_its_quadmasks_in_memory(tmp_path):
     # (T, H, W) copy of the quadmasks would cost 48 MB.
     frames = 48
     for f in range(1, frames + 1):
-        write_exr(tmp_path / f"p.{f:04d}.exr", np.full((8, 8, 3), 0.2, np.float32), ("R", "G", "B"),
-                  ("half",) * 3, (500, 500), (0, 0, 1024, 1024))
+        write_exr(
+            tmp_path / f"p.{f:04d}.exr",
+            np.full((8, 8, 3), 0.2, np.float32),
+            ("R", "G", "B"),
+            ("half",) * 3,
+            (500, 500),
+            (0, 0, 1024, 1024),
+        )
     seq = FrameSequence.parse(tmp_path / "p.####.exr", f"1-{frames}")
     q = np.full((1024, 1024), KEEP, np.uint8)
     q[500:508, 500:508] = REMOVE
@@ -251,8 +267,13 @@ def test_loading_a_long_shot_does_not_stack_its_quadmasks_in_memory(tmp_path):
 def test_anamorphic_plate_gets_a_roi_with_the_model_picture_aspect(tmp_path):
     from .exr_factory import write_exr
 
-    write_exr(tmp_path / "a.0001.exr", np.full((300, 400, 3), 0.2, np.float32), ("R", "G", "B"), ("half",) * 3,
-              attributes={"PixelAspectRatio": 2.0})  # 2x anamorphic: each pixel is twice as wide as tall
+    write_exr(
+        tmp_path / "a.0001.exr",
+        np.full((300, 400, 3), 0.2, np.float32),
+        ("R", "G", "B"),
+        ("half",) * 3,
+        attributes={"PixelAspectRatio": 2.0},
+    )  # 2x anamorphic: each pixel is twice as wide as tall
     seq = FrameSequence.parse(tmp_path / "a.####.exr", "1")
     shot = Shot.load(seq, _quadmasks(1, 300, 400, (140, 160, 190, 210)), SETTINGS)
     r = shot.roi

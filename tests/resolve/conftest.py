@@ -32,7 +32,7 @@ def _client_env(monkeypatch, tmp_path):
 @pytest.fixture(scope="session")
 def shot(tmp_path_factory):
     """An 8-frame 96x64 sample shot (plate + remove/affected mattes, frames 1001-1008)."""
-    from void_engine.samples import make_sample_shot
+    from void_engine.demo.samples import make_sample_shot
 
     return make_sample_shot(tmp_path_factory.mktemp("resolve_shot") / "shot", seed=5, width=96, height=64, frames=8)
 
@@ -54,13 +54,20 @@ def engine(tmp_path, shot, work):
     started: list[EngineProcess] = []
 
     def start(backend: str = "preview", step_s: float = 0.0, steps: int = 2) -> EngineProcess:
-        config = write_config(tmp_path / f"engine_{len(started)}.toml", {
-            "server": {"bind": f"tcp://127.0.0.1:{free_port()}", "state_dir": str(tmp_path / f"state{len(started)}"),
-                       "roots": [str(Path(shot.root)), str(work)], "plugins": ["engine_test_backends"],
-                       "heartbeat_s": 1.0},
-            "worker": {"backend": backend, "steps": steps, "max_attempts": 1},
-            "security": {"admin_token": "resolve-admin"},
-        })
+        config = write_config(
+            tmp_path / f"engine_{len(started)}.toml",
+            {
+                "server": {
+                    "bind": f"tcp://127.0.0.1:{free_port()}",
+                    "state_dir": str(tmp_path / f"state{len(started)}"),
+                    "roots": [str(Path(shot.root)), str(work)],
+                    "plugins": ["engine_test_backends"],
+                    "heartbeat_s": 1.0,
+                },
+                "worker": {"backend": backend, "steps": steps, "max_attempts": 1},
+                "security": {"admin_token": "resolve-admin"},
+            },
+        )
         eng = EngineProcess(config, step_s=step_s).start()
         started.append(eng)
         return eng

@@ -6,8 +6,18 @@ import pytest
 
 from void_resolve.ranges import ClipCut, fusion_render_range, plan_handles
 from void_resolve.roles import MaskError, Tagged, next_version_name, pick_masks, role_of, safe_name
-from void_resolve.sequences import (FrameRange, SequenceError, find_rendered, hash_pattern, parse_resolve_path,
-                                    printf_pattern, renumber, require_frames, saver_clip, saver_output_path)
+from void_resolve.sequences import (
+    FrameRange,
+    SequenceError,
+    find_rendered,
+    hash_pattern,
+    parse_resolve_path,
+    printf_pattern,
+    renumber,
+    require_frames,
+    saver_clip,
+    saver_output_path,
+)
 from void_resolve.settings import settings_from_env
 
 
@@ -16,7 +26,7 @@ def test_handles_are_capped_by_the_media_available_on_each_side():
     plan = plan_handles(cut, wanted=8)
     assert (plan.left, plan.right) == (3, 8)
     assert plan.source == FrameRange(1007, 1041)
-    assert plan.cut_in_result == (3, 27)          # exclusive end, as AppendToTimeline takes it
+    assert plan.cut_in_result == (3, 27)  # exclusive end, as AppendToTimeline takes it
     assert plan.record_range == (86448, 86472)
     assert len(plan.source) == 24 + 3 + 8
 
@@ -99,7 +109,7 @@ def test_pick_masks_needs_exactly_one_remove():
     assert pick.remove is a and pick.affected is b
     with pytest.raises(MaskError, match=r"No mask marked \"remove\" in this comp \(masks found: Polygon2\)"):
         pick_masks([Tagged("c", "Polygon2", None)], "this comp", "mark it")
-    with pytest.raises(MaskError, match="Several masks are marked \"remove\""):
+    with pytest.raises(MaskError, match='Several masks are marked "remove"'):
         pick_masks([a, Tagged("d", "remove2", "remove")], "this comp", "mark it")
 
 

@@ -8,7 +8,6 @@ import time
 
 import numpy as np
 import OpenImageIO as oiio
-
 from fake_resolve import edit_scene, run_script, summary
 
 from .conftest import EDIT_SCRIPT
@@ -27,14 +26,24 @@ def _printf(pattern: str) -> str:
 
 def _sequence_scene(shot, mattes=("remove", "affected"), **extra):
     paths = {"remove": shot.remove_matte, "affected": shot.affected_matte}
-    return edit_scene({"source": _printf(shot.plate), "first": 1001, "last": 1008, "kind": "sequence",
-                       "record_start": RECORD, "cut_first": 1003, "cut_duration": 3,
-                       "mattes": [_resolve_path(paths[m], 1001, 1008) for m in mattes], **extra})
+    return edit_scene(
+        {
+            "source": _printf(shot.plate),
+            "first": 1001,
+            "last": 1008,
+            "kind": "sequence",
+            "record_start": RECORD,
+            "cut_first": 1003,
+            "cut_duration": 3,
+            "mattes": [_resolve_path(paths[m], 1001, 1008) for m in mattes],
+            **extra,
+        }
+    )
 
 
 def _frame(resolve_path: str, frame: int) -> str:
     m = re.search(r"\[(\d+)-(\d+)\]", resolve_path)
-    return resolve_path[: m.start()] + f"{frame:0{len(m.group(1))}d}" + resolve_path[m.end():]
+    return resolve_path[: m.start()] + f"{frame:0{len(m.group(1))}d}" + resolve_path[m.end() :]
 
 
 def _pixels(path: str) -> np.ndarray:
@@ -93,9 +102,18 @@ def _movie_scene(shot, work):
     mattes.mkdir(exist_ok=True)
     for i, f in enumerate(range(1001, 1009)):
         shutil.copy(shot.path(shot.remove_matte, f), mattes / f"shot_remove.{i:04d}.exr")
-    return edit_scene({"source": _printf(shot.plate), "first": 1001, "last": 1008, "kind": "movie",
-                       "record_start": RECORD, "cut_first": 1003, "cut_duration": 3,
-                       "mattes": [str(mattes / "shot_remove.[0000-0007].exr")]})
+    return edit_scene(
+        {
+            "source": _printf(shot.plate),
+            "first": 1001,
+            "last": 1008,
+            "kind": "movie",
+            "record_start": RECORD,
+            "cut_first": 1003,
+            "cut_duration": 3,
+            "mattes": [str(mattes / "shot_remove.[0000-0007].exr")],
+        }
+    )
 
 
 def test_movie_source_goes_through_the_render_queue(engine, plugin_env, shot, work):
@@ -105,8 +123,13 @@ def test_movie_source_goes_through_the_render_queue(engine, plugin_env, shot, wo
     record = run_script(EDIT_SCRIPT, host)
     assert record.state == "done", record.message
     s = summary(host, record)
-    for call in ("Project.SetRenderSettings", "Project.AddRenderJob", "Project.StartRendering",
-                 "Project.DeleteRenderJob", "MediaPool.DeleteTimelines"):
+    for call in (
+        "Project.SetRenderSettings",
+        "Project.AddRenderJob",
+        "Project.StartRendering",
+        "Project.DeleteRenderJob",
+        "MediaPool.DeleteTimelines",
+    ):
         assert call in s["calls"]
     assert s["timelines"] == ["Edit v1"] and s["current_timeline"] == "Edit v1"
     assert s["render_jobs"] == 0
@@ -128,8 +151,9 @@ def test_movie_source_goes_through_the_render_queue(engine, plugin_env, shot, wo
 def test_track_above_taken_puts_the_result_on_a_free_track(engine, plugin_env, shot):
     eng = engine("preview")
     plugin_env(eng.endpoint, VOID_HANDLES="0")
-    host = _sequence_scene(shot, mattes=("remove",), tracks=2,
-                           blockers=[{"track": 2, "start": RECORD + 2, "duration": 12}])
+    host = _sequence_scene(
+        shot, mattes=("remove",), tracks=2, blockers=[{"track": 2, "start": RECORD + 2, "duration": 12}]
+    )
     record = run_script(EDIT_SCRIPT, host)
     assert record.state == "done", record.message
     s = summary(host, record)

@@ -7,9 +7,8 @@ import ast
 import inspect
 from pathlib import Path
 
-import pytest
-
 import fake_resolve.resolve as fake
+import pytest
 
 
 def _stub_methods() -> dict[str, set[str]]:
@@ -20,13 +19,28 @@ def _stub_methods() -> dict[str, set[str]]:
     if not roots:
         pytest.skip("fusionscript-stubs is not installed (pip install -c constraints.txt fusionscript-stubs)")
     tree = ast.parse((roots[0] / "fusionscript.pyi").read_text())
-    return {node.name: {f.name for f in node.body if isinstance(f, ast.FunctionDef)}
-            for node in tree.body if isinstance(node, ast.ClassDef)}
+    return {
+        node.name: {f.name for f in node.body if isinstance(f, ast.FunctionDef)}
+        for node in tree.body
+        if isinstance(node, ast.ClassDef)
+    }
 
 
-@pytest.mark.parametrize("cls", [fake.Resolve, fake.ProjectManager, fake.Project, fake.MediaStorage, fake.MediaPool,
-                                 fake.Folder, fake.MediaPoolItem, fake.Timeline, fake.TimelineItem],
-                         ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    "cls",
+    [
+        fake.Resolve,
+        fake.ProjectManager,
+        fake.Project,
+        fake.MediaStorage,
+        fake.MediaPool,
+        fake.Folder,
+        fake.MediaPoolItem,
+        fake.Timeline,
+        fake.TimelineItem,
+    ],
+    ids=lambda c: c.__name__,
+)
 def test_fake_resolve_methods_exist_in_the_stubs(cls):
     stubs = _stub_methods()[cls.__name__]
     api = {name for name, _ in inspect.getmembers(cls, inspect.isfunction) if name[:1].isupper()}

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np
 import OpenImageIO as oiio
-import pytest
-
 from fake_resolve import Artist, UIDispatcher, fusion_scene, run_script, summary
 
 from .conftest import COMP_SCRIPT
@@ -24,18 +21,31 @@ def _pixels(path: str) -> np.ndarray:
 
 
 def _scene(shot, masks, render_range=(1002, 1005), plate_tool="MediaIn", **extra):
-    return fusion_scene({"plate": str(shot.path(shot.plate, 1001)), "render_range": list(render_range),
-                         "size": [shot.width, shot.height], "masks": masks, "plate_tool": plate_tool,
-                         "global_in": 1001, **extra})
+    return fusion_scene(
+        {
+            "plate": str(shot.path(shot.plate, 1001)),
+            "render_range": list(render_range),
+            "size": [shot.width, shot.height],
+            "masks": masks,
+            "plate_tool": plate_tool,
+            "global_in": 1001,
+            **extra,
+        }
+    )
 
 
 def test_fusion_script_ends_with_a_loader_on_the_result_frames(engine, plugin_env, shot, tmp_path):
     eng = engine("preview")
     plugin_env(eng.endpoint)
     artist_out = tmp_path / "artist" / "comp_out.0000.exr"
-    host = _scene(shot, [{"name": "remove_ball", "points": SQUARE},
-                         {"name": "Polygon_shadow", "points": SHADOW, "comments": "void:affected"}],
-                  artist_saver=str(artist_out))
+    host = _scene(
+        shot,
+        [
+            {"name": "remove_ball", "points": SQUARE},
+            {"name": "Polygon_shadow", "points": SHADOW, "comments": "void:affected"},
+        ],
+        artist_saver=str(artist_out),
+    )
     record = run_script(COMP_SCRIPT, host)
     assert record is not None and record.state == "done", record and record.message
 
@@ -54,7 +64,8 @@ def test_fusion_script_ends_with_a_loader_on_the_result_frames(engine, plugin_en
     # wired where the plate was; the plate, the masks and the artist's tools are untouched
     assert host.comp.tools["ColorCorrector1"].links["Input"].tool is loader
     assert sorted(t.regid for t in host.comp.tools.values()) == sorted(
-        ["MediaIn", "ColorCorrector", "MediaOut", "Saver", "PolylineMask", "PolylineMask", "Loader"])
+        ["MediaIn", "ColorCorrector", "MediaOut", "Saver", "PolylineMask", "PolylineMask", "Loader"]
+    )
     # the artist's Saver was muted for our renders (never written) and is live again
     assert host.comp.tools["Saver1"].attrs["TOOLB_PassThrough"] is False
     assert not artist_out.parent.exists()
@@ -130,18 +141,30 @@ def test_frames_go_by_value_to_an_engine_without_shared_storage(engine, plugin_e
 
 
 def test_fusion_script_with_the_tiny_void_model(tmp_path, shot, work, plugin_env, monkeypatch):
+    from tests.engine.engine_harness import EngineProcess, free_port, write_config
     from void_engine.pipeline.tiny import make_tiny_model
 
-    from tests.engine.engine_harness import EngineProcess, free_port, write_config
-
     model = make_tiny_model(tmp_path / "model")
-    config = write_config(tmp_path / "tiny.toml", {
-        "server": {"bind": f"tcp://127.0.0.1:{free_port()}", "state_dir": str(tmp_path / "state"),
-                   "roots": [str(shot.root), str(work)]},
-        # A small model box and window keep the tiny model's CPU time to seconds; at the default
-        # 384x672 / 85 frames even random tiny weights take minutes on 2 cores.
-        "worker": {"backend": "void", "model": str(model), "steps": 2, "max_attempts": 1,
-                   "model_size": [32, 64], "window_frames": 21}})
+    config = write_config(
+        tmp_path / "tiny.toml",
+        {
+            "server": {
+                "bind": f"tcp://127.0.0.1:{free_port()}",
+                "state_dir": str(tmp_path / "state"),
+                "roots": [str(shot.root), str(work)],
+            },
+            # A small model box and window keep the tiny model's CPU time to seconds; at the default
+            # 384x672 / 85 frames even random tiny weights take minutes on 2 cores.
+            "worker": {
+                "backend": "void",
+                "model": str(model),
+                "steps": 2,
+                "max_attempts": 1,
+                "model_size": [32, 64],
+                "window_frames": 21,
+            },
+        },
+    )
     eng = EngineProcess(config).start(timeout=120)
     try:
         plugin_env(eng.endpoint)

@@ -27,12 +27,19 @@ def _run_bare(script: Path, page: str, scene: dict, tmp_path: Path, env_extra: d
     spec = tmp_path / f"{page}_scene.json"
     out = tmp_path / f"{page}_out.json"
     spec.write_text(json.dumps({"page": page, "script": str(script), "scene": scene}))
-    code = ("import sys; sys.path[:0] = [%r]; from fake_resolve.host import driver_main; "
-            "sys.exit(driver_main([%r, %r]))" % (str(FAKES), str(spec), str(out)))
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "VOID_FAKE_RENDER_PYTHON": sys.executable,
-           "VOID_BRIDGE_TOKEN": "resolve-install-token", "VOID_FAKE_MAX_LOOP_S": "40", **env_extra}
-    proc = subprocess.run([sys.executable, "-I", "-S", "-c", code], env=env, capture_output=True, text=True,
-                          timeout=90)
+    code = (
+        "import sys; sys.path[:0] = [%r]; from fake_resolve.host import driver_main; "
+        "sys.exit(driver_main([%r, %r]))" % (str(FAKES), str(spec), str(out))
+    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "VOID_FAKE_RENDER_PYTHON": sys.executable,
+        "VOID_BRIDGE_TOKEN": "resolve-install-token",
+        "VOID_FAKE_MAX_LOOP_S": "40",
+        **env_extra,
+    }
+    proc = subprocess.run([sys.executable, "-I", "-S", "-c", code], env=env, capture_output=True, text=True, timeout=90)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return json.loads(out.read_text())
 
@@ -51,18 +58,31 @@ def test_install_lays_scripts_into_fusion_scripts_folders(installed):
 def test_default_folders_per_os():
     home = Path("/home/ed")
     assert default_fusion_dir("linux", {}, home) == home / ".local/share/DaVinciResolve/Fusion"
-    assert default_fusion_dir("darwin", {}, home) == \
-        home / "Library/Application Support/Blackmagic Design/DaVinci Resolve/Fusion"
-    assert default_fusion_dir("win32", {"APPDATA": "C:/Users/ed/AppData/Roaming"}, home) == \
-        Path("C:/Users/ed/AppData/Roaming/Blackmagic Design/DaVinci Resolve/Support/Fusion")
+    assert (
+        default_fusion_dir("darwin", {}, home)
+        == home / "Library/Application Support/Blackmagic Design/DaVinci Resolve/Fusion"
+    )
+    assert default_fusion_dir("win32", {"APPDATA": "C:/Users/ed/AppData/Roaming"}, home) == Path(
+        "C:/Users/ed/AppData/Roaming/Blackmagic Design/DaVinci Resolve/Support/Fusion"
+    )
 
 
 def test_installed_fusion_script_runs_in_a_bare_interpreter(installed, engine, shot, work, tmp_path):
     eng = engine("preview")
-    scene = {"plate": str(shot.path(shot.plate, 1001)), "render_range": [1001, 1003], "global_in": 1001,
-             "size": [shot.width, shot.height], "masks": [{"name": "remove", "points": SQUARE}]}
-    s = _run_bare(installed["Comp"], "fusion", scene, tmp_path,
-                  {"VOID_ENGINE": eng.endpoint, "VOID_WORK_DIR": str(work), "VOID_TIMEOUT": "3"})
+    scene = {
+        "plate": str(shot.path(shot.plate, 1001)),
+        "render_range": [1001, 1003],
+        "global_in": 1001,
+        "size": [shot.width, shot.height],
+        "masks": [{"name": "remove", "points": SQUARE}],
+    }
+    s = _run_bare(
+        installed["Comp"],
+        "fusion",
+        scene,
+        tmp_path,
+        {"VOID_ENGINE": eng.endpoint, "VOID_WORK_DIR": str(work), "VOID_TIMEOUT": "3"},
+    )
     assert s["record"]["state"] == "done", s["record"]
     loader = next(t for t in s["tools"] if t["regid"] == "Loader")
     assert (loader["inputs"]["GlobalIn"], loader["inputs"]["GlobalOut"]) == (1001, 1003)
@@ -75,12 +95,23 @@ def test_installed_fusion_script_runs_in_a_bare_interpreter(installed, engine, s
 
 def test_installed_edit_script_runs_in_a_bare_interpreter(installed, engine, shot, work, tmp_path):
     eng = engine("preview")
-    scene = {"source": shot.plate.replace("####", "%04d"), "first": 1001, "last": 1008, "kind": "sequence",
-             "record_start": 86448, "cut_first": 1002, "cut_duration": 4,
-             "mattes": [shot.remove_matte.replace("####", "[1001-1008]")]}
-    s = _run_bare(installed["Edit"], "edit", scene, tmp_path,
-                  {"VOID_ENGINE": eng.endpoint, "VOID_WORK_DIR": str(work), "VOID_TIMEOUT": "3",
-                   "VOID_HANDLES": "1"})
+    scene = {
+        "source": shot.plate.replace("####", "%04d"),
+        "first": 1001,
+        "last": 1008,
+        "kind": "sequence",
+        "record_start": 86448,
+        "cut_first": 1002,
+        "cut_duration": 4,
+        "mattes": [shot.remove_matte.replace("####", "[1001-1008]")],
+    }
+    s = _run_bare(
+        installed["Edit"],
+        "edit",
+        scene,
+        tmp_path,
+        {"VOID_ENGINE": eng.endpoint, "VOID_WORK_DIR": str(work), "VOID_TIMEOUT": "3", "VOID_HANDLES": "1"},
+    )
     assert s["record"]["state"] == "done", s["record"]
     placed = s["tracks"]["2"][0]
     assert (placed["start"], placed["duration"], placed["source_start"]) == (86448, 4, 1002)

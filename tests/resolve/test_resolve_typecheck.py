@@ -21,9 +21,21 @@ def _stubs_installed() -> bool:
 
 
 def _mypy(tmp_path, *targets) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mypy", "--config-file", str(PLUGIN / "mypy.ini"),
-                           "--cache-dir", str(tmp_path / "mypy_cache"), *map(str, targets)],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--config-file",
+            str(PLUGIN / "mypy.ini"),
+            "--cache-dir",
+            str(tmp_path / "mypy_cache"),
+            *map(str, targets),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_edit_page_script_type_checks_against_fusionscript_stubs(tmp_path):

@@ -71,13 +71,19 @@ def manifest_file(tmp_path, tiny_model) -> Path:
 def hub(tiny_model):
     """The fake hub serving the tiny model in the real repos' layout (plus files we must not fetch)."""
     fake = FakeHub()
-    fake.add_folder(BASE_REPO, tiny_model / BASE,
-                    extra={"README.md": b"# base\n", "model_index.json": b'{"_class_name": "CogVideoXPipeline"}'})
-    fake.add_repo(VOID_REPO, {
-        "void_pass1.safetensors": (tiny_model / "void_pass1.safetensors").read_bytes(),
-        "void_pass2.safetensors": (tiny_model / "void_pass2.safetensors").read_bytes(),
-        "README.md": b"# VOID\n",
-    })
+    fake.add_folder(
+        BASE_REPO,
+        tiny_model / BASE,
+        extra={"README.md": b"# base\n", "model_index.json": b'{"_class_name": "CogVideoXPipeline"}'},
+    )
+    fake.add_repo(
+        VOID_REPO,
+        {
+            "void_pass1.safetensors": (tiny_model / "void_pass1.safetensors").read_bytes(),
+            "void_pass2.safetensors": (tiny_model / "void_pass2.safetensors").read_bytes(),
+            "README.md": b"# VOID\n",
+        },
+    )
     fake.add_repo(SAM2_REPO, {"sam2.1_hiera_tiny.pt": bytes(range(256)) * 40, "sam2.1_hiera_t.yaml": b"model: {}\n"})
     with fake:
         yield fake
@@ -85,10 +91,19 @@ def hub(tiny_model):
 
 def hub_env(tmp_path: Path, endpoint: str, **extra: str) -> dict[str, str]:
     """Environment for a `void-engine download` subprocess: the fake hub, a token, no real cache or proxy."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.upper().endswith("_PROXY") and not k.startswith(("HF_", "HUGGINGFACE_"))}
-    env.update(HF_ENDPOINT=endpoint, HF_TOKEN=TOKEN, HF_HOME=str(tmp_path / "hf-home"),
-               HF_HUB_DISABLE_TELEMETRY="1", NO_PROXY="127.0.0.1,localhost", PYTHONPATH=str(REPO_ROOT))
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.upper().endswith("_PROXY") and not k.startswith(("HF_", "HUGGINGFACE_"))
+    }
+    env.update(
+        HF_ENDPOINT=endpoint,
+        HF_TOKEN=TOKEN,
+        HF_HOME=str(tmp_path / "hf-home"),
+        HF_HUB_DISABLE_TELEMETRY="1",
+        NO_PROXY="127.0.0.1,localhost",
+        PYTHONPATH=str(REPO_ROOT),
+    )
     env.update(extra)
     return env
 
@@ -97,5 +112,9 @@ def run_download(tmp_path: Path, endpoint: str, *args: str, **env: str) -> subpr
     """`python -m void_engine.cli download ...` in a subprocess (huggingface_hub reads HF_* at import)."""
     return subprocess.run(
         [sys.executable, "-m", "void_engine.cli", "download", "--no-progress", *args],
-        cwd=REPO_ROOT, env=hub_env(tmp_path, endpoint, **env), capture_output=True, text=True, timeout=60,
+        cwd=REPO_ROOT,
+        env=hub_env(tmp_path, endpoint, **env),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )

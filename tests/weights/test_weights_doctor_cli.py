@@ -17,9 +17,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _doctor(model: Path, manifest: Path) -> tuple[int, dict[str, str]]:
     env = {**os.environ, "VOID_WEIGHTS_CONFIG": str(manifest)}
-    res = subprocess.run([sys.executable, "-m", "void_engine.cli", "doctor", "--model", str(model),
-                          "--bind", "tcp://127.0.0.1:0"], capture_output=True, text=True, env=env,
-                         cwd=REPO, timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-m", "void_engine.cli", "doctor", "--model", str(model), "--bind", "tcp://127.0.0.1:0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=120,
+    )
     verdicts = {}
     for line in res.stdout.splitlines():
         parts = line.split()

@@ -22,8 +22,17 @@ TRANSFORMER = f"{BASE}/transformer/diffusion_pytorch_model.safetensors"
 
 def _fetch(hub, model_dir: Path, manifest_file: Path, **kw):
     manifest = load_manifest(manifest_file)
-    return download(model_dir, manifest, manifest.select(with_pass2=kw.pop("with_pass2", False)),
-                    endpoint=hub.url, token=TOKEN, progress=False, backoff_s=0.0, say=lambda _m: None, **kw)
+    return download(
+        model_dir,
+        manifest,
+        manifest.select(with_pass2=kw.pop("with_pass2", False)),
+        endpoint=hub.url,
+        token=TOKEN,
+        progress=False,
+        backoff_s=0.0,
+        say=lambda _m: None,
+        **kw,
+    )
 
 
 def _same_tree(got: Path, want: Path, skip_pass2: bool = False) -> None:
@@ -36,8 +45,9 @@ def _same_tree(got: Path, want: Path, skip_pass2: bool = False) -> None:
 
 def test_weights_full_download_via_cli(tmp_path, hub, tiny_model, manifest_file):
     out = tmp_path / "model"
-    proc = run_download(tmp_path, hub.url, "--dir", str(out), "--with-pass2", "--with-sam2", "tiny",
-                        "--config", str(manifest_file))
+    proc = run_download(
+        tmp_path, hub.url, "--dir", str(out), "--with-pass2", "--with-sam2", "tiny", "--config", str(manifest_file)
+    )
     assert proc.returncode == 0, proc.stderr
     # Exactly the model-directory layout the loader reads, byte for byte; nothing the manifest does not list.
     got = sorted(f for f in tiny_files(out) if f != LOCK_NAME)
@@ -60,8 +70,9 @@ def test_weights_full_download_via_cli(tmp_path, hub, tiny_model, manifest_file)
 
     # A second run verifies and fetches nothing.
     before = len(hub.requests)
-    again = run_download(tmp_path, hub.url, "--dir", str(out), "--with-pass2", "--with-sam2", "tiny",
-                         "--config", str(manifest_file))
+    again = run_download(
+        tmp_path, hub.url, "--dir", str(out), "--with-pass2", "--with-sam2", "tiny", "--config", str(manifest_file)
+    )
     assert again.returncode == 0, again.stderr
     assert "0 downloaded" in again.stdout
     assert not [r for r in hub.requests[before:] if r.method == "GET" and "/api/" not in r.path]
@@ -123,8 +134,16 @@ def test_weights_corrupt_file_on_disk_detected_and_replaced(tmp_path, hub, tiny_
 
 
 def test_weights_unknown_revision_is_a_clear_error(tmp_path, hub, manifest_file):
-    proc = run_download(tmp_path, hub.url, "--dir", str(tmp_path / "model"), "--config", str(manifest_file),
-                        "--revision", "no-such-branch")
+    proc = run_download(
+        tmp_path,
+        hub.url,
+        "--dir",
+        str(tmp_path / "model"),
+        "--config",
+        str(manifest_file),
+        "--revision",
+        "no-such-branch",
+    )
     assert proc.returncode == 1
     assert f"revision 'no-such-branch' not found in {BASE_REPO}" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -183,8 +202,14 @@ def test_weights_downloaded_dir_loads_and_runs_two_steps(tmp_path, hub, tiny_mod
     steps = []
     before = len(hub.requests)
     pipe = VoidPipeline.from_model_dir(out)  # the loader reads only local files: the hub is not touched
-    result = pipe(video, quadmask, "a clean table", seed=7, num_inference_steps=2,
-                  progress=lambda w, s, t: steps.append((w, s, t)))
+    result = pipe(
+        video,
+        quadmask,
+        "a clean table",
+        seed=7,
+        num_inference_steps=2,
+        progress=lambda w, s, t: steps.append((w, s, t)),
+    )
     assert len(hub.requests) == before
     assert result.shape == video.shape and result.dtype == np.float32
     assert np.isfinite(result).all() and 0.0 <= result.min() and result.max() <= 1.0
@@ -202,8 +227,9 @@ def test_weights_revision_per_component_on_the_command_line(tmp_path, hub, tiny_
     files[PASS1] = (tiny_model / "void_pass2.safetensors").read_bytes()  # a newer pass-1 on main
     void.commit(files)
     out = tmp_path / "model"
-    proc = run_download(tmp_path, hub.url, "--dir", str(out), "--config", str(manifest_file),
-                        "--revision", f"pass1={old}")
+    proc = run_download(
+        tmp_path, hub.url, "--dir", str(out), "--config", str(manifest_file), "--revision", f"pass1={old}"
+    )
     assert proc.returncode == 0, proc.stderr
     assert (out / PASS1).read_bytes() == (tiny_model / PASS1).read_bytes()
     assert read_lock(out)[PASS1].commit == old and read_lock(out)[PASS1].revision == old

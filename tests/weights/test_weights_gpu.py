@@ -7,10 +7,21 @@ import pytest
 from void_engine.weights.gpu import GIB, MODE_THRESHOLDS_GIB, GpuReport, choose_memory_mode, gpu_report
 
 
-@pytest.mark.parametrize("free_gib, mode", [
-    (79.0, "full"), (40.0, "full"), (39.9, "model_offload"), (16.0, "model_offload"),
-    (15.0, "fp8"), (12.0, "fp8"), (11.9, "sequential"), (6.0, "sequential"), (5.9, None), (0.0, None),
-])
+@pytest.mark.parametrize(
+    "free_gib, mode",
+    [
+        (79.0, "full"),
+        (40.0, "full"),
+        (39.9, "model_offload"),
+        (16.0, "model_offload"),
+        (15.0, "fp8"),
+        (12.0, "fp8"),
+        (11.9, "sequential"),
+        (6.0, "sequential"),
+        (5.9, None),
+        (0.0, None),
+    ],
+)
 def test_weights_memory_mode_thresholds(free_gib, mode):
     got, reason = choose_memory_mode(int(free_gib * GIB))
     assert got == mode

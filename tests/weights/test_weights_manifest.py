@@ -32,17 +32,22 @@ def test_weights_manifest_env_override(tmp_path, monkeypatch):
     assert load_manifest().components[0].repo == "a/b"
 
 
-@pytest.mark.parametrize("body, needle", [
-    ('[component.x]\nrepo = "nope"\nfiles = ["a"]\n', "repo must be 'owner/name'"),
-    ('[component.x]\nrepo = "a/b"\nfiles = []\n', "files must be a non-empty list"),
-    ('[component.x]\nrepo = "a/b"\nfiles = ["a"]\ncolour = 1\n', "unknown key(s) colour"),
-    ('[component.x]\nrepo = "a/b"\ndest = "../up"\nfiles = ["a"]\n', "dest must be a relative folder"),
-    ('[component.x]\nrepo = "a/b"\nwhen = "sometimes"\nfiles = ["a"]\n', "when must be"),
-    ('[component.x]\nrepo = "a/b"\nfiles = ["a"]\n[component.y]\nrepo = "c/d"\nfiles = ["a"]\n',
-     "also produced by [component.x]"),
-    ("x = 1\n", "no [component.NAME] tables"),
-    ("[component\n", "cannot read"),
-])
+@pytest.mark.parametrize(
+    "body, needle",
+    [
+        ('[component.x]\nrepo = "nope"\nfiles = ["a"]\n', "repo must be 'owner/name'"),
+        ('[component.x]\nrepo = "a/b"\nfiles = []\n', "files must be a non-empty list"),
+        ('[component.x]\nrepo = "a/b"\nfiles = ["a"]\ncolour = 1\n', "unknown key(s) colour"),
+        ('[component.x]\nrepo = "a/b"\ndest = "../up"\nfiles = ["a"]\n', "dest must be a relative folder"),
+        ('[component.x]\nrepo = "a/b"\nwhen = "sometimes"\nfiles = ["a"]\n', "when must be"),
+        (
+            '[component.x]\nrepo = "a/b"\nfiles = ["a"]\n[component.y]\nrepo = "c/d"\nfiles = ["a"]\n',
+            "also produced by [component.x]",
+        ),
+        ("x = 1\n", "no [component.NAME] tables"),
+        ("[component\n", "cannot read"),
+    ],
+)
 def test_weights_bad_manifest_is_named(tmp_path, body, needle):
     path = tmp_path / "bad.toml"
     path.write_text(body)

@@ -11,8 +11,16 @@ import pytest
 from safetensors.numpy import save_file
 
 from tests.weights.conftest import BASE, tiny_files
-from void_engine.weights import (FileState, HeaderError, diagnose, doctor_weights, format_verdicts, load_manifest,
-                                 read_header, summarize)
+from void_engine.weights import (
+    FileState,
+    HeaderError,
+    diagnose,
+    doctor_weights,
+    format_verdicts,
+    load_manifest,
+    read_header,
+    summarize,
+)
 
 PASS1 = "void_pass1.safetensors"
 PASS2 = "void_pass2.safetensors"
@@ -63,8 +71,10 @@ def test_weights_diagnose_partial_directory(model_copy, manifest_file):
     data = (model_copy / VAE).read_bytes()
     (model_copy / VAE).write_bytes(data[: len(data) // 2])  # interrupted copy
     # A checkpoint for another model: the VOID widths are right but the hidden size is not.
-    save_file({"patch_embed.proj.weight": np.zeros((64, 384), np.float32),
-               "norm_final.weight": np.zeros(64, np.float32)}, str(model_copy / PASS1))
+    save_file(
+        {"patch_embed.proj.weight": np.zeros((64, 384), np.float32), "norm_final.weight": np.zeros(64, np.float32)},
+        str(model_copy / PASS1),
+    )
     (model_copy / SCHEDULER).write_text("{ not json")
     verdicts = _by_path(diagnose(model_copy, manifest))
     assert verdicts[TOKENIZER].state is FileState.MISSING

@@ -73,9 +73,14 @@ class EngineActor:
             gpu_ids = tuple(str(g) for g in ray.get_runtime_context().get_accelerator_ids().get("GPU", []))
         except Exception:
             gpu_ids = ()
-        return EngineInfo(node=socket.gethostname(), pid=os.getpid(), gpu_ids=gpu_ids,
-                          backends=tuple(sorted(self._backends)), backend_errors=dict(self._backend_errors),
-                          started=self._started)
+        return EngineInfo(
+            node=socket.gethostname(),
+            pid=os.getpid(),
+            gpu_ids=gpu_ids,
+            backends=tuple(sorted(self._backends)),
+            backend_errors=dict(self._backend_errors),
+            started=self._started,
+        )
 
     def cancel(self, job_id: str) -> bool:
         """Stop ``job_id`` within one step; remembered if the job has not started here yet."""
@@ -100,8 +105,7 @@ class EngineActor:
             if job.job_id in self._cancelled:
                 flag.set()
         items: queue.SimpleQueue = queue.SimpleQueue()
-        worker = threading.Thread(target=self._attempt, args=(job, flag, items), name=f"job-{job.job_id}",
-                                  daemon=True)
+        worker = threading.Thread(target=self._attempt, args=(job, flag, items), name=f"job-{job.job_id}", daemon=True)
         worker.start()
         try:
             while True:
@@ -146,8 +150,15 @@ class EngineActor:
 
         s = self.settings
         try:
-            backend = make_backend(name, BackendSettings(model=Path(s.model) if s.model else None, device=s.device,
-                                                         memory_mode=s.memory_mode, window_frames=s.window_frames))
+            backend = make_backend(
+                name,
+                BackendSettings(
+                    model=Path(s.model) if s.model else None,
+                    device=s.device,
+                    memory_mode=s.memory_mode,
+                    window_frames=s.window_frames,
+                ),
+            )
         except Exception as exc:  # reported by info() and by the jobs that need this backend
             self._backend_errors[name] = f"{type(exc).__name__}: {exc}"
             log.error("backend %s failed to load: %s", name, exc)
@@ -158,7 +169,8 @@ class EngineActor:
 
     def _attempt(self, job: ActorJob, flag: threading.Event, items: queue.SimpleQueue) -> None:
         from void_engine.backends import is_cancellation
-        from void_engine.worker import discard_staging, resolve_job, run_job
+        from void_engine.service.admission import resolve_job
+        from void_engine.service.runner import discard_staging, run_job
 
         s = self.settings
         spec = JobSpec.from_wire(job.spec)
@@ -183,9 +195,19 @@ class EngineActor:
             if backend is None:
                 raise RuntimeError(f"backend {name!r} is unavailable: {self._backend_errors.get(name)}")
             extra = {"mask_stage": self._mask_stage} if self._mask_stage is not None else {}
-            output = run_job(job.job_id, resolved, backend, prompt=spec.prompt, seed=spec.seed,
-                             steps=spec.steps or s.default_steps, report=report, cancel=flag.is_set,
-                             backend_name=name, settings=s.shot_settings, **extra)
+            output = run_job(
+                job.job_id,
+                resolved,
+                backend,
+                prompt=spec.prompt,
+                seed=spec.seed,
+                steps=spec.steps or s.default_steps,
+                report=report,
+                cancel=flag.is_set,
+                backend_name=name,
+                settings=s.shot_settings,
+                **extra,
+            )
             if job.inputs is None:
                 items.put(ActorOutcome(DONE, result=output.to_result()))
                 return
@@ -225,11 +247,11 @@ def _make_mask_stage(mask_settings: Any) -> Any:
     """The engine's resident mask stage, when this build has one (run_job then takes it)."""
     import inspect
 
-    from void_engine import worker
+    from void_engine.service import runner
 
-    if "mask_stage" not in inspect.signature(worker.run_job).parameters:
+    if "mask_stage" not in inspect.signature(runner.run_job).parameters:
         return None
-    from void_engine.mask_stage import MaskStage
+    from void_engine.service.mask_stage import MaskStage
 
     return MaskStage(mask_settings)
 

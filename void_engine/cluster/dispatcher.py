@@ -27,9 +27,8 @@ from typing import Any, Callable, Iterator
 
 from bridge.protocol import CANCELLED, DONE, FAILED, TERMINAL_STATES
 
-from ..worker import discard_staging, staging_dir
-from .messages import (ActorEvent, ActorFile, ActorJob, ActorOutcome, ActorSettings, EngineInfo, InputFile,
-                       safe_relative)
+from ..service.runner import discard_staging, staging_dir
+from .messages import ActorEvent, ActorFile, ActorJob, ActorOutcome, ActorSettings, EngineInfo, InputFile, safe_relative
 from .pool import EnginePool, import_ray, streams_from_actors
 
 log = logging.getLogger("void_engine.cluster.dispatcher")
@@ -59,8 +58,15 @@ class EngineSlot:
 class ClusterDispatcher(threading.Thread):
     """Runs the gateway's jobs on a pool of Ray engine actors."""
 
-    def __init__(self, journal: Any, cfg: Any, notify: Callable[[str], None], *,
-                 pool_factory: Callable[[], EnginePool] | None = None, streaming: bool | None = None):
+    def __init__(
+        self,
+        journal: Any,
+        cfg: Any,
+        notify: Callable[[str], None],
+        *,
+        pool_factory: Callable[[], EnginePool] | None = None,
+        streaming: bool | None = None,
+    ):
         super().__init__(name="void-cluster-dispatcher", daemon=True)
         self.journal = journal
         self.cfg = cfg
@@ -83,9 +89,14 @@ class ClusterDispatcher(threading.Thread):
 
     def _default_pool(self) -> EnginePool:
         cfg = self.cfg
-        return EnginePool.start(self.settings, address=cfg.ray_address, namespace=cfg.ray_namespace,
-                                engines=cfg.engines, gpus_per_engine=cfg.gpus_per_engine,
-                                cpus_per_engine=cfg.cpus_per_engine)
+        return EnginePool.start(
+            self.settings,
+            address=cfg.ray_address,
+            namespace=cfg.ray_namespace,
+            engines=cfg.engines,
+            gpus_per_engine=cfg.gpus_per_engine,
+            cpus_per_engine=cfg.cpus_per_engine,
+        )
 
     # -- the WorkerThread interface ------------------------------------------------------------
 
@@ -106,8 +117,9 @@ class ClusterDispatcher(threading.Thread):
             return
         self.slots = [EngineSlot(i, h) for i, h in enumerate(self.pool.handles)]
         for slot in self.slots:
-            slot.thread = threading.Thread(target=self._slot_loop, args=(slot,), name=f"void-engine-{slot.index}",
-                                           daemon=True)
+            slot.thread = threading.Thread(
+                target=self._slot_loop, args=(slot,), name=f"void-engine-{slot.index}", daemon=True
+            )
             slot.thread.start()
         self.ready.set()
         try:
@@ -163,8 +175,9 @@ class ClusterDispatcher(threading.Thread):
                     slot.info_asked = time.monotonic()
                 slot.info_ref = None
         loaded = frozenset(b for s in self.slots if s.info for b in s.info.backends)
-        errors = {name: err for s in self.slots if s.info for name, err in s.info.backend_errors.items()
-                  if name not in loaded}
+        errors = {
+            name: err for s in self.slots if s.info for name, err in s.info.backend_errors.items() if name not in loaded
+        }
         self._backends, self.backend_errors = loaded, errors
 
     def _shutdown(self) -> None:
@@ -279,8 +292,11 @@ class ClusterDispatcher(threading.Thread):
         if outcome.state == DONE:
             if staging is not None:
                 version_dir = _publish(staging, staging.parent)
-                result = {"version_dir": str(version_dir), "pattern": str(version_dir / (outcome.pattern_name or "")),
-                          "frames": list(outcome.frames)}
+                result = {
+                    "version_dir": str(version_dir),
+                    "pattern": str(version_dir / (outcome.pattern_name or "")),
+                    "frames": list(outcome.frames),
+                }
             else:
                 result = outcome.result or {}
             self.journal.finish(jid, DONE, result=result)
@@ -302,8 +318,7 @@ class ClusterDispatcher(threading.Thread):
             # its node went away): not this job's doing, so it does not count against it.
             unavailable = self._unavailable[jid] = self._unavailable.get(jid, 0) + 1
             if unavailable <= _UNAVAILABLE_RETRIES:
-                self.journal.requeue(jid, f"engine {slot.index} was unavailable ({type(exc).__name__}); "
-                                                   "re-queued")
+                self.journal.requeue(jid, f"engine {slot.index} was unavailable ({type(exc).__name__}); re-queued")
                 self.notify(jid)
                 self.wake.set()
                 return
@@ -315,8 +330,12 @@ class ClusterDispatcher(threading.Thread):
         elif self.journal.cancel_requested(jid):
             self.journal.finish(jid, CANCELLED)
         else:
-            self.journal.finish(jid, FAILED, error=f"{what}; engines died {deaths} times running this job, "
-                                                   "so it is failed rather than tried on another engine")
+            self.journal.finish(
+                jid,
+                FAILED,
+                error=f"{what}; engines died {deaths} times running this job, "
+                "so it is failed rather than tried on another engine",
+            )
         self.notify(jid)
         self.wake.set()
 
@@ -324,7 +343,7 @@ class ClusterDispatcher(threading.Thread):
         """A by-path job's half-written staging folder on the shared storage (the engine cannot)."""
         if rec.spec.upload is not None or not rec.spec.out:
             return
-        from ..security import check_path
+        from ..service.security import check_path
 
         try:
             discard_staging(check_path(rec.spec.out, list(self.cfg.roots), "job.out"), rec.id)

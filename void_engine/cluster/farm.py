@@ -105,12 +105,16 @@ def write_bundle(job: FarmJob, folder: Path, template: Path | None = None) -> Bu
     shutil.copyfile(template or template_path(), tpl)
     params = job.parameters()
     values = folder / "parameter_values.yaml"
-    values.write_text("parameterValues:\n" + "".join(
-        f"  - name: {name}\n    value: {_yaml_scalar(value)}\n" for name, value in params.items()))
+    values.write_text(
+        "parameterValues:\n"
+        + "".join(f"  - name: {name}\n    value: {_yaml_scalar(value)}\n" for name, value in params.items())
+    )
     assets = folder / "asset_references.yaml"
     inputs = job.input_folders()
     lines = ["assetReferences:", "  inputs:", "    filenames: []"]
-    lines += ["    directories:", *[f"      - {_yaml_scalar(d)}" for d in inputs]] if inputs else ["    directories: []"]
+    lines += (
+        ["    directories:", *[f"      - {_yaml_scalar(d)}" for d in inputs]] if inputs else ["    directories: []"]
+    )
     lines += ["  outputs:", "    directories:", f"      - {_yaml_scalar(job.OutDir)}", "  referencedPaths: []"]
     assets.write_text("\n".join(lines) + "\n")
     local = folder / "openjd_params.json"
@@ -128,12 +132,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_job_arguments(parser)
     parser.add_argument("--bundle", type=Path, required=True, help="folder to write the job bundle into")
     parser.add_argument("--shot-name", help="job name in the farm's monitor (default: the plate's file name)")
-    parser.add_argument("--chunk-frames", type=int, default=85,
-                        help="frames per task (one model run); a multiple of 85 keeps VOID's windows whole")
+    parser.add_argument(
+        "--chunk-frames",
+        type=int,
+        default=85,
+        help="frames per task (one model run); a multiple of 85 keeps VOID's windows whole",
+    )
     parser.add_argument("--device", default="cuda", help="torch device on the farm worker (default cuda)")
     parser.add_argument("--config", type=Path, help="engine settings (TOML) the workers use (model size, memory mode)")
-    parser.add_argument("--void-engine", default="void-engine",
-                        help="how a farm worker starts the engine CLI (default: void-engine on its PATH)")
+    parser.add_argument(
+        "--void-engine",
+        default="void-engine",
+        help="how a farm worker starts the engine CLI (default: void-engine on its PATH)",
+    )
 
 
 def job_from_args(args: argparse.Namespace) -> FarmJob:
@@ -142,8 +153,10 @@ def job_from_args(args: argparse.Namespace) -> FarmJob:
 
     spec = spec_from_args(args)
     if getattr(spec, "masks", None) is not None:
-        raise ValueError("the farm template runs --quadmask or --remove [--affected] jobs; build the quadmask "
-                         "of a roto/points/instruction job first (void-bridge submit), then bundle that")
+        raise ValueError(
+            "the farm template runs --quadmask or --remove [--affected] jobs; build the quadmask "
+            "of a roto/points/instruction job first (void-bridge submit), then bundle that"
+        )
     if getattr(spec, "pass2", False):
         raise ValueError("--pass2: the farm template runs pass 1 only")
     if args.chunk_frames < 1:
@@ -151,12 +164,25 @@ def job_from_args(args: argparse.Namespace) -> FarmJob:
     kind, mask = ("quadmask", spec.quadmask) if spec.quadmask else ("remove", spec.remove)
     assert mask is not None and spec.out is not None
     name = args.shot_name or Path(spec.plate).name.split(".")[0] or "shot"
-    return FarmJob(ShotName=name, Plate=spec.plate, Frames=frame_range_text(spec.frames), MaskKind=kind, Mask=mask,
-                   Affected=spec.affected or "", Prompt=spec.prompt, OutDir=spec.out,
-                   Backend=spec.backend or "void", ModelDir=str(Path(args.model).resolve()) if args.model else "",
-                   EngineConfig=str(args.config.resolve()) if args.config else "", Device=args.device,
-                   Seed=spec.seed, Steps=spec.steps or 0, OutputName=spec.name or "", ChunkFrames=args.chunk_frames,
-                   VoidEngine=args.void_engine)
+    return FarmJob(
+        ShotName=name,
+        Plate=spec.plate,
+        Frames=frame_range_text(spec.frames),
+        MaskKind=kind,
+        Mask=mask,
+        Affected=spec.affected or "",
+        Prompt=spec.prompt,
+        OutDir=spec.out,
+        Backend=spec.backend or "void",
+        ModelDir=str(Path(args.model).resolve()) if args.model else "",
+        EngineConfig=str(args.config.resolve()) if args.config else "",
+        Device=args.device,
+        Seed=spec.seed,
+        Steps=spec.steps or 0,
+        OutputName=spec.name or "",
+        ChunkFrames=args.chunk_frames,
+        VoidEngine=args.void_engine,
+    )
 
 
 def run(args: argparse.Namespace) -> int:

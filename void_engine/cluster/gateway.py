@@ -1,7 +1,7 @@
 """The ZeroMQ gateway in front of a Ray engine pool: the single engine, with a different worker.
 
 Everything a plugin sees — the ROUTER socket, protocol, CURVE, path roots, uploads, journal,
-events, fetch — is :class:`void_engine.server.Engine`'s own code, so a plugin cannot tell a
+events, fetch — is :class:`void_engine.service.server.Engine`'s own code, so a plugin cannot tell a
 gateway from an engine. Only the thread that runs queued jobs differs: the
 :class:`~.dispatcher.ClusterDispatcher` hands them to Ray actors instead of a local backend.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..config import EngineConfig
-from ..server import Engine
+from ..service.server import Engine
 from .dispatcher import ClusterDispatcher
 
 
@@ -25,8 +25,13 @@ class ClusterGateway(Engine):
         # it is replaced before serve_forever starts anything, which keeps server.py free of hooks.
         super().__init__(cfg)
         local = self.worker
-        self.worker = ClusterDispatcher(self.journal, cfg, self._notify, pool_factory=pool_factory,  # type: ignore[assignment]
-                                        streaming=streaming)
+        self.worker = ClusterDispatcher(
+            self.journal,
+            cfg,
+            self._notify,
+            pool_factory=pool_factory,  # type: ignore[assignment]
+            streaming=streaming,
+        )
         # Submit-time capability checks (SAM2 files, pass-2 weights) stay in the gateway and use
         # the same settings the actors get, so a job the engines cannot run is refused at once.
         if hasattr(local, "mask_stage"):

@@ -35,11 +35,18 @@ class ActorSettings:
     @classmethod
     def from_config(cls, cfg: Any) -> "ActorSettings":
         mask_settings = getattr(cfg, "mask_settings", None)
-        return cls(default_backend=cfg.backend, default_steps=cfg.steps,
-                   model=str(cfg.model) if cfg.model else None, device=cfg.device, memory_mode=cfg.memory_mode,
-                   window_frames=cfg.window_frames, roots=tuple(str(r) for r in cfg.roots),
-                   shot_settings=cfg.shot_settings(), plugins=tuple(cfg.plugins),
-                   masks=mask_settings() if callable(mask_settings) else None)
+        return cls(
+            default_backend=cfg.backend,
+            default_steps=cfg.steps,
+            model=str(cfg.model) if cfg.model else None,
+            device=cfg.device,
+            memory_mode=cfg.memory_mode,
+            window_frames=cfg.window_frames,
+            roots=tuple(str(r) for r in cfg.roots),
+            shot_settings=cfg.shot_settings(),
+            plugins=tuple(cfg.plugins),
+            masks=mask_settings() if callable(mask_settings) else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -107,12 +114,18 @@ def result_files(version_dir: Path) -> list[str]:
     """Every file of a published version folder as a relative POSIX name (``quadmask/x.exr`` too),
     in name order; hidden files are not results."""
     root = Path(version_dir)
-    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
-                  if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts))
+    return sorted(
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
 
 
 def safe_relative(name: str) -> bool:
     """A name a peer may ask us to write under a folder: relative, no '..', no hidden parts."""
     parts = name.split("/")
-    return bool(name) and not name.startswith("/") and all(p and p not in (".", "..") and not p.startswith(".")
-                                                           for p in parts)
+    return (
+        bool(name)
+        and not name.startswith("/")
+        and all(p and p not in (".", "..") and not p.startswith(".") for p in parts)
+    )

@@ -30,21 +30,32 @@ def import_ray() -> Any:
     try:
         import ray
     except ImportError:
-        raise ClusterError("the cluster mode needs Ray: pip install 'void-bridge[cluster]' "
-                           "(ray 2.60)") from None
+        raise ClusterError("the cluster mode needs Ray: pip install 'void-bridge[cluster]' (ray 2.60)") from None
     return ray
 
 
 def remote_engine_class(ray: Any, *, num_gpus: float, num_cpus: float) -> Any:
     """EngineActor as a Ray actor class with the options above."""
-    methods = {name: ray.method(concurrency_group=group)(getattr(EngineActor, name))
-               for name, group in (("run", JOBS_GROUP), ("run_polled", JOBS_GROUP), ("cancel", CONTROL_GROUP),
-                                   ("info", CONTROL_GROUP), ("poll", CONTROL_GROUP))}
+    methods = {
+        name: ray.method(concurrency_group=group)(getattr(EngineActor, name))
+        for name, group in (
+            ("run", JOBS_GROUP),
+            ("run_polled", JOBS_GROUP),
+            ("cancel", CONTROL_GROUP),
+            ("info", CONTROL_GROUP),
+            ("poll", CONTROL_GROUP),
+        )
+    }
     # ray.method only tags the functions; the subclass keeps Ray's remote wrapping off EngineActor,
     # which tests and `void-engine run`-like callers can still use as a plain object.
     cls = type("VoidEngineActor", (EngineActor,), methods)
-    return ray.remote(num_gpus=num_gpus, num_cpus=num_cpus, max_restarts=-1, max_task_retries=0,
-                      concurrency_groups={JOBS_GROUP: 1, CONTROL_GROUP: 2})(cls)
+    return ray.remote(
+        num_gpus=num_gpus,
+        num_cpus=num_cpus,
+        max_restarts=-1,
+        max_task_retries=0,
+        concurrency_groups={JOBS_GROUP: 1, CONTROL_GROUP: 2},
+    )(cls)
 
 
 def streams_from_actors(address: str) -> bool:
@@ -84,8 +95,16 @@ class EnginePool:
     options: dict[str, float] = field(default_factory=dict)
 
     @classmethod
-    def start(cls, settings: ActorSettings, *, address: str, namespace: str, engines: int = 0,
-              gpus_per_engine: float = 1.0, cpus_per_engine: float = 1.0) -> "EnginePool":
+    def start(
+        cls,
+        settings: ActorSettings,
+        *,
+        address: str,
+        namespace: str,
+        engines: int = 0,
+        gpus_per_engine: float = 1.0,
+        cpus_per_engine: float = 1.0,
+    ) -> "EnginePool":
         """Start ``engines`` actors (0 = as many as the cluster has GPUs for)."""
         ray = import_ray()
         owns = connect(address, namespace)
@@ -94,8 +113,10 @@ class EnginePool:
                 gpus = float(ray.cluster_resources().get("GPU", 0))
                 engines = int(gpus // gpus_per_engine) if gpus_per_engine > 0 else 0
                 if engines <= 0:
-                    raise ClusterError(f"the Ray cluster reports {gpus:g} GPUs; set [cluster] engines "
-                                       "(or gpus_per_engine) to run engines without them")
+                    raise ClusterError(
+                        f"the Ray cluster reports {gpus:g} GPUs; set [cluster] engines "
+                        "(or gpus_per_engine) to run engines without them"
+                    )
             actor_cls = remote_engine_class(ray, num_gpus=gpus_per_engine, num_cpus=cpus_per_engine)
             handles = [actor_cls.remote(settings) for _ in range(engines)]
         except BaseException:

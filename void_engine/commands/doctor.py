@@ -81,8 +81,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"void-engine doctor: {exc}", file=sys.stderr)
         return 2
     failed = False
-    for what, check in (("gpu", check_gpu), ("weights", lambda: check_weights(cfg.model)),
-                        ("ocio", check_ocio), ("port", lambda: check_port(cfg.bind))):
+    for what, check in (
+        ("gpu", check_gpu),
+        ("weights", lambda: check_weights(cfg.model)),
+        ("ocio", check_ocio),
+        ("port", lambda: check_port(cfg.bind)),
+    ):
         try:
             status, detail, *more = check()
         except Exception as exc:

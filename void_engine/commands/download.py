@@ -23,14 +23,23 @@ MODEL_DIR_ENV = "VOID_MODEL_DIR"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dir", type=Path, default=None,
-                        help=f"model directory to fill (default: ${MODEL_DIR_ENV}, else ./void-model)")
+    parser.add_argument(
+        "--dir", type=Path, default=None, help=f"model directory to fill (default: ${MODEL_DIR_ENV}, else ./void-model)"
+    )
     parser.add_argument("--with-pass2", action="store_true", help="also fetch void_pass2.safetensors")
-    parser.add_argument("--with-sam2", metavar="SIZE", choices=SAM2_SIZES,
-                        help=f"also fetch a SAM2.1 checkpoint into DIR/sam2/ ({', '.join(SAM2_SIZES)})")
-    parser.add_argument("--revision", action="append", metavar="[NAME=]REV",
-                        help="branch, tag or commit: REV for every repo, or NAME=REV for one component "
-                             "(base, pass1, pass2, sam2-SIZE) or repo id; repeatable. Default: the manifest's")
+    parser.add_argument(
+        "--with-sam2",
+        metavar="SIZE",
+        choices=SAM2_SIZES,
+        help=f"also fetch a SAM2.1 checkpoint into DIR/sam2/ ({', '.join(SAM2_SIZES)})",
+    )
+    parser.add_argument(
+        "--revision",
+        action="append",
+        metavar="[NAME=]REV",
+        help="branch, tag or commit: REV for every repo, or NAME=REV for one component "
+        "(base, pass1, pass2, sam2-SIZE) or repo id; repeatable. Default: the manifest's",
+    )
     parser.add_argument("--config", type=Path, default=None, help="weights manifest (default: config/weights.toml)")
     parser.add_argument("--retries", type=int, default=5, help="resumes per file after a dropped connection")
     parser.add_argument("--verify", action="store_true", help="re-hash every file already present")
@@ -49,7 +58,9 @@ def _offline_report(model_dir: Path, manifest, components, revisions: dict[str, 
         print(f"offline ({reason}); {model_dir} already holds every file:")
         print("\n".join("  " + line for line in format_verdicts(verdicts)))
         return 0
-    print(f"cannot download now ({reason}). {len(todo)} file(s) of {model_dir} are missing or unusable.", file=sys.stderr)
+    print(
+        f"cannot download now ({reason}). {len(todo)} file(s) of {model_dir} are missing or unusable.", file=sys.stderr
+    )
     print("Fetch each one on a machine with network access and put it at the path shown:", file=sys.stderr)
     for v in todo:
         wf = wanted[v.path]
@@ -84,8 +95,10 @@ def run(args: argparse.Namespace) -> int:
         known = {c.name for c in manifest.components} | {c.repo for c in manifest.components} | {"*"}
         unknown = sorted(set(revisions or {}) - known)
         if unknown:
-            raise ValueError(f"--revision names no component or repo: {', '.join(unknown)} "
-                             f"(known: {', '.join(c.name for c in manifest.components)})")
+            raise ValueError(
+                f"--revision names no component or repo: {', '.join(unknown)} "
+                f"(known: {', '.join(c.name for c in manifest.components)})"
+            )
     except (ManifestError, ValueError) as exc:
         print(f"void-engine download: {exc}", file=sys.stderr)
         return 2
@@ -93,8 +106,15 @@ def run(args: argparse.Namespace) -> int:
 
     print(f"model directory: {model_dir.resolve()}")
     try:
-        result = download(model_dir, manifest, components, revision=revisions, retries=args.retries,
-                          verify="always" if args.verify else "changed", progress=not args.no_progress)
+        result = download(
+            model_dir,
+            manifest,
+            components,
+            revision=revisions,
+            retries=args.retries,
+            verify="always" if args.verify else "changed",
+            progress=not args.no_progress,
+        )
     except HubUnreachable as exc:
         return _offline_report(model_dir, manifest, components, revisions, str(exc))
     except DownloadError as exc:
@@ -103,7 +123,9 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"void-engine download: {exc}", file=sys.stderr)
         return 1
-    print(f"done: {len(result.downloaded)} downloaded, {len(result.replaced)} fetched again, "
-          f"{len(result.already_present)} already present and verified")
+    print(
+        f"done: {len(result.downloaded)} downloaded, {len(result.replaced)} fetched again, "
+        f"{len(result.already_present)} already present and verified"
+    )
     print(f"use it with: VOID_MODEL_DIR={model_dir} make demo   or   void-engine doctor --model {model_dir}")
     return 0

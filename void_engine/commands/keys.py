@@ -8,12 +8,14 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, default=Path("keys"), help="folder to write the key files into (default ./keys)")
+    parser.add_argument(
+        "--out", type=Path, default=Path("keys"), help="folder to write the key files into (default ./keys)"
+    )
     parser.add_argument("--name", default="engine", help="base name of the key files (default engine)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from void_engine.security import make_keypair
+    from void_engine.service.security import make_keypair
 
     try:
         public, secret = make_keypair(args.out, args.name)

@@ -19,7 +19,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from bridge.cli import add_job_arguments
 
     add_job_arguments(parser)
-    parser.add_argument("--device", default="auto", help="torch device for the 'void' backend: auto (the GPU when there is one), cpu, cuda, cuda:1")
+    parser.add_argument(
+        "--device",
+        default="auto",
+        help="torch device for the 'void' backend: auto (the GPU when there is one), cpu, cuda, cuda:1",
+    )
     parser.add_argument("--config", type=Path, help="engine settings (TOML): backend, model, steps, plugins")
 
 
@@ -30,8 +34,9 @@ def run(args: argparse.Namespace) -> int:
     from bridge.protocol import ProtocolError
     from void_engine.backends import BackendError, BackendSettings, Cancelled, is_cancellation, make_backend
     from void_engine.config import ConfigError, load_config
-    from void_engine.mask_stage import MaskStage
-    from void_engine.worker import check_capabilities, resolve_job, run_job
+    from void_engine.service.admission import check_capabilities, resolve_job
+    from void_engine.service.mask_stage import MaskStage
+    from void_engine.service.runner import run_job
 
     try:
         spec = spec_from_args(args)
@@ -39,8 +44,9 @@ def run(args: argparse.Namespace) -> int:
         for mod in cfg.plugins:
             importlib.import_module(mod)
         backend_name = args.backend or cfg.backend
-        settings = BackendSettings(model=cfg.model, device=cfg.device, memory_mode=cfg.memory_mode,
-                                   window_frames=cfg.window_frames)
+        settings = BackendSettings(
+            model=cfg.model, device=cfg.device, memory_mode=cfg.memory_mode, window_frames=cfg.window_frames
+        )
         mask_stage = MaskStage(cfg.mask_settings())
         # Before the model loads: pass 2 without its checkpoint, or a roto without SAM2, fails now.
         check_capabilities(spec, backend=backend_name, backend_settings=settings, mask_stage=mask_stage)
@@ -76,9 +82,19 @@ def run(args: argparse.Namespace) -> int:
 
     job_id = uuid.uuid4().hex[:16]
     try:
-        output = run_job(job_id, job, backend, prompt=spec.prompt, seed=spec.seed,
-                         steps=spec.steps or cfg.steps, report=report, cancel=interrupted.is_set,
-                         backend_name=backend_name, settings=cfg.shot_settings(), mask_stage=mask_stage)
+        output = run_job(
+            job_id,
+            job,
+            backend,
+            prompt=spec.prompt,
+            seed=spec.seed,
+            steps=spec.steps or cfg.steps,
+            report=report,
+            cancel=interrupted.is_set,
+            backend_name=backend_name,
+            settings=cfg.shot_settings(),
+            mask_stage=mask_stage,
+        )
     except Exception as exc:
         bar.finish()
         if is_cancellation(exc) or isinstance(exc, Cancelled):

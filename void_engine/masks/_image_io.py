@@ -31,7 +31,10 @@ _ALPHA_NAMES = ("A", "alpha", "a")
 
 
 def read_mask_channel(
-    path: str | os.PathLike, channel: str | int | None = None, *, outside: float = 0.0,
+    path: str | os.PathLike,
+    channel: str | int | None = None,
+    *,
+    outside: float = 0.0,
     prefer_alpha: bool = True,
 ) -> MaskImage:
     """Read one channel of ``path`` onto the display window (PlateError names the file).
@@ -60,8 +63,9 @@ def read_mask_channel(
     return MaskImage(pixels=plane.astype(np.float32), channel=used, is_uint8=is_uint8)
 
 
-def write_grey_exr(path: str | os.PathLike, values: np.ndarray, *, overwrite: bool = False,
-                   attributes: dict[str, str] | None = None) -> Path:
+def write_grey_exr(
+    path: str | os.PathLike, values: np.ndarray, *, overwrite: bool = False, attributes: dict[str, str] | None = None
+) -> Path:
     """Write ``values`` (float, (H, W)) as a half-float R,G,B zip EXR, atomically.
 
     R=G=B so every viewer shows it as grey and every reader's "first channel" is the value.

@@ -69,8 +69,7 @@ class MaskSpec:
         known = set(cls.__dataclass_fields__)
         unknown = set(data) - known
         if unknown:
-            raise QuadmaskError(
-                f"masks: unknown field(s) {sorted(unknown)}; known: {sorted(known)}")
+            raise QuadmaskError(f"masks: unknown field(s) {sorted(unknown)}; known: {sorted(known)}")
         kw: dict[str, Any] = {}
         for name in ("quadmask", "remove", "affected", "instruction", "matte_channel"):
             if data.get(name) is not None:
@@ -84,29 +83,41 @@ class MaskSpec:
                 kw["dilate_px"] = int(data["dilate_px"])
             kw["roto"] = {int(f): str(p) for f, p in dict(data.get("roto") or {}).items()}
             kw["clicks"] = tuple(
-                ClickPoints(int(c["frame"]), tuple((float(x), float(y)) for x, y in c["points"]),
-                            tuple(int(v) for v in c.get("labels", [1] * len(c["points"]))))
-                for c in data.get("clicks") or ())
+                ClickPoints(
+                    int(c["frame"]),
+                    tuple((float(x), float(y)) for x, y in c["points"]),
+                    tuple(int(v) for v in c.get("labels", [1] * len(c["points"]))),
+                )
+                for c in data.get("clicks") or ()
+            )
         except (TypeError, ValueError, KeyError) as exc:
-            raise QuadmaskError(
-                f"masks: cannot read threshold/dilate_px/roto/clicks: {exc!r}") from None
+            raise QuadmaskError(f"masks: cannot read threshold/dilate_px/roto/clicks: {exc!r}") from None
         spec = cls(**kw)
         spec.source()  # fail at submit time, not when the job runs
         return spec
 
     def source(self) -> str:
         """Which path the spec takes: 'quadmask', 'mattes', 'propagate'; raises when unclear."""
-        given = [name for name, on in (("quadmask", self.quadmask), ("mattes", self.remove),
-                                       ("propagate", self.roto or self.clicks)) if on]
+        given = [
+            name
+            for name, on in (
+                ("quadmask", self.quadmask),
+                ("mattes", self.remove),
+                ("propagate", self.roto or self.clicks),
+            )
+            if on
+        ]
         if len(given) != 1:
             raise QuadmaskError(
                 "mask spec: give exactly one of quadmask, remove mattes, or roto/clicks "
-                f"(got {', '.join(given) or 'none'})")
+                f"(got {', '.join(given) or 'none'})"
+            )
         if self.affected and not self.remove:
             raise QuadmaskError("mask spec: affected mattes need remove mattes beside them")
         if self.instruction and self.quadmask:
-            raise QuadmaskError("mask spec: an instruction needs remove mattes or roto to reason "
-                                "from, not a finished quadmask")
+            raise QuadmaskError(
+                "mask spec: an instruction needs remove mattes or roto to reason from, not a finished quadmask"
+            )
         if not 0.0 <= self.threshold < 1.0:
             raise QuadmaskError(f"mask spec: threshold {self.threshold} must be in [0, 1)")
         if self.dilate_px < 0:
@@ -133,31 +144,40 @@ def _seq(pattern: str | Path | FrameSequence, frames: Sequence[int]) -> FrameSeq
     return FrameSequence(str(pattern), tuple(frames))
 
 
-def _read_mattes(seq: FrameSequence, size: tuple[int, int], channel: str | None,
-                 what: str, threshold: float) -> list[np.ndarray]:
+def _read_mattes(
+    seq: FrameSequence, size: tuple[int, int], channel: str | None, what: str, threshold: float
+) -> list[np.ndarray]:
     """Each frame's matte as a bool region (coverage > ``threshold``), thresholded as it is read:
     float32 coverage of a 300-frame 4K shot would hold 10 GB per matte sequence."""
     missing = seq.missing()
     if missing:
-        raise QuadmaskError(f"{what} mattes {seq.pattern}: missing frame(s) "
-                            f"{', '.join(map(str, missing[:10]))}")
+        raise QuadmaskError(f"{what} mattes {seq.pattern}: missing frame(s) {', '.join(map(str, missing[:10]))}")
     out = []
     for f in seq.frames:
         m = read_matte(seq.path(f), channel, frame=f)
         if m.shape != tuple(size):
             raise QuadmaskError(
                 f"{what} matte (frame {f}, {seq.path(f)}) is {m.shape[1]}x{m.shape[0]}, the "
-                f"plate's display window is {size[1]}x{size[0]}")
+                f"plate's display window is {size[1]}x{size[0]}"
+            )
         out.append(m > threshold)
     return out
 
 
 def build_quadmask_sequence(
-    spec: MaskSpec, plate: FrameSequence, out: str | Path | FrameSequence, *,
-    sam2: Any = None, reasoner: Any = None, max_side: int = 1024,
-    plate_space: str = "ACEScg", model_space: str = "sRGB Encoded Rec.709 (sRGB)",
-    ocio_config: str | None = None, overwrite: bool = False,
-    progress: Progress | None = None, cancel: Callable[[], bool] | None = None,
+    spec: MaskSpec,
+    plate: FrameSequence,
+    out: str | Path | FrameSequence,
+    *,
+    sam2: Any = None,
+    reasoner: Any = None,
+    max_side: int = 1024,
+    plate_space: str = "ACEScg",
+    model_space: str = "sRGB Encoded Rec.709 (sRGB)",
+    ocio_config: str | None = None,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+    cancel: Callable[[], bool] | None = None,
 ) -> QuadmaskBuild:
     """Build the quadmask sequence for ``plate``'s frames from ``spec`` and write it to ``out``.
 
@@ -190,14 +210,11 @@ def build_quadmask_sequence(
     display = None
     if source == "mattes":
         assert spec.remove is not None
-        remove = np.stack(_read_mattes(_seq(spec.remove, frames), size, spec.matte_channel,
-                                       "remove", spec.threshold))
+        remove = np.stack(_read_mattes(_seq(spec.remove, frames), size, spec.matte_channel, "remove", spec.threshold))
         if spec.affected:
-            affected = _read_mattes(_seq(spec.affected, frames), size, spec.matte_channel,
-                                    "affected", spec.threshold)
+            affected = _read_mattes(_seq(spec.affected, frames), size, spec.matte_channel, "affected", spec.threshold)
     else:
-        display = _load_display(plate, max_side, (plate_space, model_space, ocio_config),
-                                report, cancel)
+        display = _load_display(plate, max_side, (plate_space, model_space, ocio_config), report, cancel)
         remove = _propagate(spec, display, size, _sam2(sam2), report, cancel)
 
     analysis = None
@@ -205,18 +222,34 @@ def build_quadmask_sequence(
         _check(cancel)
         report("reason", 0, 1)
         remove, affected, analysis, more = _reason(
-            spec, plate, remove, affected, display, size, sam2, reasoner, max_side,
-            (plate_space, model_space, ocio_config), report, cancel)
+            spec,
+            plate,
+            remove,
+            affected,
+            display,
+            size,
+            sam2,
+            reasoner,
+            max_side,
+            (plate_space, model_space, ocio_config),
+            report,
+            cancel,
+        )
         report("reason", 1, 1)
         notes += more
         if analysis is not None:
             source += "+reasoner"
     _check(cancel)
 
-    masks = [quadmask_from_mattes(remove[i].astype(np.float32),
-                                  None if affected is None else affected[i],
-                                  threshold=spec.threshold, dilate_px=spec.dilate_px)
-             for i in range(len(frames))]
+    masks = [
+        quadmask_from_mattes(
+            remove[i].astype(np.float32),
+            None if affected is None else affected[i],
+            threshold=spec.threshold,
+            dilate_px=spec.dilate_px,
+        )
+        for i in range(len(frames))
+    ]
     write_quadmask_sequence(out_seq, masks, overwrite=overwrite)
     for note in notes:
         log.warning("masks: %s", note)
@@ -230,14 +263,25 @@ def _check(cancel: Callable[[], bool] | None) -> None:
         raise Cancelled("mask building cancelled")
 
 
-def _load_display(plate: FrameSequence, max_side: int, colour: tuple[str, str, str | None],
-                  report: Progress, cancel: Callable[[], bool] | None) -> Any:
+def _load_display(
+    plate: FrameSequence,
+    max_side: int,
+    colour: tuple[str, str, str | None],
+    report: Progress,
+    cancel: Callable[[], bool] | None,
+) -> Any:
     from .frames import load_display_frames
 
     plate_space, model_space, ocio_config = colour
-    return load_display_frames(plate, max_side=max_side, plate_space=plate_space,
-                               model_space=model_space, ocio_config=ocio_config,
-                               progress=lambda d, t: report("read", d, t), cancel=cancel)
+    return load_display_frames(
+        plate,
+        max_side=max_side,
+        plate_space=plate_space,
+        model_space=model_space,
+        ocio_config=ocio_config,
+        progress=lambda d, t: report("read", d, t),
+        cancel=cancel,
+    )
 
 
 def _sam2(sam2: Any) -> Any:
@@ -250,8 +294,9 @@ def _sam2(sam2: Any) -> Any:
     return load_sam2(sam2)
 
 
-def _propagate(spec: MaskSpec, display: Any, size: tuple[int, int], prop: Any,
-               report: Progress, cancel: Callable[[], bool] | None) -> np.ndarray:
+def _propagate(
+    spec: MaskSpec, display: Any, size: tuple[int, int], prop: Any, report: Progress, cancel: Callable[[], bool] | None
+) -> np.ndarray:
     """Roto/clicks on key frames -> bool (T, H, W) remove region at the display size."""
     from .frames import resize_masks, resize_plane
     from .propagate import Prompt
@@ -264,34 +309,32 @@ def _propagate(spec: MaskSpec, display: Any, size: tuple[int, int], prop: Any,
     full_res: dict[int, np.ndarray] = {}
     for f, path in sorted(spec.roto.items()):
         if f not in index:
-            raise QuadmaskError(f"roto on frame {f} ({path}) is outside the plate's frames "
-                                f"{frames[0]}-{frames[-1]}")
+            raise QuadmaskError(f"roto on frame {f} ({path}) is outside the plate's frames {frames[0]}-{frames[-1]}")
         m = read_matte(path, spec.matte_channel, frame=f)
         if m.shape != tuple(size):
-            raise QuadmaskError(f"roto matte (frame {f}, {path}) is {m.shape[1]}x{m.shape[0]}, "
-                                f"the plate's display window is {size[1]}x{size[0]}")
+            raise QuadmaskError(
+                f"roto matte (frame {f}, {path}) is {m.shape[1]}x{m.shape[0]}, "
+                f"the plate's display window is {size[1]}x{size[0]}"
+            )
         full_res[index[f]] = m > spec.threshold
         if not full_res[index[f]].any():
-            raise QuadmaskError(f"roto matte (frame {f}, {path}) is empty at threshold "
-                                f"{spec.threshold}")
-        prompts.append(Prompt(index[f], matte=resize_plane(full_res[index[f]].astype(np.float32),
-                                                           wsize)))
+            raise QuadmaskError(f"roto matte (frame {f}, {path}) is empty at threshold {spec.threshold}")
+        prompts.append(Prompt(index[f], matte=resize_plane(full_res[index[f]].astype(np.float32), wsize)))
     for c in spec.clicks:
         if c.frame not in index:
-            raise QuadmaskError(f"clicks on frame {c.frame} are outside the plate's frames "
-                                f"{frames[0]}-{frames[-1]}")
+            raise QuadmaskError(f"clicks on frame {c.frame} are outside the plate's frames {frames[0]}-{frames[-1]}")
         pts = tuple((x * sx, y * sy) for x, y in c.points)
         prompts.append(Prompt(index[c.frame], points=pts, labels=tuple(c.labels)))
-    small = prop.propagate_matte(display.pixels, prompts,
-                                 progress=lambda d, t: report("propagate", d, t), cancel=cancel)
+    small = prop.propagate_matte(
+        display.pixels, prompts, progress=lambda d, t: report("propagate", d, t), cancel=cancel
+    )
     remove = resize_masks(small, size)
     for i, m in full_res.items():  # the artist's roto is exact on its own frames
         remove[i] = m
     return remove
 
 
-def _reason(spec, plate, remove, affected, display, size, sam2, reasoner, max_side, colour,
-            report, cancel):
+def _reason(spec, plate, remove, affected, display, size, sam2, reasoner, max_side, colour, report, cancel):
     """Run the reasoner when it can run; returns (remove, affected, analysis | None, notes)."""
     from .frames import resize_masks
     from .reasoner import (
@@ -311,14 +354,12 @@ def _reason(spec, plate, remove, affected, display, size, sam2, reasoner, max_si
         display = _load_display(plate, max_side, colour, report, cancel)
     small_remove = resize_masks(remove, display.working_size)
     try:
-        analysis, grid, raw = ask(display.pixels, small_remove, display.frames, spec.instruction,
-                                  config)
+        analysis, grid, raw = ask(display.pixels, small_remove, display.frames, spec.instruction, config)
     except ReasonerSkipped as exc:
         return remove, affected, None, [str(exc)]
     prop = _sam2(sam2) if sam2 is not None else None
     try:
-        mattes = analysis_to_mattes(analysis, grid, display.frames, frames=display.pixels,
-                                    sam2=prop)
+        mattes = analysis_to_mattes(analysis, grid, display.frames, frames=display.pixels, sam2=prop)
     except ReasonerAnswerError as exc:
         raise ReasonerAnswerError(f"{exc}\nraw answer: {raw[:2000]}", raw) from None
     remove = remove | resize_masks(mattes.remove_extra, size)

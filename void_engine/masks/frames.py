@@ -61,9 +61,14 @@ def resize_masks(masks: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def load_display_frames(
-    plate: FrameSequence, *, max_side: int = 1024, plate_space: str = "ACEScg",
-    model_space: str = "sRGB Encoded Rec.709 (sRGB)", ocio_config: str | None = None,
-    progress: Callable[[int, int], None] | None = None, cancel: Callable[[], bool] | None = None,
+    plate: FrameSequence,
+    *,
+    max_side: int = 1024,
+    plate_space: str = "ACEScg",
+    model_space: str = "sRGB Encoded Rec.709 (sRGB)",
+    ocio_config: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
 ) -> DisplayFrames:
     """Read every plate frame, on its display window, to display-referred RGB at a working size.
 
@@ -89,7 +94,8 @@ def load_display_frames(
         if (win.height, win.width) != size:
             raise PlateError(
                 f"{plate.path(f)} (frame {f}): display window {win.width}x{win.height} differs "
-                f"from the first frame's {size[1]}x{size[0]}")
+                f"from the first frame's {size[1]}x{size[0]}"
+            )
         try:
             channels: tuple[int, ...] = p.spec.rgb_indices
         except PlateError:

@@ -43,8 +43,7 @@ class Grid:
     def cell_box(self, row: int, col: int) -> tuple[int, int, int, int]:
         """Pixel box (x0, y0, x1, y1), end exclusive, of a cell; cells tile the frame exactly."""
         if not (0 <= row < self.rows and 0 <= col < self.cols):
-            raise ValueError(f"grid cell (row {row}, col {col}) is outside the "
-                             f"{self.rows}x{self.cols} grid")
+            raise ValueError(f"grid cell (row {row}, col {col}) is outside the {self.rows}x{self.cols} grid")
         x0 = round(col * self.width / self.cols)
         x1 = round((col + 1) * self.width / self.cols)
         y0 = round(row * self.height / self.rows)
@@ -84,8 +83,9 @@ class Grid:
         return cells
 
 
-def annotate_frame(rgb: np.ndarray, remove: np.ndarray | None, grid: Grid, label: str,
-                   *, max_side: int = 1024) -> np.ndarray:
+def annotate_frame(
+    rgb: np.ndarray, remove: np.ndarray | None, grid: Grid, label: str, *, max_side: int = 1024
+) -> np.ndarray:
     """An 8-bit picture for the VLM: the frame, the remove region tinted red, the grid and labels.
 
     ``rgb`` is display-referred float (H, W, 3) in [0, 1]; ``remove`` bool (H, W) or None. The
@@ -119,8 +119,7 @@ def annotate_frame(rgb: np.ndarray, remove: np.ndarray | None, grid: Grid, label
     font, fscale = cv2.FONT_HERSHEY_SIMPLEX, max(0.3, min(sw, sh) / 900)
     for c in range(g.cols):  # column numbers along the top
         x0, _, x1, _ = g.cell_box(0, c)
-        cv2.putText(img, str(c), ((x0 + x1) // 2 - 4, int(14 * fscale / 0.4)), font, fscale,
-                    YELLOW, thick, cv2.LINE_AA)
+        cv2.putText(img, str(c), ((x0 + x1) // 2 - 4, int(14 * fscale / 0.4)), font, fscale, YELLOW, thick, cv2.LINE_AA)
     for r in range(g.rows):  # row numbers down the left
         _, y0, _, y1 = g.cell_box(r, 0)
         cv2.putText(img, str(r), (3, (y0 + y1) // 2 + 4), font, fscale, YELLOW, thick, cv2.LINE_AA)
@@ -132,8 +131,7 @@ def encode_jpeg(img: np.ndarray, quality: int = 90) -> bytes:
     """RGB uint8 (H, W, 3) -> JPEG bytes."""
     import cv2
 
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR),
-                           [cv2.IMWRITE_JPEG_QUALITY, quality])
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise ValueError("JPEG encoding of an annotated frame failed")
     return buf.tobytes()

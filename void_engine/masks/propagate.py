@@ -75,8 +75,7 @@ class Sam2Config:
         known = {"checkpoint", "model_cfg", "device", "hydra_overrides", "threshold"}
         unknown = set(cfg) - known
         if unknown:
-            raise PropagationError(f"sam2 config: unknown field(s) {sorted(unknown)}; "
-                                   f"known: {sorted(known)}")
+            raise PropagationError(f"sam2 config: unknown field(s) {sorted(unknown)}; known: {sorted(known)}")
         ckpt = cfg.get("checkpoint") or os.environ.get("VOID_SAM2_CHECKPOINT")
         return cls(
             checkpoint=Path(ckpt) if ckpt else None,
@@ -89,8 +88,13 @@ class Sam2Config:
     @classmethod
     def tiny(cls, device: str | None = "cpu") -> "Sam2Config":
         """The random-weight test model (see :data:`TINY_SAM2_OVERRIDES`)."""
-        return cls(checkpoint=None, model_cfg="configs/sam2.1/sam2.1_hiera_t.yaml", device=device,
-                   hydra_overrides=TINY_SAM2_OVERRIDES, allow_random_weights=True)
+        return cls(
+            checkpoint=None,
+            model_cfg="configs/sam2.1/sam2.1_hiera_t.yaml",
+            device=device,
+            hydra_overrides=TINY_SAM2_OVERRIDES,
+            allow_random_weights=True,
+        )
 
 
 @dataclass(frozen=True)
@@ -112,12 +116,12 @@ class Prompt:
         has_points = bool(self.points) or self.box is not None
         if (self.matte is None) == (not has_points):
             raise PropagationError(
-                f"prompt on frame index {self.frame_index}: give a matte or points/box, "
-                "exactly one of them")
+                f"prompt on frame index {self.frame_index}: give a matte or points/box, exactly one of them"
+            )
         if self.points and len(self.labels) != len(self.points):
             raise PropagationError(
-                f"prompt on frame index {self.frame_index}: {len(self.points)} point(s) but "
-                f"{len(self.labels)} label(s)")
+                f"prompt on frame index {self.frame_index}: {len(self.points)} point(s) but {len(self.labels)} label(s)"
+            )
 
 
 def prepare_frames(frames: np.ndarray, image_size: int) -> tuple[Any, int, int]:
@@ -141,8 +145,9 @@ def prepare_frames(frames: np.ndarray, image_size: int) -> tuple[Any, int, int]:
     # a frame at a time: a 4K plate as one float tensor would be several GB
     for i in range(t):
         img = torch.from_numpy(np.clip(arr[i], 0.0, 1.0).astype(np.float32)).permute(2, 0, 1)
-        img = F.interpolate(img[None], size=(image_size, image_size), mode="bilinear",
-                            align_corners=False, antialias=True)[0]
+        img = F.interpolate(
+            img[None], size=(image_size, image_size), mode="bilinear", align_corners=False, antialias=True
+        )[0]
         out[i] = (img - mean) / std
     return out, h, w
 
@@ -195,7 +200,10 @@ class Sam2Propagator:
         return int(self.predictor.image_size)
 
     def track(
-        self, frames: np.ndarray, objects: Mapping[Any, Sequence[Prompt]], *,
+        self,
+        frames: np.ndarray,
+        objects: Mapping[Any, Sequence[Prompt]],
+        *,
         progress: Callable[[int, int], None] | None = None,
         cancel: Callable[[], bool] | None = None,
     ) -> dict[Any, np.ndarray]:
@@ -218,12 +226,13 @@ class Sam2Propagator:
             for p in prompts:
                 if not 0 <= p.frame_index < t:
                     raise PropagationError(
-                        f"object {key!r}: prompt on frame index {p.frame_index}, but there are "
-                        f"only {t} frames")
+                        f"object {key!r}: prompt on frame index {p.frame_index}, but there are only {t} frames"
+                    )
                 if p.matte is not None and np.shape(p.matte)[:2] != (h, w):
                     raise PropagationError(
                         f"object {key!r}: matte on frame index {p.frame_index} is "
-                        f"{np.shape(p.matte)[1]}x{np.shape(p.matte)[0]}, frames are {w}x{h}")
+                        f"{np.shape(p.matte)[1]}x{np.shape(p.matte)[0]}, frames are {w}x{h}"
+                    )
 
         keys = list(objects)
         out = {k: np.zeros((t, h, w), dtype=bool) for k in keys}
@@ -233,24 +242,25 @@ class Sam2Propagator:
         # the backward pass when that is frame 0)
         total = (t - min(prompted)) + (max(prompted) + 1 if max(prompted) > 0 else 0)
         done = 0
-        autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if self.device.startswith("cuda")
-                    else nullcontext())
+        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if self.device.startswith("cuda") else nullcontext()
         with self._lock, torch.inference_mode(), autocast:
             pred = self.predictor
             state = _new_inference_state(pred, images, h, w)
             for obj_id, key in enumerate(keys):
                 for p in objects[key]:
                     if p.matte is not None:
-                        pred.add_new_mask(state, p.frame_index, obj_id,
-                                          torch.from_numpy(np.asarray(p.matte) > 0.5))
+                        pred.add_new_mask(state, p.frame_index, obj_id, torch.from_numpy(np.asarray(p.matte) > 0.5))
                     else:
                         pts = np.asarray(p.points, dtype=np.float32).reshape(-1, 2)
                         pred.add_new_points_or_box(
-                            state, p.frame_index, obj_id,
+                            state,
+                            p.frame_index,
+                            obj_id,
                             points=pts if len(pts) else None,
                             labels=np.asarray(p.labels, dtype=np.int32) if len(pts) else None,
                             box=np.asarray(p.box, dtype=np.float32) if p.box else None,
-                            normalize_coords=True)
+                            normalize_coords=True,
+                        )
             for reverse in (False, True):
                 for frame_idx, obj_ids, logits in pred.propagate_in_video(state, reverse=reverse):
                     if cancel is not None and cancel():
@@ -275,7 +285,10 @@ class Sam2Propagator:
         return out
 
     def propagate_matte(
-        self, frames: np.ndarray, keys: Sequence[Prompt], **kwargs: Any,
+        self,
+        frames: np.ndarray,
+        keys: Sequence[Prompt],
+        **kwargs: Any,
     ) -> np.ndarray:
         """One object (the remove matte) from its key-frame prompts: bool (T, H, W)."""
         return self.track(frames, {"remove": list(keys)}, **kwargs)["remove"]
@@ -308,7 +321,8 @@ def load_sam2(config: Sam2Config) -> Sam2Propagator:
         if config.checkpoint is None and not config.allow_random_weights:
             raise PropagationError(
                 "sam2: no checkpoint configured (set masks.sam2.checkpoint or "
-                "$VOID_SAM2_CHECKPOINT to e.g. sam2.1_hiera_large.pt)")
+                "$VOID_SAM2_CHECKPOINT to e.g. sam2.1_hiera_large.pt)"
+            )
         if config.checkpoint is not None and not Path(config.checkpoint).is_file():
             raise PropagationError(f"sam2: checkpoint not found: {config.checkpoint}")
         device = resolve_device(config.device)
@@ -330,7 +344,10 @@ def load_sam2(config: Sam2Config) -> Sam2Propagator:
 
 
 def propagate_roto(
-    frames: np.ndarray, key_mattes: Mapping[int, np.ndarray], config: Sam2Config, **kwargs: Any,
+    frames: np.ndarray,
+    key_mattes: Mapping[int, np.ndarray],
+    config: Sam2Config,
+    **kwargs: Any,
 ) -> np.ndarray:
     """Propagate roto mattes given on key frames (0-based index -> coverage (H, W)) over all
     frames; returns coverage float32 (T, H, W) in {0, 1}."""
@@ -342,7 +359,15 @@ def propagate_roto(
 
 
 __all__ = [
-    "Cancelled", "DEFAULT_MODEL_CFG", "PropagationError", "Prompt", "Sam2Config",
-    "Sam2Propagator", "TINY_SAM2_OVERRIDES", "load_sam2", "prepare_frames", "propagate_roto",
+    "Cancelled",
+    "DEFAULT_MODEL_CFG",
+    "PropagationError",
+    "Prompt",
+    "Sam2Config",
+    "Sam2Propagator",
+    "TINY_SAM2_OVERRIDES",
+    "load_sam2",
+    "prepare_frames",
+    "propagate_roto",
     "resolve_device",
 ]

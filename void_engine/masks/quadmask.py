@@ -58,7 +58,9 @@ def _as_plane(matte: np.ndarray, name: str) -> np.ndarray:
 
 
 def quadmask_from_mattes(
-    remove: np.ndarray, affected: np.ndarray | None = None, threshold: float = 0.5,
+    remove: np.ndarray,
+    affected: np.ndarray | None = None,
+    threshold: float = 0.5,
     dilate_px: int = 0,
 ) -> np.ndarray:
     """Combine a remove matte and an optional affected matte into a quadmask (uint8 (H, W)).
@@ -74,7 +76,8 @@ def quadmask_from_mattes(
         if aff_plane.shape != rem.shape:
             raise QuadmaskError(
                 f"affected matte is {aff_plane.shape[1]}x{aff_plane.shape[0]}, remove matte is "
-                f"{rem.shape[1]}x{rem.shape[0]} (W x H)")
+                f"{rem.shape[1]}x{rem.shape[0]} (W x H)"
+            )
         aff = dilate(aff_plane > threshold, dilate_px)
         out[aff] = AFFECTED
         out[rem & aff] = OVERLAP
@@ -104,8 +107,12 @@ def _where(frame: int | None, path: str | os.PathLike | None) -> str:
 
 
 def validate_quadmask(
-    arr: np.ndarray, frame: int | None = None, expected_size: tuple[int, int] | None = None, *,
-    tolerance: int = DEFAULT_TOLERANCE, path: str | os.PathLike | None = None,
+    arr: np.ndarray,
+    frame: int | None = None,
+    expected_size: tuple[int, int] | None = None,
+    *,
+    tolerance: int = DEFAULT_TOLERANCE,
+    path: str | os.PathLike | None = None,
 ) -> np.ndarray:
     """Check one quadmask frame and return it snapped to the four levels (uint8 (H, W)).
 
@@ -122,8 +129,8 @@ def validate_quadmask(
     if expected_size is not None and tuple(q.shape) != tuple(expected_size):
         eh, ew = expected_size
         raise QuadmaskError(
-            f"quadmask{where} is {q.shape[1]}x{q.shape[0]}, expected {ew}x{eh} (the plate's "
-            "display window, W x H)")
+            f"quadmask{where} is {q.shape[1]}x{q.shape[0]}, expected {ew}x{eh} (the plate's display window, W x H)"
+        )
     if q.dtype.kind == "f" and not np.all(np.isfinite(q)):
         raise QuadmaskError(f"quadmask{where} contains NaN or infinite values")
     values = q.astype(np.int32) if q.dtype.kind in "iub" else np.rint(q).astype(np.int32)
@@ -136,19 +143,24 @@ def validate_quadmask(
         raise QuadmaskError(
             f"quadmask{where}: {int(bad.sum())} pixel(s) are not one of the levels {LEVELS} "
             f"(tolerance {tolerance}); e.g. value {int(values[ys[0], xs[0]])} at x={xs[0]}, "
-            f"y={ys[0]}")
+            f"y={ys[0]}"
+        )
     return levels[nearest].astype(np.uint8)
 
 
 def validate_quadmask_sequence(
-    masks: Sequence[np.ndarray], frames: Sequence[int],
-    expected_size: tuple[int, int] | None = None, *, tolerance: int = DEFAULT_TOLERANCE,
+    masks: Sequence[np.ndarray],
+    frames: Sequence[int],
+    expected_size: tuple[int, int] | None = None,
+    *,
+    tolerance: int = DEFAULT_TOLERANCE,
 ) -> list[np.ndarray]:
     """Validate a whole sequence: one mask per frame, each valid, all the same size."""
     if len(masks) != len(frames):
         raise QuadmaskError(
             f"quadmask sequence has {len(masks)} frame(s) but the plate range has {len(frames)} "
-            f"({frames[0] if frames else '-'}..{frames[-1] if frames else '-'})")
+            f"({frames[0] if frames else '-'}..{frames[-1] if frames else '-'})"
+        )
     out: list[np.ndarray] = []
     for frame, mask in zip(frames, masks):
         size = expected_size if expected_size is not None else (out[0].shape if out else None)
@@ -160,8 +172,7 @@ def validate_quadmask_sequence(
 # files
 
 
-def read_quadmask(path: str | os.PathLike, *, frame: int | None = None,
-                  channel: str | int = 0) -> np.ndarray:
+def read_quadmask(path: str | os.PathLike, *, frame: int | None = None, channel: str | int = 0) -> np.ndarray:
     """Read a quadmask image as raw levels, uint8 (H, W) on the display window (not validated).
 
     8-bit files hold raw levels; any other pixel type (half/float EXR) holds level/255. Pixels of
@@ -179,8 +190,7 @@ def read_quadmask(path: str | os.PathLike, *, frame: int | None = None,
     return np.clip(np.rint(vals), 0, 255).astype(np.uint8)
 
 
-def read_matte(path: str | os.PathLike, channel: str | int | None = None, *,
-               frame: int | None = None) -> np.ndarray:
+def read_matte(path: str | os.PathLike, channel: str | int | None = None, *, frame: int | None = None) -> np.ndarray:
     """Read a roto matte as float32 coverage (H, W) on the display window.
 
     Takes alpha when the file has one, else luminance (or the only channel); float, half and
@@ -192,31 +202,33 @@ def read_matte(path: str | os.PathLike, channel: str | int | None = None, *,
         raise QuadmaskError(f"matte{_where(frame, None)}: {exc}") from exc
 
 
-def write_quadmask(path: str | os.PathLike, quadmask: np.ndarray, *, overwrite: bool = False,
-                   frame: int | None = None) -> Path:
+def write_quadmask(
+    path: str | os.PathLike, quadmask: np.ndarray, *, overwrite: bool = False, frame: int | None = None
+) -> Path:
     """Write one quadmask frame as a half-float EXR holding level/255 (validated first)."""
     q = validate_quadmask(quadmask, frame, path=path, tolerance=0)
     try:
-        return write_grey_exr(path, q.astype(np.float32) / 255.0, overwrite=overwrite,
-                              attributes={"void:content": "quadmask level/255"})
+        return write_grey_exr(
+            path, q.astype(np.float32) / 255.0, overwrite=overwrite, attributes={"void:content": "quadmask level/255"}
+        )
     except (PlateError, ValueError) as exc:
         raise QuadmaskError(f"quadmask{_where(frame, None)}: {exc}") from exc
 
 
-def write_quadmask_sequence(seq: FrameSequence, masks: Sequence[np.ndarray], *,
-                            overwrite: bool = False) -> list[Path]:
+def write_quadmask_sequence(seq: FrameSequence, masks: Sequence[np.ndarray], *, overwrite: bool = False) -> list[Path]:
     """Write one quadmask per frame of ``seq`` (EXR, level/255); returns the paths written.
 
     The masks must match ``seq.frames`` in count and all share one size.
     """
     frames = tuple(seq.frames)
     checked = validate_quadmask_sequence(masks, frames, tolerance=0)
-    return [write_quadmask(seq.path(f), q, overwrite=overwrite, frame=f)
-            for f, q in zip(frames, checked)]
+    return [write_quadmask(seq.path(f), q, overwrite=overwrite, frame=f) for f, q in zip(frames, checked)]
 
 
 def read_quadmask_sequence(
-    seq: FrameSequence, expected_size: tuple[int, int] | None = None, *,
+    seq: FrameSequence,
+    expected_size: tuple[int, int] | None = None,
+    *,
     tolerance: int = DEFAULT_TOLERANCE,
 ) -> list[np.ndarray]:
     """Read and validate a quadmask per frame of ``seq``: a list of uint8 (H, W) raw levels.
@@ -229,12 +241,11 @@ def read_quadmask_sequence(
     if missing:
         shown = ", ".join(str(f) for f in missing[:10]) + (" ..." if len(missing) > 10 else "")
         raise QuadmaskError(
-            f"quadmask sequence is missing {len(missing)} frame(s): {shown} "
-            f"(e.g. {seq.path(missing[0])})")
+            f"quadmask sequence is missing {len(missing)} frame(s): {shown} (e.g. {seq.path(missing[0])})"
+        )
     out: list[np.ndarray] = []
     for f in frames:
         path = seq.path(f)
         size = expected_size if expected_size is not None else (out[0].shape if out else None)
-        out.append(validate_quadmask(read_quadmask(path, frame=f), f, size,
-                                     tolerance=tolerance, path=path))
+        out.append(validate_quadmask(read_quadmask(path, frame=f), f, size, tolerance=tolerance, path=path))
     return out

@@ -55,25 +55,28 @@ class AffectedObject(BaseModel):
     noun: str = Field(description="short name, e.g. 'shadow', 'guitar', 'cushion'")
     category: Literal["visual_artifact", "physical"]
     why: str = Field(description="how the removed object affects it")
-    cells_now: list[FrameCells] = Field(
-        description="where it is in the video as shot, per picture it is visible in")
+    cells_now: list[FrameCells] = Field(description="where it is in the video as shot, per picture it is visible in")
     will_move: bool = Field(
         description="true when, without the removed object, it would be somewhere else "
-                    "(falls, stays put instead of being moved, ...)")
+        "(falls, stays put instead of being moved, ...)"
+    )
     cells_later: list[FrameCells] = Field(
         default_factory=list,
-        description="only when will_move: where it would be without the removed object, per "
-                    "picture")
+        description="only when will_move: where it would be without the removed object, per picture",
+    )
 
 
 class Analysis(BaseModel):
     # reasoning first: the model writes fields in schema order, so it thinks before it answers
-    reasoning: str = Field(description="brief physical reasoning: what the removed object "
-                                       "touches, holds, casts or moves, and what follows")
+    reasoning: str = Field(
+        description="brief physical reasoning: what the removed object touches, holds, casts or moves, and what follows"
+    )
     integral_belongings: list[Belonging] = Field(
-        description="things that go with the removed object (worn, ridden), 0 to 3")
+        description="things that go with the removed object (worn, ridden), 0 to 3"
+    )
     affected_objects: list[AffectedObject] = Field(
-        description="separate things or effects changed by the removal, 0 to 5")
+        description="separate things or effects changed by the removal, 0 to 5"
+    )
     scene_description: str = Field(description="the scene without the removed object")
 
 
@@ -122,8 +125,7 @@ class ReasonerConfig:
         known = set(cls.__dataclass_fields__)
         unknown = set(cfg) - known
         if unknown:
-            raise ReasonerError(f"reasoner config: unknown field(s) {sorted(unknown)}; "
-                                f"known: {sorted(known)}")
+            raise ReasonerError(f"reasoner config: unknown field(s) {sorted(unknown)}; known: {sorted(known)}")
         return cls(**dict(cfg))
 
     def resolved_api_key(self) -> str | None:
@@ -135,8 +137,10 @@ class ReasonerConfig:
 def skip_reason(config: ReasonerConfig) -> str | None:
     """Why the stage cannot run here, or None when it can."""
     if not config.resolved_api_key():
-        return ("interaction reasoning skipped: no Gemini API key (set GEMINI_API_KEY or the "
-                "reasoner's api_key); the quadmask holds the remove region only")
+        return (
+            "interaction reasoning skipped: no Gemini API key (set GEMINI_API_KEY or the "
+            "reasoner's api_key); the quadmask holds the remove region only"
+        )
     return None
 
 
@@ -188,7 +192,10 @@ Be conservative: when unsure whether something is affected, leave it out."""
 
 
 def build_request_parts(
-    frames: np.ndarray, remove: np.ndarray, frame_numbers: Sequence[int], instruction: str,
+    frames: np.ndarray,
+    remove: np.ndarray,
+    frame_numbers: Sequence[int],
+    instruction: str,
     config: ReasonerConfig,
 ) -> tuple[list[Any], Grid, list[int]]:
     """The content parts (prompt, then a label and a JPEG per sampled frame), the grid used and
@@ -201,8 +208,7 @@ def build_request_parts(
     shown = [int(frame_numbers[i]) for i in idx]
     parts: list[Any] = [types.Part.from_text(text=build_prompt(instruction, grid, shown))]
     for i, f in zip(idx, shown):
-        img = annotate_frame(frames[i], remove[i], grid, f"Frame {f}",
-                             max_side=config.max_image_side)
+        img = annotate_frame(frames[i], remove[i], grid, f"Frame {f}", max_side=config.max_image_side)
         parts.append(types.Part.from_text(text=f"Frame {f}:"))
         parts.append(types.Part.from_bytes(data=encode_jpeg(img), mime_type="image/jpeg"))
     return parts, grid, shown
@@ -220,8 +226,11 @@ def make_client(config: ReasonerConfig) -> Any:
         base_url=config.base_url,
         timeout=int(config.timeout_s * 1000),  # milliseconds
         retry_options=types.HttpRetryOptions(
-            attempts=config.attempts, initial_delay=config.initial_delay_s,
-            max_delay=config.max_delay_s, http_status_codes=list(RETRY_STATUS_CODES)),
+            attempts=config.attempts,
+            initial_delay=config.initial_delay_s,
+            max_delay=config.max_delay_s,
+            http_status_codes=list(RETRY_STATUS_CODES),
+        ),
     )
     return genai.Client(api_key=key, http_options=http)
 
@@ -233,7 +242,7 @@ def parse_answer(raw: str | None) -> Analysis:
     text = raw.strip()
     if text.startswith("```"):  # a fenced block despite the JSON mime type
         text = text.strip("`")
-        text = text[text.find("{"):] if "{" in text else text
+        text = text[text.find("{") :] if "{" in text else text
     try:
         return Analysis.model_validate_json(text)
     except ValidationError as exc:
@@ -241,7 +250,8 @@ def parse_answer(raw: str | None) -> Analysis:
         raise ReasonerAnswerError(
             f"Gemini's answer does not fit the expected schema: {exc.error_count()} error(s): "
             f"{'; '.join(_describe(e) for e in exc.errors()[:5])}\nraw answer: {shown}",
-            raw) from None
+            raw,
+        ) from None
 
 
 def _describe(err: Mapping[str, Any]) -> str:
@@ -250,8 +260,13 @@ def _describe(err: Mapping[str, Any]) -> str:
 
 
 def ask(
-    frames: np.ndarray, remove: np.ndarray, frame_numbers: Sequence[int], instruction: str,
-    config: ReasonerConfig, *, client: Any = None,
+    frames: np.ndarray,
+    remove: np.ndarray,
+    frame_numbers: Sequence[int],
+    instruction: str,
+    config: ReasonerConfig,
+    *,
+    client: Any = None,
 ) -> tuple[Analysis, Grid, str]:
     """Send the request and return (validated analysis, grid, raw answer text).
 
@@ -267,40 +282,43 @@ def ask(
     if remove.shape[0] != len(frame_numbers) or frames.shape[:3] != remove.shape:
         raise ReasonerError(
             f"reasoner: frames {frames.shape[:3]}, remove mattes {remove.shape} and "
-            f"{len(frame_numbers)} frame numbers do not agree")
+            f"{len(frame_numbers)} frame numbers do not agree"
+        )
     client = client or make_client(config)
     parts, grid, _shown = build_request_parts(frames, remove, frame_numbers, instruction, config)
     gen_config = types.GenerateContentConfig(
         response_mime_type="application/json",
         response_schema=Analysis,
         system_instruction="You are an expert in video, physics and visual effects. Answer with "
-                           "JSON only, following the schema.",
+        "JSON only, following the schema.",
     )
     try:
         response = client.models.generate_content(
-            model=config.model, contents=[types.Content(role="user", parts=parts)],
-            config=gen_config)
+            model=config.model, contents=[types.Content(role="user", parts=parts)], config=gen_config
+        )
     except timeouts as exc:
         raise ReasonerTimeout(
-            f"Gemini ({config.model}) did not answer within {config.timeout_s:g} s "
-            f"({type(exc).__name__})") from None
+            f"Gemini ({config.model}) did not answer within {config.timeout_s:g} s ({type(exc).__name__})"
+        ) from None
     except errors.APIError as exc:
-        tries = (f"after {config.attempts} attempt(s)" if exc.code in RETRY_STATUS_CODES
-                 else "(not retryable)")
+        tries = f"after {config.attempts} attempt(s)" if exc.code in RETRY_STATUS_CODES else "(not retryable)"
         raise ReasonerError(
-            f"Gemini ({config.model}) request failed {tries}: "
-            f"HTTP {exc.code} {exc.status or ''}: {exc.message}") from None
+            f"Gemini ({config.model}) request failed {tries}: HTTP {exc.code} {exc.status or ''}: {exc.message}"
+        ) from None
     except transport as exc:
         raise ReasonerError(f"Gemini ({config.model}) unreachable: {exc}") from None
     raw = _response_text(response)
     if not raw:
         raise ReasonerAnswerError(
-            f"Gemini ({config.model}) returned no answer (finish reason: "
-            f"{_finish_reason(response)})", raw)
+            f"Gemini ({config.model}) returned no answer (finish reason: {_finish_reason(response)})", raw
+        )
     analysis = parse_answer(raw)
-    log.info("reasoner: %d belonging(s), %d affected object(s): %s",
-             len(analysis.integral_belongings), len(analysis.affected_objects),
-             analysis.reasoning[:200])
+    log.info(
+        "reasoner: %d belonging(s), %d affected object(s): %s",
+        len(analysis.integral_belongings),
+        len(analysis.affected_objects),
+        analysis.reasoning[:200],
+    )
     return analysis, grid, raw or ""
 
 
@@ -349,8 +367,9 @@ class ReasonedMattes:
     notes: list[str] = field(default_factory=list)
 
 
-def _frames_by_index(entries: Sequence[FrameCells], frame_numbers: Sequence[int],
-                     noun: str) -> dict[int, list[tuple[int, int]]]:
+def _frames_by_index(
+    entries: Sequence[FrameCells], frame_numbers: Sequence[int], noun: str
+) -> dict[int, list[tuple[int, int]]]:
     """{frame index: cells} for the frames the model reported; frame numbers off the plate's
     frames snap to the nearest plate frame, numbers outside the range are an answer error."""
     numbers = np.asarray(frame_numbers)
@@ -359,14 +378,15 @@ def _frames_by_index(entries: Sequence[FrameCells], frame_numbers: Sequence[int]
         if not numbers.min() <= e.frame <= numbers.max():
             raise ReasonerAnswerError(
                 f"Gemini placed {noun!r} on frame {e.frame}, outside the shot "
-                f"({int(numbers.min())}-{int(numbers.max())})", None)
+                f"({int(numbers.min())}-{int(numbers.max())})",
+                None,
+            )
         i = int(np.abs(numbers - e.frame).argmin())
         out.setdefault(i, []).extend((c.row, c.col) for c in e.cells)
     return out
 
 
-def _per_frame_regions(by_index: Mapping[int, list[tuple[int, int]]], grid: Grid, t: int,
-                       pad_cells: int) -> np.ndarray:
+def _per_frame_regions(by_index: Mapping[int, list[tuple[int, int]]], grid: Grid, t: int, pad_cells: int) -> np.ndarray:
     """Spread reported cells over all frames: a frame between two reported frames gets the union
     of both (things move between samples; over-masking is safe, under-masking leaves ghosts), a
     frame outside the reported span gets the nearest reported frame's cells."""
@@ -386,8 +406,13 @@ def _per_frame_regions(by_index: Mapping[int, list[tuple[int, int]]], grid: Grid
 
 
 def analysis_to_mattes(
-    analysis: Analysis, grid: Grid, frame_numbers: Sequence[int], *,
-    frames: np.ndarray | None = None, sam2: Any = None, pad_cells: int = 0,
+    analysis: Analysis,
+    grid: Grid,
+    frame_numbers: Sequence[int],
+    *,
+    frames: np.ndarray | None = None,
+    sam2: Any = None,
+    pad_cells: int = 0,
 ) -> ReasonedMattes:
     """Turn an analysis into per-frame regions at the grid's frame size.
 
@@ -416,8 +441,7 @@ def analysis_to_mattes(
         now_region = _per_frame_regions(now, grid, t, pad_cells)
         if obj.will_move:
             if not obj.cells_later:
-                notes.append(f"{obj.noun!r} will move but no later cells were given; masking "
-                             "where it is now only")
+                notes.append(f"{obj.noun!r} will move but no later cells were given; masking where it is now only")
             later = _frames_by_index(obj.cells_later, frame_numbers, obj.noun)
             # where it would be is counterfactual: no pixels to segment, cells only
             affected |= _per_frame_regions(later, grid, t, pad_cells)
@@ -433,8 +457,7 @@ def analysis_to_mattes(
             if not by_idx:
                 continue
             first = min(by_idx)
-            pts = tuple(grid.cell_centre(r, c) for r, c in by_idx[first]
-                        if 0 <= r < grid.rows and 0 <= c < grid.cols)
+            pts = tuple(grid.cell_centre(r, c) for r, c in by_idx[first] if 0 <= r < grid.rows and 0 <= c < grid.cols)
             if pts:
                 objects[key] = [Prompt(frame_index=first, points=pts, labels=(1,) * len(pts))]
         if objects:
@@ -456,8 +479,24 @@ def analysis_to_mattes(
 
 
 __all__ = [
-    "AffectedObject", "Analysis", "Belonging", "Cell", "DEFAULT_MODEL", "FrameCells",
-    "ReasonedMattes", "ReasonerAnswerError", "ReasonerConfig", "ReasonerError",
-    "ReasonerSkipped", "ReasonerTimeout", "analysis_to_mattes", "ask", "build_prompt",
-    "build_request_parts", "make_client", "parse_answer", "sample_indices", "skip_reason",
+    "AffectedObject",
+    "Analysis",
+    "Belonging",
+    "Cell",
+    "DEFAULT_MODEL",
+    "FrameCells",
+    "ReasonedMattes",
+    "ReasonerAnswerError",
+    "ReasonerConfig",
+    "ReasonerError",
+    "ReasonerSkipped",
+    "ReasonerTimeout",
+    "analysis_to_mattes",
+    "ask",
+    "build_prompt",
+    "build_request_parts",
+    "make_client",
+    "parse_answer",
+    "sample_indices",
+    "skip_reason",
 ]

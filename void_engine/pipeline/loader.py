@@ -172,8 +172,13 @@ def load_void_checkpoint(transformer: CogVideoXTransformer3DModel, path: Path) -
         new_weight[:, -feat:] = weight[:, -feat:]
         state[PATCH_EMBED_KEY] = new_weight
         adapted = True
-        log.info("%s: adapted %s from %d to %d input columns", path.name, PATCH_EMBED_KEY, weight.shape[1],
-                 model_weight.shape[1])
+        log.info(
+            "%s: adapted %s from %d to %d input columns",
+            path.name,
+            PATCH_EMBED_KEY,
+            weight.shape[1],
+            model_weight.shape[1],
+        )
     _check_shapes(state, expected, path)
     missing, unexpected = transformer.load_state_dict(state, strict=False)
     log.info("%s: missing keys: %d, unexpected keys: %d", path.name, len(missing), len(unexpected))

@@ -1,9 +1,9 @@
 """The VOID model directory: what a user downloads and points ``--model DIR`` / ``VOID_MODEL_DIR`` at.
 
-    <DIR>/CogVideoX-Fun-V1.5-5b-InP/    base model, diffusers layout
-        transformer/ vae/ text_encoder/ tokenizer/ scheduler/
-    <DIR>/void_pass1.safetensors        VOID pass-1 transformer weights (required)
-    <DIR>/void_pass2.safetensors        VOID pass-2 transformer weights (optional)
+<DIR>/CogVideoX-Fun-V1.5-5b-InP/    base model, diffusers layout
+    transformer/ vae/ text_encoder/ tokenizer/ scheduler/
+<DIR>/void_pass1.safetensors        VOID pass-1 transformer weights (required)
+<DIR>/void_pass2.safetensors        VOID pass-2 transformer weights (optional)
 """
 
 from __future__ import annotations

@@ -120,9 +120,14 @@ class VoidPipeline(DiffusionPipeline):
             raise CheckpointError(f"pass-2 checkpoint not found: {pass2_path}")
         parts = load_components(Path(base_dir), Path(pass1), dtype)
         pipe = cls(
-            parts.tokenizer, parts.text_encoder, parts.vae, parts.transformer, parts.scheduler,
+            parts.tokenizer,
+            parts.text_encoder,
+            parts.vae,
+            parts.transformer,
+            parts.scheduler,
             add_noise_in_inpaint_model=parts.add_noise_in_inpaint_model,
-            pass1_path=Path(pass1), pass2_path=pass2_path,
+            pass1_path=Path(pass1),
+            pass2_path=pass2_path,
         )
         apply_memory_mode(pipe, memory_mode, device)
         return pipe
@@ -161,12 +166,30 @@ class VoidPipeline(DiffusionPipeline):
         `latents` (1, L, 16, H/8, W/8) replaces the seeded initial noise (pass 2 passes warped noise).
         """
         if use_pass2:
-            first = self(video, quadmask, prompt, seed=seed, num_inference_steps=num_inference_steps,
-                         window_frames=window_frames, guidance_scale=guidance_scale,
-                         negative_prompt=negative_prompt, progress=progress, cancel=cancel)
-            return self.refine(video, quadmask, prompt, first, seed=seed, num_inference_steps=num_inference_steps,
-                               window_frames=window_frames, degradation=degradation, progress=progress,
-                               cancel=cancel)
+            first = self(
+                video,
+                quadmask,
+                prompt,
+                seed=seed,
+                num_inference_steps=num_inference_steps,
+                window_frames=window_frames,
+                guidance_scale=guidance_scale,
+                negative_prompt=negative_prompt,
+                progress=progress,
+                cancel=cancel,
+            )
+            return self.refine(
+                video,
+                quadmask,
+                prompt,
+                first,
+                seed=seed,
+                num_inference_steps=num_inference_steps,
+                window_frames=window_frames,
+                degradation=degradation,
+                progress=progress,
+                cancel=cancel,
+            )
 
         # 1. Inputs
         num_frames, height, width = self.check_inputs(video, quadmask, prompt, num_inference_steps, window_frames)
@@ -201,8 +224,18 @@ class VoidPipeline(DiffusionPipeline):
 
             # 7. Denoise, with temporal multidiffusion when the clip exceeds one window
             window = latent_window(window_frames, self.transformer.config.patch_size_t)
-            latents = self.denoise(latents, inpaint_latents, prompt_embeds, timesteps, window, guidance_scale,
-                                   height, width, progress, cancel)
+            latents = self.denoise(
+                latents,
+                inpaint_latents,
+                prompt_embeds,
+                timesteps,
+                window,
+                guidance_scale,
+                height,
+                width,
+                progress,
+                cancel,
+            )
 
             # 8. Decode by the reference schedule (4L-3 frames) and crop the padding
             frames = decode_latents(self.vae, latents)  # (1, 3, T', H, W) in [0, 1]
@@ -237,12 +270,23 @@ class VoidPipeline(DiffusionPipeline):
         if first_pass.shape != np.shape(video):
             raise ValueError(f"first_pass has shape {first_pass.shape}, expected the video's {np.shape(video)}")
         length = padded_length(first_pass.shape[0], window_frames)
-        noise = warped_latent_noise(mirror_pad(first_pass, length), latent_count(length), seed=seed,
-                                    degradation=degradation)
+        noise = warped_latent_noise(
+            mirror_pad(first_pass, length), latent_count(length), seed=seed, degradation=degradation
+        )
         with self.transformer_weights("pass2"):
-            return self(video, quadmask, prompt, seed=seed, num_inference_steps=num_inference_steps,
-                        window_frames=window_frames, guidance_scale=guidance_scale,
-                        negative_prompt=negative_prompt, progress=progress, cancel=cancel, latents=noise)
+            return self(
+                video,
+                quadmask,
+                prompt,
+                seed=seed,
+                num_inference_steps=num_inference_steps,
+                window_frames=window_frames,
+                guidance_scale=guidance_scale,
+                negative_prompt=negative_prompt,
+                progress=progress,
+                cancel=cancel,
+                latents=noise,
+            )
 
     # ------------------------------------------------------------------ steps
     def check_inputs(
@@ -268,7 +312,10 @@ class VoidPipeline(DiffusionPipeline):
             # The "slice" rotary grid covers sample_height x sample_width latents; a larger frame would
             # fail deep inside attention with a bare size mismatch.
             unit = self.vae_scale_factor_spatial * config.patch_size
-            max_h, max_w = (config.sample_height // config.patch_size) * unit, (config.sample_width // config.patch_size) * unit
+            max_h, max_w = (
+                (config.sample_height // config.patch_size) * unit,
+                (config.sample_width // config.patch_size) * unit,
+            )
             if height > max_h or width > max_w:
                 raise ValueError(
                     f"video is {height}x{width} (H x W) but this transformer's rotary embeddings cover at most "
@@ -308,8 +355,12 @@ class VoidPipeline(DiffusionPipeline):
 
     def _t5_embeds(self, prompt: str, device: torch.device) -> torch.Tensor:
         ids = self.tokenizer(
-            [prompt], padding="max_length", max_length=MAX_SEQUENCE_LENGTH, truncation=True,
-            add_special_tokens=True, return_tensors="pt",
+            [prompt],
+            padding="max_length",
+            max_length=MAX_SEQUENCE_LENGTH,
+            truncation=True,
+            add_special_tokens=True,
+            return_tensors="pt",
         ).input_ids
         untruncated = self.tokenizer([prompt], padding="longest", return_tensors="pt").input_ids
         if untruncated.shape[-1] >= ids.shape[-1] and not torch.equal(ids, untruncated):
@@ -408,8 +459,15 @@ class VoidPipeline(DiffusionPipeline):
             weight_sum = torch.zeros(1, num_latents, 1, 1, 1).to(latents.device).float()
             for index, (start, end) in enumerate(spans):
                 self._check_cancel(cancel)
-                out = self.denoise_window(latents[:, start:end], inpaint_latents[:, start:end], prompt_embeds, t,
-                                          guidance_scale, height, width)
+                out = self.denoise_window(
+                    latents[:, start:end],
+                    inpaint_latents[:, start:end],
+                    prompt_embeds,
+                    t,
+                    guidance_scale,
+                    height,
+                    width,
+                )
                 weights = window_weights(start, end, num_latents, latents.dtype).to(latents.device)
                 canvas[:, start:end] += out * weights
                 weight_sum[:, start:end] += weights

@@ -98,8 +98,15 @@ def make_tokenizer() -> PreTrainedTokenizerFast:
 
 def make_text_encoder(vocab_size: int) -> T5EncoderModel:
     config = T5Config(
-        vocab_size=vocab_size, d_model=TEXT_DIM, d_kv=8, d_ff=64, num_layers=1, num_heads=4,
-        feed_forward_proj="gated-gelu", pad_token_id=0, eos_token_id=1,
+        vocab_size=vocab_size,
+        d_model=TEXT_DIM,
+        d_kv=8,
+        d_ff=64,
+        num_layers=1,
+        num_heads=4,
+        feed_forward_proj="gated-gelu",
+        pad_token_id=0,
+        eos_token_id=1,
     )
     return T5EncoderModel(config).eval()
 

@@ -118,21 +118,17 @@ class Plate:
         canvas = np.full((region.height, region.width, len(channels)), fill, np.float32)
         overlap = region.intersect(data)
         if overlap is not None:
-            src = self.pixels[
-                overlap.y - data.y : overlap.y_end - data.y, overlap.x - data.x : overlap.x_end - data.x
-            ]
-            canvas[
-                overlap.y - region.y : overlap.y_end - region.y, overlap.x - region.x : overlap.x_end - region.x
-            ] = src[..., list(channels)]
+            src = self.pixels[overlap.y - data.y : overlap.y_end - data.y, overlap.x - data.x : overlap.x_end - data.x]
+            canvas[overlap.y - region.y : overlap.y_end - region.y, overlap.x - region.x : overlap.x_end - region.x] = (
+                src[..., list(channels)]
+            )
         return canvas
 
 
 def _spec_from_oiio(spec: "oiio.ImageSpec") -> PlateSpec:
     formats = spec.channelformats or tuple(spec.format for _ in range(spec.nchannels))
     attrs = tuple(
-        Attribute(a.name, str(a.type), a.value)
-        for a in spec.extra_attribs
-        if not a.name.startswith(_INTERNAL_PREFIXES)
+        Attribute(a.name, str(a.type), a.value) for a in spec.extra_attribs if not a.name.startswith(_INTERNAL_PREFIXES)
     )
     return PlateSpec(
         data_window=Window(spec.x, spec.y, spec.width, spec.height),

@@ -8,7 +8,6 @@ scaled back only for that region.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import cv2
 import numpy as np

@@ -134,8 +134,14 @@ class Shot:
         bbox = mask_bbox(active)
         # The context must at least hold the dilated + feathered matte, so it never hits the ROI edge.
         margin_px = max(settings.context_min_px, settings.dilate_px + settings.feather_px + 2)
-        rel = fit_roi(bbox, (display.height, display.width), settings.model_size, margin_px, settings.context_fraction,
-                      _pixel_aspect(first))
+        rel = fit_roi(
+            bbox,
+            (display.height, display.width),
+            settings.model_size,
+            margin_px,
+            settings.context_fraction,
+            _pixel_aspect(first),
+        )
         roi = Window(display.x + rel.x, display.y + rel.y, rel.width, rel.height)
 
         mh, mw = settings.model_size
@@ -226,7 +232,10 @@ class Shot:
         if region is None:
             return pixels
         # Same region, in the ROI's and in the data window's coordinates.
-        ry, rx = slice(region.y - self.roi.y, region.y_end - self.roi.y), slice(region.x - self.roi.x, region.x_end - self.roi.x)
+        ry, rx = (
+            slice(region.y - self.roi.y, region.y_end - self.roi.y),
+            slice(region.x - self.roi.x, region.x_end - self.roi.x),
+        )
         dy, dx = slice(region.y - data.y, region.y_end - data.y), slice(region.x - data.x, region.x_end - data.x)
         rgb_idx = list(plate.spec.rgb_indices)
         a_idx = plate.spec.alpha_index

@@ -10,9 +10,23 @@ from .safetensors_header import HeaderError, SafetensorsHeader, read_header
 from .verify import FileState, FileVerdict, diagnose, format_verdicts, summarize
 
 __all__ = [
-    "Component", "FileState", "FileVerdict", "GpuReport", "HeaderError", "Manifest", "ManifestError",
-    "SafetensorsHeader", "WeightFile", "choose_memory_mode", "diagnose", "doctor_weights", "format_verdicts",
-    "gpu_report", "load_manifest", "read_header", "summarize",
+    "Component",
+    "FileState",
+    "FileVerdict",
+    "GpuReport",
+    "HeaderError",
+    "Manifest",
+    "ManifestError",
+    "SafetensorsHeader",
+    "WeightFile",
+    "choose_memory_mode",
+    "diagnose",
+    "doctor_weights",
+    "format_verdicts",
+    "gpu_report",
+    "load_manifest",
+    "read_header",
+    "summarize",
 ]
 
 

@@ -54,7 +54,7 @@ class GpuReport:
         if self.mode is None:
             return "FAIL", f"{head}: {self.reason}"
         status = "ok" if self.mode == "full" else "warn"
-        return status, f"{head}: use memory_mode = \"{self.mode}\" ({self.reason})"
+        return status, f'{head}: use memory_mode = "{self.mode}" ({self.reason})'
 
 
 def gpu_report(device: int = 0) -> GpuReport:
@@ -65,7 +65,9 @@ def gpu_report(device: int = 0) -> GpuReport:
         return GpuReport(False, reason=f"torch not importable: {exc}")
     try:
         if not torch.cuda.is_available():
-            return GpuReport(False, reason=f"no CUDA GPU (torch {torch.__version__}); VOID would run on the CPU, very slowly")
+            return GpuReport(
+                False, reason=f"no CUDA GPU (torch {torch.__version__}); VOID would run on the CPU, very slowly"
+            )
         free, total = torch.cuda.mem_get_info(device)
         name = torch.cuda.get_device_name(device)
     except Exception as exc:  # driver trouble

@@ -20,7 +20,7 @@ def sha256_file(path: Path) -> str:
 def git_blob_sha1(path: Path) -> str:
     """Hex git object id of the file (the hub's ``blobId`` / ``ETag`` for regular files)."""
     path = Path(path)
-    h = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())  # noqa: S324 - git's object id, not security
+    h = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())  # git's object id, not security
     with path.open("rb") as fh:
         while chunk := fh.read(_CHUNK):
             h.update(chunk)

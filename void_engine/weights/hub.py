@@ -75,7 +75,12 @@ def is_offline() -> bool:
     """HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE) is set."""
     from huggingface_hub import constants
 
-    return bool(constants.is_offline_mode()) or os.environ.get("HF_HUB_OFFLINE", "").upper() in ("1", "ON", "YES", "TRUE")
+    return bool(constants.is_offline_mode()) or os.environ.get("HF_HUB_OFFLINE", "").upper() in (
+        "1",
+        "ON",
+        "YES",
+        "TRUE",
+    )
 
 
 def endpoint_url(endpoint: str | None = None) -> str:
@@ -89,8 +94,9 @@ def manual_url(component: Component, repo_file: str, revision: str | None = None
     return f"{endpoint_url(endpoint)}/{component.repo}/resolve/{revision or component.revision}/{repo_file}"
 
 
-def resolve(component: Component, revision: str | None = None, *, endpoint: str | None = None,
-            token: str | bool | None = None) -> list[RemoteFile]:
+def resolve(
+    component: Component, revision: str | None = None, *, endpoint: str | None = None, token: str | bool | None = None
+) -> list[RemoteFile]:
     """Ask the hub for the component's files at `revision` (default: the manifest's): commit, sizes, hashes."""
     httpx2, HfApi, constants, errors, *_ = _hub()
     rev = revision or component.revision
@@ -98,14 +104,18 @@ def resolve(component: Component, revision: str | None = None, *, endpoint: str 
     try:
         info = HfApi(endpoint=endpoint, token=token).model_info(component.repo, revision=rev, files_metadata=True)
     except errors.RevisionNotFoundError as exc:
-        raise DownloadError(f"revision {rev!r} not found in {component.repo}: give an existing branch, tag or "
-                            f"commit (--revision, or 'revision' in [component.{component.name}])") from exc
+        raise DownloadError(
+            f"revision {rev!r} not found in {component.repo}: give an existing branch, tag or "
+            f"commit (--revision, or 'revision' in [component.{component.name}])"
+        ) from exc
     except errors.GatedRepoError as exc:
-        raise DownloadError(f"{component.repo} is gated: accept its terms on the hub, then log in "
-                            "(`hf auth login`) or set HF_TOKEN") from exc
+        raise DownloadError(
+            f"{component.repo} is gated: accept its terms on the hub, then log in (`hf auth login`) or set HF_TOKEN"
+        ) from exc
     except errors.RepositoryNotFoundError as exc:
-        raise DownloadError(f"repository {component.repo} not found, or private and no valid token "
-                            "(`hf auth login` or HF_TOKEN)") from exc
+        raise DownloadError(
+            f"repository {component.repo} not found, or private and no valid token (`hf auth login` or HF_TOKEN)"
+        ) from exc
     except (errors.OfflineModeIsEnabled, httpx2.ConnectError, httpx2.TimeoutException) as exc:
         raise HubUnreachable(f"cannot reach {endpoint_url(endpoint)} for {where}: {exc}") from exc
     except errors.HfHubHTTPError as exc:
@@ -118,8 +128,10 @@ def resolve(component: Component, revision: str | None = None, *, endpoint: str 
     for wf in (WeightFile(component, f, component.local_path(f)) for f in component.files):
         sib = siblings.get(wf.repo_file)
         if sib is None:
-            raise DownloadError(f"{where} (commit {commit[:10]}) has no file {wf.repo_file!r} "
-                                f"(listed in [component.{component.name}] of the weights manifest)")
+            raise DownloadError(
+                f"{where} (commit {commit[:10]}) has no file {wf.repo_file!r} "
+                f"(listed in [component.{component.name}] of the weights manifest)"
+            )
         if sib.lfs is not None:
             out.append(RemoteFile(wf, rev, commit, int(sib.lfs.size), sib.lfs.sha256, None))
         else:
@@ -156,8 +168,16 @@ def _same_origin(a: str, b: str) -> bool:
     return (pa.scheme, pa.hostname, pa.port) == (pb.scheme, pb.hostname, pb.port)
 
 
-def fetch(rf: RemoteFile, model_dir: Path, *, endpoint: str | None = None, token: str | bool | None = None,
-          retries: int = 5, progress: bool = True, backoff_s: float = 1.0) -> Path:
+def fetch(
+    rf: RemoteFile,
+    model_dir: Path,
+    *,
+    endpoint: str | None = None,
+    token: str | bool | None = None,
+    retries: int = 5,
+    progress: bool = True,
+    backoff_s: float = 1.0,
+) -> Path:
     """Download one file to ``<DIR>/.void-download/<rel>`` (resuming its .part), verified; return that path.
 
     A dropped connection resumes from the bytes already on disk (up to `retries` times in this call; the
@@ -204,8 +224,19 @@ def fetch(rf: RemoteFile, model_dir: Path, *, endpoint: str | None = None, token
             have = 0
         if have < rf.size:
             try:
-                _stream(location, part, have, rf, headers, progress, httpx2, get_session, hf_raise_for_status, tqdm,
-                        constants.HF_HUB_DOWNLOAD_TIMEOUT)
+                _stream(
+                    location,
+                    part,
+                    have,
+                    rf,
+                    headers,
+                    progress,
+                    httpx2,
+                    get_session,
+                    hf_raise_for_status,
+                    tqdm,
+                    constants.HF_HUB_DOWNLOAD_TIMEOUT,
+                )
             except (httpx2.TransportError, _ShortBody, errors.HfHubHTTPError) as exc:
                 status = getattr(getattr(exc, "response", None), "status_code", None)
                 if isinstance(exc, errors.HfHubHTTPError) and status not in (403, 408, 410, 429, 500, 502, 503, 504):
@@ -215,7 +246,8 @@ def fetch(rf: RemoteFile, model_dir: Path, *, endpoint: str | None = None, token
                 if lost > retries:
                     raise DownloadError(
                         f"{rf.rel}: connection lost at {got} of {rf.size} bytes ({exc}); the partial file is kept "
-                        f"in {part.parent} -- run the same command again to resume") from exc
+                        f"in {part.parent} -- run the same command again to resume"
+                    ) from exc
                 log.warning("%s: interrupted at %d of %d bytes (%s); resuming", rf.rel, got, rf.size, exc)
                 time.sleep(backoff_s * lost)
                 if status in (403, 410):
@@ -230,8 +262,10 @@ def fetch(rf: RemoteFile, model_dir: Path, *, endpoint: str | None = None, token
         part.unlink()
         algo = "sha256" if rf.sha256 else "git sha1"
         if bad_hash > 1:
-            raise DownloadError(f"{rf.rel}: downloaded twice and the {algo} differs from the hub's both times; "
-                                "check the network path (proxy, mirror) and try again")
+            raise DownloadError(
+                f"{rf.rel}: downloaded twice and the {algo} differs from the hub's both times; "
+                "check the network path (proxy, mirror) and try again"
+            )
         log.warning("%s: %s differs from the hub's; fetching it again", rf.rel, algo)
 
 
@@ -256,9 +290,16 @@ def _stream(url, part, have, rf, headers, progress, httpx2, get_session, hf_rais
             part.unlink(missing_ok=True)
             raise _ShortBody(f"unexpected Content-Range {resp.headers.get('Content-Range')!r}")
         mode = "ab" if have else "wb"
-        bar = tqdm(total=rf.size, initial=have, unit="B", unit_scale=True, unit_divisor=1024,
-                   desc=rf.rel if len(rf.rel) <= 48 else "…" + rf.rel[-47:], disable=not progress or None,
-                   name="void_engine.download")
+        bar = tqdm(
+            total=rf.size,
+            initial=have,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            desc=rf.rel if len(rf.rel) <= 48 else "…" + rf.rel[-47:],
+            disable=not progress or None,
+            name="void_engine.download",
+        )
         with bar, part.open(mode) as fh:
             for chunk in resp.iter_bytes():  # as received: a dropped connection keeps every byte
                 fh.write(chunk)
@@ -305,15 +346,26 @@ def _check_disk_space(model_dir: Path, todo: list[RemoteFile]) -> None:
         need += rf.size - (part.stat().st_size if part.is_file() else 0)
     free = shutil.disk_usage(model_dir).free
     if need > free:
-        raise DownloadError(f"{model_dir}: {need / 1024**3:.1f} GiB still to download but only "
-                            f"{free / 1024**3:.1f} GiB free on that disk")
+        raise DownloadError(
+            f"{model_dir}: {need / 1024**3:.1f} GiB still to download but only "
+            f"{free / 1024**3:.1f} GiB free on that disk"
+        )
 
 
-def download(model_dir: str | Path, manifest: Manifest, components: list[Component], *,
-             revision: str | dict[str, str] | None = None,
-             endpoint: str | None = None, token: str | bool | None = None, retries: int = 5,
-             verify: str = "changed", progress: bool = True, backoff_s: float = 1.0,
-             say: Callable[[str], None] = print) -> DownloadResult:
+def download(
+    model_dir: str | Path,
+    manifest: Manifest,
+    components: list[Component],
+    *,
+    revision: str | dict[str, str] | None = None,
+    endpoint: str | None = None,
+    token: str | bool | None = None,
+    retries: int = 5,
+    verify: str = "changed",
+    progress: bool = True,
+    backoff_s: float = 1.0,
+    say: Callable[[str], None] = print,
+) -> DownloadResult:
     """Make `model_dir` hold every file of `components`, verified; record them in .void-weights.json.
 
     Resolves every component first (a bad revision fails before any byte moves), skips files already
@@ -323,8 +375,9 @@ def download(model_dir: str | Path, manifest: Manifest, components: list[Compone
     if is_offline():
         raise HubUnreachable("HF_HUB_OFFLINE is set")
     model_dir.mkdir(parents=True, exist_ok=True)
-    remote = [rf for comp in components
-              for rf in resolve(comp, revision_for(comp, revision), endpoint=endpoint, token=token)]
+    remote = [
+        rf for comp in components for rf in resolve(comp, revision_for(comp, revision), endpoint=endpoint, token=token)
+    ]
     lock = read_lock(model_dir)
     result = DownloadResult()
     todo = []
@@ -337,8 +390,11 @@ def download(model_dir: str | Path, manifest: Manifest, components: list[Compone
     staged: dict[str, RemoteFile] = {}
     for rf in todo:
         existed = (model_dir / rf.wf.rel).exists()
-        say(f"{'re-fetching' if existed else 'fetching'} {rf.rel} ({rf.size} bytes) from "
-            f"{rf.wf.component.repo}@{rf.commit[:10]}" + (" -- the copy on disk does not match the hub" if existed else ""))
+        say(
+            f"{'re-fetching' if existed else 'fetching'} {rf.rel} ({rf.size} bytes) from "
+            f"{rf.wf.component.repo}@{rf.commit[:10]}"
+            + (" -- the copy on disk does not match the hub" if existed else "")
+        )
         fetch(rf, model_dir, endpoint=endpoint, token=token, retries=retries, progress=progress, backoff_s=backoff_s)
         staged[rf.rel] = rf
         (result.replaced if existed else result.downloaded).append(rf.rel)
@@ -346,8 +402,16 @@ def download(model_dir: str | Path, manifest: Manifest, components: list[Compone
     entries = {}
     for rf in remote:
         st = (model_dir / rf.wf.rel).stat()
-        entries[rf.rel] = LockEntry(rf.wf.component.repo, rf.wf.repo_file, rf.revision, rf.commit, rf.size,
-                                    rf.sha256, rf.git_sha1, st.st_mtime_ns)
+        entries[rf.rel] = LockEntry(
+            rf.wf.component.repo,
+            rf.wf.repo_file,
+            rf.revision,
+            rf.commit,
+            rf.size,
+            rf.sha256,
+            rf.git_sha1,
+            st.st_mtime_ns,
+        )
     write_lock(model_dir, entries)
     staging = model_dir / STAGING_DIR
     if staging.is_dir() and not any(p.is_file() and p.name.endswith(PART_SUFFIX) for p in staging.rglob("*")):

@@ -124,13 +124,16 @@ class _ShapeRules:
         differ = [n for n in shared if n != PATCH_EMBED_KEY and header.tensors[n].shape != self.shapes[n]]
         if differ:
             name = differ[0]
-            return (f"{len(differ)} tensor(s) differ from the base transformer, e.g. {name!r} is "
-                    f"{header.tensors[name].shape}, expected {self.shapes[name]}")
+            return (
+                f"{len(differ)} tensor(s) differ from the base transformer, e.g. {name!r} is "
+                f"{header.tensors[name].shape}, expected {self.shapes[name]}"
+            )
         return None
 
 
-def _check_one(model_dir: Path, wf: WeightFile, entry: LockEntry | None, rules: _ShapeRules,
-               verify: str) -> FileVerdict:
+def _check_one(
+    model_dir: Path, wf: WeightFile, entry: LockEntry | None, rules: _ShapeRules, verify: str
+) -> FileVerdict:
     rel = str(wf.rel)
     path = model_dir / wf.rel
     required = wf.required
@@ -139,9 +142,12 @@ def _check_one(model_dir: Path, wf: WeightFile, entry: LockEntry | None, rules: 
         if part.is_file():
             have = part.stat().st_size
             total = f" of {_size(entry.size)}" if entry else ""
-            return FileVerdict(rel, FileState.INCOMPLETE,
-                               f"partial download {_size(have)}{total} in {STAGING_DIR}/ "
-                               "(run `void-engine download` again to resume)", required)
+            return FileVerdict(
+                rel,
+                FileState.INCOMPLETE,
+                f"partial download {_size(have)}{total} in {STAGING_DIR}/ (run `void-engine download` again to resume)",
+                required,
+            )
         return FileVerdict(rel, FileState.MISSING, f"not found: {path}", required)
     size = path.stat().st_size
     if entry is not None and size != entry.size:
@@ -154,8 +160,9 @@ def _check_one(model_dir: Path, wf: WeightFile, entry: LockEntry | None, rules: 
             state = FileState.INCOMPLETE if "truncated" in str(exc) or "too short" in str(exc) else FileState.CORRUPT
             return FileVerdict(rel, state, str(exc), required)
         if header.truncated:
-            return FileVerdict(rel, FileState.INCOMPLETE,
-                               f"{size} of {header.expected_size} bytes (truncated download)", required)
+            return FileVerdict(
+                rel, FileState.INCOMPLETE, f"{size} of {header.expected_size} bytes (truncated download)", required
+            )
         is_void = wf.component.dest == "" and wf.repo_file.startswith("void_pass")
         in_base_transformer = wf.repo_file.startswith(BASE_TRANSFORMER + "/") and wf.component.name == "base"
         problem = rules.void_problem(header) if is_void else rules.base_problem(header) if in_base_transformer else None
@@ -171,22 +178,35 @@ def _check_one(model_dir: Path, wf: WeightFile, entry: LockEntry | None, rules: 
         if verify == "always" or (verify == "changed" and changed):
             if not check_hash(path, entry):
                 algo = "sha256" if entry.sha256 else "git sha1"
-                return FileVerdict(rel, FileState.CORRUPT,
-                                   f"{algo} differs from the hub's ({entry.repo}@{entry.commit[:10]})", required)
+                return FileVerdict(
+                    rel,
+                    FileState.CORRUPT,
+                    f"{algo} differs from the hub's ({entry.repo}@{entry.commit[:10]})",
+                    required,
+                )
             return FileVerdict(rel, FileState.PRESENT, f"{_size(size)}, hash verified", required)
-        return FileVerdict(rel, FileState.PRESENT, f"{_size(size)}, as downloaded from {entry.repo}@{entry.commit[:10]}",
-                           required)
-    return FileVerdict(rel, FileState.PRESENT, f"{_size(size)} (not downloaded by void-engine: no hash on record)",
-                       required)
+        return FileVerdict(
+            rel, FileState.PRESENT, f"{_size(size)}, as downloaded from {entry.repo}@{entry.commit[:10]}", required
+        )
+    return FileVerdict(
+        rel, FileState.PRESENT, f"{_size(size)} (not downloaded by void-engine: no hash on record)", required
+    )
 
 
-def diagnose(model_dir: str | Path, manifest: Manifest | None = None, *, with_pass2: bool | None = None,
-             sam2: str | None = None, verify: str = "changed") -> list[FileVerdict]:
+def diagnose(
+    model_dir: str | Path,
+    manifest: Manifest | None = None,
+    *,
+    with_pass2: bool | None = None,
+    sam2: str | None = None,
+    verify: str = "changed",
+) -> list[FileVerdict]:
     """One FileVerdict per file the model directory should hold.
 
     Expects the manifest's "always" components, plus pass 2 (optional; left out only when `with_pass2` is
-    False) and SAM2 of size `sam2` (None: any SAM2 checkpoint that exists or was downloaded). `verify`: "never", "changed" (re-hash files modified since download;
-    the default, cheap) or "always" (re-hash everything).
+    False) and SAM2 of size `sam2` (None: any SAM2 checkpoint that exists or was downloaded).
+    `verify`: "never", "changed" (re-hash files modified since download; the default, cheap) or
+    "always" (re-hash everything).
     """
     if verify not in ("never", "changed", "always"):
         raise ValueError(f"verify must be never, changed or always; got {verify!r}")
@@ -196,8 +216,10 @@ def diagnose(model_dir: str | Path, manifest: Manifest | None = None, *, with_pa
     chosen: list[Component] = []
     for comp in manifest.components:
         files = manifest.files([comp])
-        exists = any((model_dir / f.rel).exists() or str(f.rel) in lock
-                     or partial_path(model_dir, str(f.rel)).exists() for f in files)
+        exists = any(
+            (model_dir / f.rel).exists() or str(f.rel) in lock or partial_path(model_dir, str(f.rel)).exists()
+            for f in files
+        )
         if comp.when == "always":
             chosen.append(comp)
         elif comp.when == "pass2" and with_pass2 is not False:
@@ -232,6 +254,9 @@ def summarize(model_dir: str | Path, verdicts: list[FileVerdict]) -> tuple[str, 
         return "FAIL", f"{model_dir}: {what} of {len(verdicts)} files (run `void-engine download --dir {model_dir}`)"
     if bad_optional:
         return "warn", f"{model_dir}: required files complete; optional: " + ", ".join(
-            f"{v.path} {v.state.value}" for v in bad_optional)
+            f"{v.path} {v.state.value}" for v in bad_optional
+        )
     absent = [v.path for v in verdicts if v.state is FileState.MISSING]
-    return "ok", f"{model_dir}: all required files present" + (f" (not downloaded: {', '.join(absent)})" if absent else "")
+    return "ok", f"{model_dir}: all required files present" + (
+        f" (not downloaded: {', '.join(absent)})" if absent else ""
+    )

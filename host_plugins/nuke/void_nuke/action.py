@@ -14,7 +14,6 @@ from .runner import JobInputs, Outcome, RemoveJob
 from .selection import Inputs, check_formats, default_frame_range, pick_inputs
 from .settings import RemoveSettings, default_engine_address, default_timeout
 
-
 #: Jobs started from the menu in this session, newest last (keeps their threads reachable from
 #: the Script Editor: ``void_nuke.action.JOBS[-1].outcome``).
 JOBS: List[RemoveJob] = []
@@ -39,9 +38,13 @@ def job_inputs(inputs: Inputs) -> JobInputs:
     """Check the nodes, pin them down by name and find the plate's files (main thread)."""
     check_formats(inputs)
     source = nodes.read_source(inputs.plate)
-    return JobInputs(plate=inputs.plate.name(), remove=inputs.remove.name(),
-                     affected=inputs.affected.name() if inputs.affected is not None else None,
-                     plate_pattern=source.pattern, plate_colorspace=source.colorspace)
+    return JobInputs(
+        plate=inputs.plate.name(),
+        remove=inputs.remove.name(),
+        affected=inputs.affected.name() if inputs.affected is not None else None,
+        plate_pattern=source.pattern,
+        plate_colorspace=source.colorspace,
+    )
 
 
 def remove_object() -> Optional[RemoveJob]:
@@ -70,12 +73,25 @@ def remove_object() -> Optional[RemoveJob]:
     return job
 
 
-def remove_object_batch(plate: str, remove: str, prompt: str, *, affected: Optional[str] = None,
-                        first: Optional[int] = None, last: Optional[int] = None,
-                        out_dir: Optional[str] = None, seed: int = 0, steps: int = 0, pass2: bool = False,
-                        mask_mode: str = "mattes", engine: Optional[str] = None, transfer: str = "auto",
-                        timeout_s: Optional[float] = None, keyframes: Optional[Tuple[int, ...]] = None,
-                        instruction: str = "") -> Outcome:
+def remove_object_batch(
+    plate: str,
+    remove: str,
+    prompt: str,
+    *,
+    affected: Optional[str] = None,
+    first: Optional[int] = None,
+    last: Optional[int] = None,
+    out_dir: Optional[str] = None,
+    seed: int = 0,
+    steps: int = 0,
+    pass2: bool = False,
+    mask_mode: str = "mattes",
+    engine: Optional[str] = None,
+    transfer: str = "auto",
+    timeout_s: Optional[float] = None,
+    keyframes: Optional[Tuple[int, ...]] = None,
+    instruction: str = "",
+) -> Outcome:
     """The same job for ``nuke -t`` scripts, with node names given explicitly; runs to the end.
 
     Example: ``remove_object_batch("Read1", "Roto1", "empty street", first=1001, last=1096)``.
@@ -92,11 +108,19 @@ def remove_object_batch(plate: str, remove: str, prompt: str, *, affected: Optio
         found[role] = node
     inputs = Inputs(plate=found["plate"], remove=found["remove"], affected=found.get("affected"))
     d_first, d_last = default_frame_range(inputs.plate)
-    settings = RemoveSettings(prompt=prompt, first=d_first if first is None else first,
-                              last=d_last if last is None else last,
-                              out_dir=out_dir or default_out_dir(inputs.plate), seed=seed, steps=steps,
-                              pass2=pass2, mask_mode=mask_mode, engine=engine or default_engine_address(),
-                              transfer=transfer, timeout_s=default_timeout() if timeout_s is None else timeout_s,
-                              keyframes=tuple(keyframes) if keyframes else (d_first if first is None else first,),
-                              instruction=instruction)
+    settings = RemoveSettings(
+        prompt=prompt,
+        first=d_first if first is None else first,
+        last=d_last if last is None else last,
+        out_dir=out_dir or default_out_dir(inputs.plate),
+        seed=seed,
+        steps=steps,
+        pass2=pass2,
+        mask_mode=mask_mode,
+        engine=engine or default_engine_address(),
+        transfer=transfer,
+        timeout_s=default_timeout() if timeout_s is None else timeout_s,
+        keyframes=tuple(keyframes) if keyframes else (d_first if first is None else first,),
+        instruction=instruction,
+    )
     return RemoveJob(settings, job_inputs(inputs)).run()

@@ -15,7 +15,6 @@ import sys
 from typing import List, Optional
 
 import nuke
-
 from bridge.protocol import parse_frame_list
 from void_nuke.action import remove_object_batch
 from void_nuke.errors import SetupError
@@ -34,8 +33,9 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=0, help="denoising steps (0: the engine's preset)")
     p.add_argument("--pass2", action="store_true")
     p.add_argument("--mask-mode", choices=MASK_MODES, default="mattes")
-    p.add_argument("--keyframes", help="propagate/reason: frames the roto is drawn on, e.g. 1001,1040 "
-                                       "(default: the first frame)")
+    p.add_argument(
+        "--keyframes", help="propagate/reason: frames the roto is drawn on, e.g. 1001,1040 (default: the first frame)"
+    )
     p.add_argument("--instruction", default="", help="reason: what to remove, in words")
     p.add_argument("--engine", help="engine address (default $VOID_ENGINE or tcp://127.0.0.1:5555)")
     p.add_argument("--transfer", choices=TRANSFERS, default="auto")
@@ -54,12 +54,23 @@ def main(argv: Optional[List[str]] = None) -> int:
             first, last = frames[0], frames[-1]
         if args.script:
             nuke.scriptOpen(args.script)
-        outcome = remove_object_batch(args.plate, args.remove, args.prompt, affected=args.affected, first=first,
-                                      last=last, out_dir=args.out, seed=args.seed, steps=args.steps,
-                                      pass2=args.pass2, mask_mode=args.mask_mode, engine=args.engine,
-                                      transfer=args.transfer,
-                                      keyframes=tuple(parse_frame_list(args.keyframes)) if args.keyframes else None,
-                                      instruction=args.instruction)
+        outcome = remove_object_batch(
+            args.plate,
+            args.remove,
+            args.prompt,
+            affected=args.affected,
+            first=first,
+            last=last,
+            out_dir=args.out,
+            seed=args.seed,
+            steps=args.steps,
+            pass2=args.pass2,
+            mask_mode=args.mask_mode,
+            engine=args.engine,
+            transfer=args.transfer,
+            keyframes=tuple(parse_frame_list(args.keyframes)) if args.keyframes else None,
+            instruction=args.instruction,
+        )
     except (SetupError, ValueError) as exc:
         print(f"VOID: {exc}", file=sys.stderr)
         return 2

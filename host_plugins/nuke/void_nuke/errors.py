@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 
 from bridge.client import EngineUnavailable
-from bridge.protocol import (BAD_FRAME, BAD_REQUEST, BUSY, NOT_FOUND, TOO_LARGE, UNAUTHORISED,
-                             ProtocolError)
+from bridge.protocol import BAD_FRAME, BAD_REQUEST, BUSY, NOT_FOUND, TOO_LARGE, UNAUTHORISED, ProtocolError
 
 
 class SetupError(ValueError):
@@ -14,8 +13,14 @@ class SetupError(ValueError):
 
 
 _MISSING_FRAME = re.compile(r"job\.(?:masks\.)?(\w+)'?: frame (-?\d+) is missing \((.+)\)")
-_ROLE_WORDS = {"plate": "plate", "remove": "remove matte", "affected": "affected matte", "quadmask": "quadmask",
-               "roto": "roto (key frame)", "out": "output folder"}
+_ROLE_WORDS = {
+    "plate": "plate",
+    "remove": "remove matte",
+    "affected": "affected matte",
+    "quadmask": "quadmask",
+    "roto": "roto (key frame)",
+    "out": "output folder",
+}
 
 
 def artist_message(exc: BaseException, address: str = "") -> str:
@@ -23,18 +28,24 @@ def artist_message(exc: BaseException, address: str = "") -> str:
     if isinstance(exc, SetupError):
         return str(exc)
     if isinstance(exc, EngineUnavailable):
-        return (f"VOID can't reach the engine at {address or 'the configured address'}.\n"
-                "Check that it is running (void-engine serve) and that the address in the panel is right.")
+        return (
+            f"VOID can't reach the engine at {address or 'the configured address'}.\n"
+            "Check that it is running (void-engine serve) and that the address in the panel is right."
+        )
     if isinstance(exc, ProtocolError):
         text = exc.message
         m = _MISSING_FRAME.search(text)
         if exc.code == NOT_FOUND and m:
             role = _ROLE_WORDS.get(m.group(1), m.group(1))
-            return (f"Frame {m.group(2)} of the {role} is missing ({m.group(3)}).\n"
-                    "Render or copy that frame, or shorten the frame range.")
+            return (
+                f"Frame {m.group(2)} of the {role} is missing ({m.group(3)}).\n"
+                "Render or copy that frame, or shorten the frame range."
+            )
         if exc.code == UNAUTHORISED:
-            return ("The engine is not allowed to use these files: " + text + "\n"
-                    "Ask your TD to add the folder to the engine's roots, or choose 'by value' for frames.")
+            return (
+                "The engine is not allowed to use these files: " + text + "\n"
+                "Ask your TD to add the folder to the engine's roots, or choose 'by value' for frames."
+            )
         if exc.code == BUSY:
             return "The engine's queue is full. Try again in a few minutes."
         if exc.code == TOO_LARGE:

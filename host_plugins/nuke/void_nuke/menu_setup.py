@@ -19,6 +19,11 @@ def register() -> None:
         return
     toolbar = nuke.toolbar("Nodes")
     if toolbar is not None:
-        toolbar.addCommand(COMMAND_NAME, _remove_object, HOTKEY, icon="", tooltip=(
-            "Remove the object covered by the selected Roto from the selected plate, with VOID."))
+        toolbar.addCommand(
+            COMMAND_NAME,
+            _remove_object,
+            HOTKEY,
+            icon="",
+            tooltip=("Remove the object covered by the selected Roto from the selected plate, with VOID."),
+        )
     nuke.menu("Nuke").addCommand(COMMAND_NAME, _remove_object)

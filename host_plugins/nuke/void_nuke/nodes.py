@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import nuke
-
 from bridge.sequences import has_frame_token
 
 
@@ -95,8 +94,7 @@ def node_name(node: nuke.Node) -> str:
     return node.name()
 
 
-def create_result_read(plate_name: str, pattern: str, frames: Sequence[int], colorspace: str,
-                       label: str) -> str:
+def create_result_read(plate_name: str, pattern: str, frames: Sequence[int], colorspace: str, label: str) -> str:
     """A Read of the result sequence placed beside the plate; returns the new node's name."""
     first, last = min(frames), max(frames)
     read = nuke.nodes.Read(file=nuke_path(pattern))

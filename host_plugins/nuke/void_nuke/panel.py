@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Optional
 
-import nuke
 import nukescripts
 
-from .selection import Inputs
+import nuke
 
+from .selection import Inputs
 from .settings import MASK_MODE_LABELS, MASK_MODES, TRANSFERS, RemoveSettings, parse_keyframes
 
 _TRANSFER_LABELS = {"auto": "auto (by path when the engine sees the files)", "path": "by path", "value": "by value"}
@@ -19,12 +19,14 @@ _TRANSFER_LABELS = {"auto": "auto (by path when the engine sees the files)", "pa
 class RemovePanel(nukescripts.PythonPanel):  # nukescripts ships no stubs: an Any base
     """Modal panel; :meth:`settings` reads the answers back as :class:`RemoveSettings`."""
 
-    def __init__(self, inputs: Inputs, first: int, last: int, out_dir: str, engine: str,
-                 current_frame: Optional[int] = None):
+    def __init__(
+        self, inputs: Inputs, first: int, last: int, out_dir: str, engine: str, current_frame: Optional[int] = None
+    ):
         super().__init__("VOID: Remove Object", "uk.co.void.remove_object")
         affected = inputs.affected.name() if inputs.affected is not None else "none (tag a matte 'affected')"
-        self.info = nuke.Text_Knob("info", "", f"plate: {inputs.plate.name()}   remove: {inputs.remove.name()}"
-                                               f"   affected: {affected}")
+        self.info = nuke.Text_Knob(
+            "info", "", f"plate: {inputs.plate.name()}   remove: {inputs.remove.name()}   affected: {affected}"
+        )
         self.prompt = nuke.String_Knob("prompt", "prompt (clean background)")
         self.prompt.setTooltip("What the frame shows once the object is gone, e.g. 'empty road, wet asphalt'.")
         self.first = nuke.Int_Knob("first", "frame range")
@@ -43,26 +45,45 @@ class RemovePanel(nukescripts.PythonPanel):  # nukescripts ships no stubs: an An
             self.current_frame = first
         self.keyframes = nuke.String_Knob("keyframes", "key frames")
         self.keyframes.setValue(str(self.current_frame))
-        self.keyframes.setTooltip("propagate / reason: the frames the roto is drawn on (e.g. 1001 or 1001,1040). "
-                                  "Only these are rendered; the engine spreads the roto over the range with SAM2.")
+        self.keyframes.setTooltip(
+            "propagate / reason: the frames the roto is drawn on (e.g. 1001 or 1001,1040). "
+            "Only these are rendered; the engine spreads the roto over the range with SAM2."
+        )
         self.instruction = nuke.String_Knob("instruction", "instruction")
-        self.instruction.setTooltip("reason: what to remove, in words (e.g. 'the man and his shadow'); the "
-                                    "engine's reasoner finds what else the object affects.")
+        self.instruction.setTooltip(
+            "reason: what to remove, in words (e.g. 'the man and his shadow'); the "
+            "engine's reasoner finds what else the object affects."
+        )
         self.engine = nuke.String_Knob("engine", "engine")
         self.engine.setValue(engine)
         self.transfer = nuke.Enumeration_Knob("transfer", "frames", [_TRANSFER_LABELS[t] for t in TRANSFERS])
         self.out_dir = nuke.File_Knob("out_dir", "output folder")
         self.out_dir.setValue(out_dir)
-        for knob in (self.info, self.prompt, self.first, self.last, self.seed, self.steps, self.pass2,
-                     self.mask_mode, self.keyframes, self.instruction, self.engine, self.transfer, self.out_dir):
+        for knob in (
+            self.info,
+            self.prompt,
+            self.first,
+            self.last,
+            self.seed,
+            self.steps,
+            self.pass2,
+            self.mask_mode,
+            self.keyframes,
+            self.instruction,
+            self.engine,
+            self.transfer,
+            self.out_dir,
+        ):
             self.addKnob(knob)
 
     def settings(self) -> RemoveSettings:
         """The answers, checked (SetupError names the field to fix)."""
         return RemoveSettings(
             prompt=str(self.prompt.value()),
-            first=int(self.first.value()), last=int(self.last.value()),
-            seed=int(self.seed.value()), steps=int(self.steps.value()),
+            first=int(self.first.value()),
+            last=int(self.last.value()),
+            seed=int(self.seed.value()),
+            steps=int(self.steps.value()),
             pass2=bool(self.pass2.value()),
             mask_mode=MASK_MODES[int(self.mask_mode.getValue())],
             engine=str(self.engine.value()).strip(),
@@ -71,4 +92,3 @@ class RemovePanel(nukescripts.PythonPanel):  # nukescripts ships no stubs: an An
             keyframes=parse_keyframes(str(self.keyframes.value()), self.current_frame),
             instruction=str(self.instruction.value()).strip(),
         ).check()
-

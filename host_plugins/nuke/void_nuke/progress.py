@@ -9,12 +9,28 @@ from bridge.protocol import Event
 # Share of the bar each engine stage fills: reading is quick, the model is most of the work.
 # Building the quadmask (propagation, reasoning) is short next to the model; pass 2 refills the
 # model's span, as it takes as long as pass 1.
-_SPANS = {"resolve": (0, 1), "masks": (1, 2), "mask-read": (1, 2), "propagate": (1, 2), "reason": (2, 2),
-          "read": (2, 12), "model": (12, 90), "pass2": (12, 90), "write": (90, 100)}
-_STAGE_WORDS = {"resolve": "Checking inputs", "masks": "Building the quadmask", "mask-read": "Reading plate for the mask",
-                "propagate": "Propagating the roto", "reason": "Asking the reasoner what else it affects",
-                "read": "Reading plate", "model": "Removing object", "pass2": "Refining (pass 2)",
-                "write": "Writing result"}
+_SPANS = {
+    "resolve": (0, 1),
+    "masks": (1, 2),
+    "mask-read": (1, 2),
+    "propagate": (1, 2),
+    "reason": (2, 2),
+    "read": (2, 12),
+    "model": (12, 90),
+    "pass2": (12, 90),
+    "write": (90, 100),
+}
+_STAGE_WORDS = {
+    "resolve": "Checking inputs",
+    "masks": "Building the quadmask",
+    "mask-read": "Reading plate for the mask",
+    "propagate": "Propagating the roto",
+    "reason": "Asking the reasoner what else it affects",
+    "read": "Reading plate",
+    "model": "Removing object",
+    "pass2": "Refining (pass 2)",
+    "write": "Writing result",
+}
 
 
 def describe(event: Event, job: str) -> Optional[Tuple[str, int]]:

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any, List, Optional, Tuple
 
 import nuke
-
 from bridge.client import EngineClient, EngineUnavailable, default_token
 from bridge.protocol import DONE, FAILED, ProtocolError
 
@@ -39,7 +38,7 @@ class JobInputs:
     plate: str
     remove: str
     affected: Optional[str]
-    plate_pattern: Optional[str]   # a Read's own EXR sequence, used as it is
+    plate_pattern: Optional[str]  # a Read's own EXR sequence, used as it is
     plate_colorspace: str
 
 
@@ -77,7 +76,7 @@ class RemoveJob:
         self.job_id: Optional[str] = None
         self.thread: Optional[threading.Thread] = None
         self._temp_writes: List[str] = []
-        self._engine_done = False   # the engine no longer needs the rendered inputs
+        self._engine_done = False  # the engine no longer needs the rendered inputs
 
     # -- entry points -----------------------------------------------------------------------
 
@@ -123,16 +122,23 @@ class RemoveJob:
         mask_channels = "rgb" if s.mask_mode == "quadmask" else "alpha"
         if s.mask_mode in KEYFRAME_MODES:
             # Only the key frames: the engine propagates the roto over the range (mask mode c/d).
-            remove, _ = self._render(task, self.inputs.remove, work / "roto.####.exr", "alpha",
-                                     frames=tuple(sorted(s.keyframes)))
+            remove, _ = self._render(
+                task, self.inputs.remove, work / "roto.####.exr", "alpha", frames=tuple(sorted(s.keyframes))
+            )
         else:
             remove, _ = self._render(task, self.inputs.remove, work / "remove.####.exr", mask_channels)
         affected = None
         if self.inputs.affected is not None:
             affected, _ = self._render(task, self.inputs.affected, work / "affected.####.exr", "alpha")
         self._drop_temp_writes()
-        spec = build_spec(s, plate=plate, remove=remove, affected=affected,
-                          name=f"{ui.call(_plate_label, self.inputs.plate)}_void", job_key=self.key)
+        spec = build_spec(
+            s,
+            plate=plate,
+            remove=remove,
+            affected=affected,
+            name=f"{ui.call(_plate_label, self.inputs.plate)}_void",
+            job_key=self.key,
+        )
 
         with EngineClient(s.engine, timeout=s.timeout_s, token=default_token()) as client:
             task.setMessage(f"Connecting to the engine at {s.engine}")
@@ -143,8 +149,9 @@ class RemoveJob:
             task.setMessage("Sending frames to the engine" if by_value else "Submitting the job")
             self.job_id = job = client.submit(spec, by_value=by_value, progress=_upload_progress(task))
             stop = threading.Event()
-            watcher = threading.Thread(target=self._watch_cancel, args=(task, job, stop), daemon=True,
-                                       name=f"void-cancel-{job}")
+            watcher = threading.Thread(
+                target=self._watch_cancel, args=(task, job, stop), daemon=True, name=f"void-cancel-{job}"
+            )
             watcher.start()
             try:
                 for event in client.events(job, wait=1.0, give_up_after=max(30.0, 6 * s.timeout_s)):
@@ -175,8 +182,9 @@ class RemoveJob:
         task.setProgress(100)
         return Outcome("done", job, read_node=read, output=output)
 
-    def _render(self, task: Any, node: str, pattern: Path, channels: str,
-                frames: Optional[Tuple[int, ...]] = None) -> tuple:
+    def _render(
+        self, task: Any, node: str, pattern: Path, channels: str, frames: Optional[Tuple[int, ...]] = None
+    ) -> tuple:
         """Render ``node`` to an EXR sequence over ``frames`` (default: the job's range); returns
         (pattern, colourspace)."""
         frames = self.settings.frames if frames is None else frames
@@ -203,8 +211,9 @@ class RemoveJob:
         while not stop.wait(0.1):
             if task.isCancelled():
                 try:
-                    with EngineClient(self.settings.engine, timeout=self.settings.timeout_s,
-                                      token=default_token()) as client:
+                    with EngineClient(
+                        self.settings.engine, timeout=self.settings.timeout_s, token=default_token()
+                    ) as client:
                         client.cancel(job)
                 except (EngineUnavailable, ProtocolError) as exc:
                     ui.show_message(artist_message(exc, self.settings.engine))
@@ -243,4 +252,5 @@ def _short(text: str, n: int = 40) -> str:
 def _upload_progress(task: Any) -> Any:
     def progress(done: int, total: int) -> None:
         task.setMessage(f"Sending frames {done * 100 // max(1, total)}%")
+
     return progress

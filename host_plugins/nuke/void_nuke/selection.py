@@ -65,16 +65,19 @@ def pick_inputs(selected: Sequence[nuke.Node], *, quadmask: bool = False) -> Inp
     if not selected:
         raise SetupError("Select the plate (a Read or any node) and the Roto that covers the object to remove.")
     tagged = {n: role_of(n) for n in selected}
-    mattes = [n for n in selected if tagged[n] in ("remove", "affected") or
-              (tagged[n] is None and n.Class() in MATTE_CLASSES)]
+    mattes = [
+        n for n in selected if tagged[n] in ("remove", "affected") or (tagged[n] is None and n.Class() in MATTE_CLASSES)
+    ]
     others = [n for n in selected if n not in mattes]
 
     removes = [n for n in mattes if tagged[n] == "remove"]
     affecteds = [n for n in mattes if tagged[n] == "affected"]
     untagged = [n for n in mattes if tagged[n] is None]
     if len(untagged) > 1 or (untagged and removes):
-        raise SetupError(f"More than one matte is selected ({_names(mattes)}). Put 'affected' in the label of the "
-                         "one that marks shadows/reflections, or leave only the remove matte selected.")
+        raise SetupError(
+            f"More than one matte is selected ({_names(mattes)}). Put 'affected' in the label of the "
+            "one that marks shadows/reflections, or leave only the remove matte selected."
+        )
     removes += untagged
     if not removes:
         raise SetupError("Select the Roto (or any matte node) that covers the object to remove.")
@@ -83,13 +86,17 @@ def pick_inputs(selected: Sequence[nuke.Node], *, quadmask: bool = False) -> Inp
     if len(affecteds) > 1:
         raise SetupError(f"Only one matte can be tagged 'affected'; {_names(affecteds)} are.")
     if quadmask and affecteds:
-        raise SetupError("A ready quadmask already holds the affected regions: deselect "
-                         f"{affecteds[0].name()} or switch the mask mode to 'mattes'.")
+        raise SetupError(
+            "A ready quadmask already holds the affected regions: deselect "
+            f"{affecteds[0].name()} or switch the mask mode to 'mattes'."
+        )
 
     plates = [n for n in others if tagged[n] == "plate"] or others
     if len(plates) > 1:
-        raise SetupError(f"Select one plate; {_names(plates)} are all selected. Tag the plate with a "
-                         "'void_role' knob set to 'plate', or deselect the others.")
+        raise SetupError(
+            f"Select one plate; {_names(plates)} are all selected. Tag the plate with a "
+            "'void_role' knob set to 'plate', or deselect the others."
+        )
     if plates:
         plate = plates[0]
     else:
@@ -109,8 +116,10 @@ def check_formats(inputs: Inputs) -> None:
             continue
         mf = matte.format()
         if (mf.width(), mf.height()) != size:
-            raise SetupError(f"{matte.name()} is {mf.width()}x{mf.height()} but the plate {inputs.plate.name()} is "
-                             f"{size[0]}x{size[1]}. Set the matte's format (or the project's) to the plate's.")
+            raise SetupError(
+                f"{matte.name()} is {mf.width()}x{mf.height()} but the plate {inputs.plate.name()} is "
+                f"{size[0]}x{size[1]}. Set the matte's format (or the project's) to the plate's."
+            )
 
 
 def default_frame_range(plate: nuke.Node) -> tuple[int, int]:

@@ -50,14 +50,14 @@ class RemoveSettings:
     last: int
     out_dir: str
     seed: int = 0
-    steps: int = 0                 # 0: the engine's preset
+    steps: int = 0  # 0: the engine's preset
     pass2: bool = False
     mask_mode: str = "mattes"
     engine: str = dataclasses.field(default_factory=default_engine_address)
-    transfer: str = "auto"         # frames by path when the engine sees our storage, else by value
+    transfer: str = "auto"  # frames by path when the engine sees our storage, else by value
     timeout_s: float = dataclasses.field(default_factory=default_timeout)
     keyframes: Tuple[int, ...] = ()  # propagate/reason: the frames the roto is drawn on
-    instruction: str = ""            # reason: what to remove, in words, for the engine's reasoner
+    instruction: str = ""  # reason: what to remove, in words, for the engine's reasoner
 
     def check(self) -> "RemoveSettings":
         """Return self, or raise SetupError naming the field to fix."""
@@ -84,8 +84,10 @@ class RemoveSettings:
             if outside:
                 raise SetupError(f"Key frame {outside[0]} is outside the frame range {self.first}-{self.last}.")
         if self.mask_mode == MASK_REASON and not self.instruction.strip():
-            raise SetupError("Say what to remove in 'instruction' (e.g. 'the man and his shadow'): "
-                             "the engine's reasoner works from it.")
+            raise SetupError(
+                "Say what to remove in 'instruction' (e.g. 'the man and his shadow'): "
+                "the engine's reasoner works from it."
+            )
         return self
 
     @property
@@ -114,12 +116,15 @@ def check_affected(settings: RemoveSettings, affected: Optional[str]) -> None:
     """An 'affected' matte is a full sequence; the key-frame modes spread one roto, so it cannot
     go with them (the reasoner finds shadows and reflections itself in 'reason' mode)."""
     if affected is not None and settings.mask_mode in KEYFRAME_MODES:
-        raise SetupError(f"Mask mode '{settings.mask_mode}' spreads one roto from its key frames; the matte "
-                         f"tagged 'affected' ({affected}) cannot go with it. Untag it, or choose mask mode 'mattes'.")
+        raise SetupError(
+            f"Mask mode '{settings.mask_mode}' spreads one roto from its key frames; the matte "
+            f"tagged 'affected' ({affected}) cannot go with it. Untag it, or choose mask mode 'mattes'."
+        )
 
 
-def build_spec(settings: RemoveSettings, *, plate: str, remove: str, affected: Optional[str] = None,
-               name: str, job_key: str) -> JobSpec:
+def build_spec(
+    settings: RemoveSettings, *, plate: str, remove: str, affected: Optional[str] = None, name: str, job_key: str
+) -> JobSpec:
     """The engine job for ``settings`` and rendered/located input patterns (paths on this host).
 
     In "quadmask" mode ``remove`` is the quadmask sequence; in "propagate"/"reason" it is the
@@ -128,16 +133,26 @@ def build_spec(settings: RemoveSettings, *, plate: str, remove: str, affected: O
     settings.check()
     check_affected(settings, affected)
     kw: Dict[str, Any] = {
-        "plate": plate, "frames": settings.frames, "prompt": settings.prompt.strip(),
-        "out": settings.out_dir, "seed": settings.seed, "steps": settings.steps or None,
-        "name": safe_name(name), "job_key": job_key, "pass2": settings.pass2,
+        "plate": plate,
+        "frames": settings.frames,
+        "prompt": settings.prompt.strip(),
+        "out": settings.out_dir,
+        "seed": settings.seed,
+        "steps": settings.steps or None,
+        "name": safe_name(name),
+        "job_key": job_key,
+        "pass2": settings.pass2,
     }
     if settings.mask_mode == "quadmask":
         kw["quadmask"] = remove
     elif settings.mask_mode in KEYFRAME_MODES:
         reason = settings.mask_mode == MASK_REASON
-        kw["masks"] = JobMasks(mode=settings.mask_mode, roto=remove, keyframes=tuple(sorted(settings.keyframes)),
-                               instruction=settings.instruction.strip() if reason else None)
+        kw["masks"] = JobMasks(
+            mode=settings.mask_mode,
+            roto=remove,
+            keyframes=tuple(sorted(settings.keyframes)),
+            instruction=settings.instruction.strip() if reason else None,
+        )
     else:
         kw["remove"] = remove
         if affected is not None:

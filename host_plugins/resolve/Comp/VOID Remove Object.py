@@ -40,8 +40,10 @@ def main(host):
         from void_resolve.session import WindowSession, run_headless
         from void_resolve.settings import settings_from_env
     except ImportError as exc:
-        print(f"[VOID] Cannot load the VOID bridge ({exc}). Reinstall it with `void-bridge install resolve "
-              f"--python-version {sys.version_info[0]}.{sys.version_info[1]}` (the Python Resolve uses).")
+        print(
+            f"[VOID] Cannot load the VOID bridge ({exc}). Reinstall it with `void-bridge install resolve "
+            f"--python-version {sys.version_info[0]}.{sys.version_info[1]}` (the Python Resolve uses)."
+        )
         return None
     fusion = host.get("fusion") or host.get("fu")
     comp = host.get("comp") or (fusion.GetCurrentComp() if fusion else None)

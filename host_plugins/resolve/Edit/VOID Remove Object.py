@@ -62,8 +62,10 @@ def main(host: "dict[str, Any]") -> Any:
         from void_resolve.session import WindowSession, run_headless
         from void_resolve.settings import settings_from_env
     except ImportError as exc:
-        print(f"[VOID] Cannot load the VOID bridge ({exc}). Reinstall it with `void-bridge install resolve "
-              f"--python-version {sys.version_info[0]}.{sys.version_info[1]}` (the Python Resolve uses).")
+        print(
+            f"[VOID] Cannot load the VOID bridge ({exc}). Reinstall it with `void-bridge install resolve "
+            f"--python-version {sys.version_info[0]}.{sys.version_info[1]}` (the Python Resolve uses)."
+        )
         return None
     try:
         settings = settings_from_env()
@@ -74,8 +76,10 @@ def main(host: "dict[str, Any]") -> Any:
 
     def prepare() -> EditRemoveAction:
         if resolve is None:
-            raise ValueError("Cannot reach DaVinci Resolve: run this from Workspace > Scripts > Edit "
-                             "(scripting from outside Resolve needs Resolve Studio).")
+            raise ValueError(
+                "Cannot reach DaVinci Resolve: run this from Workspace > Scripts > Edit "
+                "(scripting from outside Resolve needs Resolve Studio)."
+            )
         return EditRemoveAction(resolve, settings)
 
     fusion = host.get("fusion") or (resolve.Fusion() if resolve else None)

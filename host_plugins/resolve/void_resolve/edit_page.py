@@ -21,21 +21,49 @@ from typing import TYPE_CHECKING, Any, Callable, cast
 from .engine_job import EngineJob, Outcome
 from .jobs import WorkDirs, build_spec, start_job, work_dirs
 from .ranges import ClipCut, HandlePlan, plan_handles
-from .roles import (AFFECTED, REMOVE, MaskPick, Tagged, is_keyframe_roto, next_version_name, pick_masks, role_of,
-                    safe_name)
-from .sequences import FrameRange, MediaSequence, find_rendered, missing_frames, parse_resolve_path, \
-    printf_pattern, renumber, require_frames
+from .roles import (
+    AFFECTED,
+    REMOVE,
+    MaskPick,
+    Tagged,
+    is_keyframe_roto,
+    next_version_name,
+    pick_masks,
+    role_of,
+    safe_name,
+)
+from .sequences import (
+    FrameRange,
+    MediaSequence,
+    find_rendered,
+    missing_frames,
+    parse_resolve_path,
+    printf_pattern,
+    renumber,
+    require_frames,
+)
 from .settings import Settings
 
 if TYPE_CHECKING:
-    from fusionscript import (Folder, MediaPool, MediaPoolClipInfo, MediaPoolItem, Project, RenderSettings,
-                              Resolve, Timeline, TimelineItem)
+    from fusionscript import (
+        Folder,
+        MediaPool,
+        MediaPoolClipInfo,
+        MediaPoolItem,
+        Project,
+        RenderSettings,
+        Resolve,
+        Timeline,
+        TimelineItem,
+    )
 
 BIN_NAME = "VOID"
-HOW_TO_MARK = ("Attach the matte to the clip (Media Pool > right-click the clip > Mattes > Add Matte) with "
-               "\"remove\" in its file name; an optional matte with \"affected\" in its name covers "
-               "shadows and reflections. A remove matte drawn on a few key frames only has \"keys\" in its "
-               "name too (remove_keys.1001.exr); the engine spreads it over the shot.")
+HOW_TO_MARK = (
+    "Attach the matte to the clip (Media Pool > right-click the clip > Mattes > Add Matte) with "
+    '"remove" in its file name; an optional matte with "affected" in its name covers '
+    'shadows and reflections. A remove matte drawn on a few key frames only has "keys" in its '
+    "name too (remove_keys.1001.exr); the engine spreads it over the shot."
+)
 
 
 class EditPageError(ValueError):
@@ -73,15 +101,19 @@ def current_clip(resolve: "Resolve") -> tuple["Project", "Timeline", "TimelineIt
         raise EditPageError("No clip under the playhead: park the playhead on the shot to clean.")
     media = item.GetMediaPoolItem()
     if not media:
-        raise EditPageError(f"\"{item.GetName()}\" is not a media clip (a title, generator or compound clip).")
+        raise EditPageError(f'"{item.GetName()}" is not a media clip (a title, generator or compound clip).')
     return project, timeline, item, media
 
 
 def clip_cut(item: "TimelineItem") -> ClipCut:
     """How ``item`` uses its media, from the documented TimelineItem calls (whole frames)."""
-    return ClipCut(record_start=int(item.GetStart(False)), duration=int(item.GetDuration(False)),
-                   source_start=int(item.GetSourceStartFrame()),
-                   left_available=int(item.GetLeftOffset(False)), right_available=int(item.GetRightOffset(False)))
+    return ClipCut(
+        record_start=int(item.GetStart(False)),
+        duration=int(item.GetDuration(False)),
+        source_start=int(item.GetSourceStartFrame()),
+        left_available=int(item.GetLeftOffset(False)),
+        right_available=int(item.GetRightOffset(False)),
+    )
 
 
 def source_to_file(media: "MediaPoolItem", seq: MediaSequence | None, frames: FrameRange) -> FrameRange:
@@ -104,9 +136,9 @@ def clip_mattes(media_pool: "MediaPool", media: "MediaPoolItem") -> MaskPick[Mat
         name = os.path.basename(str(path))
         candidates.append(Tagged(Matte(str(path), parse_resolve_path(str(path))), name, role_of(name)))
     if not candidates:
-        raise EditPageError(f"The clip \"{media.GetName()}\" has no matte. {HOW_TO_MARK}")
+        raise EditPageError(f'The clip "{media.GetName()}" has no matte. {HOW_TO_MARK}')
     try:
-        return pick_masks(candidates, f"the mattes of \"{media.GetName()}\"", HOW_TO_MARK)
+        return pick_masks(candidates, f'the mattes of "{media.GetName()}"', HOW_TO_MARK)
     except ValueError as exc:
         raise EditPageError(str(exc)) from None
 
@@ -114,8 +146,10 @@ def clip_mattes(media_pool: "MediaPool", media: "MediaPoolItem") -> MaskPick[Mat
 def matte_keyframes(matte: Matte, frames: FrameRange, name: str) -> tuple[int, ...]:
     """The frames of ``frames`` a key-frame roto matte holds; EditPageError when it holds none."""
     if matte.sequence is None:
-        raise EditPageError(f"The key-frame matte {name} is a single file; number it like the source "
-                            "(remove_keys.1001.exr) so VOID knows its frame.")
+        raise EditPageError(
+            f"The key-frame matte {name} is a single file; number it like the source "
+            "(remove_keys.1001.exr) so VOID knows its frame."
+        )
     absent = set(missing_frames(matte.sequence.pattern, frames.frames))
     held = tuple(f for f in frames.frames if f not in absent)
     if not held:
@@ -126,8 +160,10 @@ def matte_keyframes(matte: Matte, frames: FrameRange, name: str) -> tuple[int, .
 def matte_pattern(matte: Matte, frames: FrameRange, what: str) -> str:
     """The matte's sequence pattern, checked to hold every frame sent."""
     if matte.sequence is None:
-        raise EditPageError(f"The {what} matte {matte.path} is a single file; VOID needs a matte per frame "
-                            "(an image sequence numbered like the source).")
+        raise EditPageError(
+            f"The {what} matte {matte.path} is a single file; VOID needs a matte per frame "
+            "(an image sequence numbered like the source)."
+        )
     require_frames(matte.sequence.pattern, frames.frames, f"the {what} matte")
     return matte.sequence.pattern
 
@@ -154,8 +190,16 @@ class SourceRender:
     returns None while Resolve renders, then the EXR sequence numbered like the source.
     """
 
-    def __init__(self, project: "Project", media_pool: "MediaPool", media: "MediaPoolItem", source: FrameRange,
-                 folder: Path, name: str, timeout_s: float):
+    def __init__(
+        self,
+        project: "Project",
+        media_pool: "MediaPool",
+        media: "MediaPoolItem",
+        source: FrameRange,
+        folder: Path,
+        name: str,
+        timeout_s: float,
+    ):
         self.project, self.media_pool, self.media = project, media_pool, media
         self.source, self.folder, self.name = source, folder, name
         self.deadline = time.monotonic() + timeout_s
@@ -170,18 +214,33 @@ class SourceRender:
         try:
             project.SetCurrentTimeline(temp)
             start = int(temp.GetStartFrame())
-            info: MediaPoolClipInfo = {"mediaPoolItem": media, "startFrame": source.first,
-                                       "endFrame": source.last + 1, "mediaType": 1, "trackIndex": 1,
-                                       "recordFrame": start}
+            info: MediaPoolClipInfo = {
+                "mediaPoolItem": media,
+                "startFrame": source.first,
+                "endFrame": source.last + 1,
+                "mediaType": 1,
+                "trackIndex": 1,
+                "recordFrame": start,
+            }
             if not _append(media_pool, [info]):
-                raise EditPageError(f"Resolve would not place source frames {source} of \"{media.GetName()}\" "
-                                    "on the render timeline.")
+                raise EditPageError(
+                    f'Resolve would not place source frames {source} of "{media.GetName()}" on the render timeline.'
+                )
             if not project.SetCurrentRenderFormatAndCodec("exr", pick_exr_codec(project)):
                 raise EditPageError("Resolve would not switch the render format to EXR.")
             project.SetCurrentRenderMode(1)
-            settings = cast("RenderSettings", {
-                "SelectAllFrames": False, "MarkIn": start, "MarkOut": start + len(source) - 1,
-                "TargetDir": str(folder), "CustomName": name, "ExportVideo": True, "ExportAudio": False})
+            settings = cast(
+                "RenderSettings",
+                {
+                    "SelectAllFrames": False,
+                    "MarkIn": start,
+                    "MarkOut": start + len(source) - 1,
+                    "TargetDir": str(folder),
+                    "CustomName": name,
+                    "ExportVideo": True,
+                    "ExportAudio": False,
+                },
+            )
             if not project.SetRenderSettings(settings):
                 raise EditPageError("Resolve refused the render settings for the EXR plate.")
             self.job_id = project.AddRenderJob()
@@ -225,8 +284,10 @@ class SourceRender:
         status = self._status()
         self._clean_up()
         if str(status.get("JobStatus", "")).lower() not in ("complete", "completed"):
-            raise EditPageError(f"The EXR render of \"{self.media.GetName()}\" ended as "
-                                f"{status.get('JobStatus')!r}: {status.get('Error', 'no reason given')}")
+            raise EditPageError(
+                f'The EXR render of "{self.media.GetName()}" ended as '
+                f"{status.get('JobStatus')!r}: {status.get('Error', 'no reason given')}"
+            )
         rendered = find_rendered(self.folder, self.name)
         if len(rendered.range) != len(self.source):
             raise EditPageError(f"The render wrote {len(rendered.range)} frames; {len(self.source)} were asked for.")
@@ -265,7 +326,7 @@ def void_bin(media_pool: "MediaPool") -> "Folder":
             return folder
     made = media_pool.AddSubFolder(root, BIN_NAME)
     if not made:
-        raise EditPageError(f"Resolve would not make the \"{BIN_NAME}\" bin in the media pool.")
+        raise EditPageError(f'Resolve would not make the "{BIN_NAME}" bin in the media pool.')
     return made
 
 
@@ -300,15 +361,17 @@ class EditRemoveAction:
         try:
             self.plan: HandlePlan = plan_handles(clip_cut(self.item), self.settings.handles)
         except ValueError as exc:
-            raise EditPageError(f"\"{self.item.GetName()}\": {exc}") from None
+            raise EditPageError(f'"{self.item.GetName()}": {exc}') from None
         self.sequence = parse_resolve_path(_prop(self.media, "File Path"))
         self.files = source_to_file(self.media, self.sequence, self.plan.source)
         self.mattes = clip_mattes(self.media_pool, self.media)
         self.keyframes: tuple[int, ...] = ()
         if is_keyframe_roto(self.mattes.remove.name):
             if self.mattes.affected is not None:
-                raise EditPageError(f"{self.mattes.remove.name} is a roto on key frames; the engine spreads it over "
-                                    f"the shot, so the affected matte {self.mattes.affected.name} cannot go with it.")
+                raise EditPageError(
+                    f"{self.mattes.remove.name} is a roto on key frames; the engine spreads it over "
+                    f"the shot, so the affected matte {self.mattes.affected.name} cannot go with it."
+                )
             self.keyframes = matte_keyframes(self.mattes.remove.item, self.files, self.mattes.remove.name)
         self.shot = safe_name(os.path.splitext(self.media.GetName())[0].split("[")[0].rstrip("._"))
         self.dirs: WorkDirs | None = None
@@ -316,9 +379,11 @@ class EditRemoveAction:
     def summary(self) -> str:
         cut = self.plan.cut
         affected = self.mattes.affected.name if self.mattes.affected else "none"
-        return (f"Clip \"{self.item.GetName()}\" on V{self.track}, record {cut.record_start}+{cut.duration}, "
-                f"source frames {self.files} with handles {self.plan.left}/{self.plan.right}; "
-                f"remove matte {self.mattes.remove.name}, affected matte {affected}.")
+        return (
+            f'Clip "{self.item.GetName()}" on V{self.track}, record {cut.record_start}+{cut.duration}, '
+            f"source frames {self.files} with handles {self.plan.left}/{self.plan.right}; "
+            f"remove matte {self.mattes.remove.name}, affected matte {affected}."
+        )
 
     def _work_root(self) -> Path:
         return self.settings.work_dir or Path.home() / "void-bridge" / "work"
@@ -331,20 +396,34 @@ class EditRemoveAction:
             remove = sequence.pattern
         else:
             remove = matte_pattern(self.mattes.remove.item, self.files, REMOVE)
-        affected = (matte_pattern(self.mattes.affected.item, self.files, AFFECTED)
-                    if self.mattes.affected else None)
+        affected = matte_pattern(self.mattes.affected.item, self.files, AFFECTED) if self.mattes.affected else None
 
         def submit(plate: str) -> EngineJob:
-            spec = build_spec(self.settings, plate=plate, frames=self.files.frames, prompt=prompt,
-                              name=f"{self.shot}_void", remove=remove, affected=affected, out=dirs.results,
-                              keyframes=self.keyframes)
+            spec = build_spec(
+                self.settings,
+                plate=plate,
+                frames=self.files.frames,
+                prompt=prompt,
+                name=f"{self.shot}_void",
+                remove=remove,
+                affected=affected,
+                out=dirs.results,
+                keyframes=self.keyframes,
+            )
             return start_job(spec, self.settings, dirs)
 
         if self.sequence is not None:
             require_frames(self.sequence.pattern, self.files.frames, "the source media")
             return submit(self.sequence.pattern)
-        render = SourceRender(self.project, self.media_pool, self.media, self.files, dirs.inputs,
-                              f"{self.shot}_plate", self.settings.render_timeout_s)
+        render = SourceRender(
+            self.project,
+            self.media_pool,
+            self.media,
+            self.files,
+            dirs.inputs,
+            f"{self.shot}_plate",
+            self.settings.render_timeout_s,
+        )
         return PlateThenJob(render, submit)
 
     def finish(self, outcome: Outcome) -> str:
@@ -357,7 +436,8 @@ class EditRemoveAction:
         self.media_pool.SetCurrentFolder(folder)
         try:
             imported = self.media_pool.ImportMedia(
-                [{"FilePath": printf_pattern(outcome.pattern), "StartIndex": first, "EndIndex": last}])
+                [{"FilePath": printf_pattern(outcome.pattern), "StartIndex": first, "EndIndex": last}]
+            )
         finally:
             if previous:
                 self.media_pool.SetCurrentFolder(previous)
@@ -373,10 +453,22 @@ class EditRemoveAction:
         cut_start, cut_end = self.plan.cut_in_result
         rec_start, rec_end = self.plan.record_range
         track = free_track_above(self.timeline, self.track, rec_start, rec_end)
-        placed = _append(self.media_pool, [{"mediaPoolItem": result, "startFrame": base + cut_start,
-                                            "endFrame": base + cut_end, "mediaType": 1, "trackIndex": track,
-                                            "recordFrame": rec_start}])
+        placed = _append(
+            self.media_pool,
+            [
+                {
+                    "mediaPoolItem": result,
+                    "startFrame": base + cut_start,
+                    "endFrame": base + cut_end,
+                    "mediaType": 1,
+                    "trackIndex": track,
+                    "recordFrame": rec_start,
+                }
+            ],
+        )
         if not placed:
             raise EditPageError(f"Imported {name}, but Resolve would not place it on V{track} at {rec_start}.")
-        return (f"Done: {name} in the {BIN_NAME} bin ({outcome.pattern}, {first}-{last}), placed on V{track} "
-                f"at record frame {rec_start} for {rec_end - rec_start} frames.")
+        return (
+            f"Done: {name} in the {BIN_NAME} bin ({outcome.pattern}, {first}-{last}), placed on V{track} "
+            f"at record frame {rec_start} for {rec_end - rec_start} frames."
+        )

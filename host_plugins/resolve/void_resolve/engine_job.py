@@ -54,10 +54,17 @@ def describe_event(ev: Event) -> Progress | None:
         window = f"window {ev.window + 1}, " if ev.window else ""
         return Progress(f"Removing: {window}step {ev.step}/{ev.total}", ev.step / ev.total)
     if ev.kind == "stage" and ev.stage:
-        words = {"resolve": "Checking frames", "masks": "Building the quadmask", "mask-read": "Reading plate for the mask",
-                 "propagate": "Propagating the roto", "reason": "Asking the reasoner what else the object affects",
-                 "read": "Reading plate", "model": "Running the model", "pass2": "Refining (pass 2)",
-                 "write": "Writing result"}
+        words = {
+            "resolve": "Checking frames",
+            "masks": "Building the quadmask",
+            "mask-read": "Reading plate for the mask",
+            "propagate": "Propagating the roto",
+            "reason": "Asking the reasoner what else the object affects",
+            "read": "Reading plate",
+            "model": "Running the model",
+            "pass2": "Refining (pass 2)",
+            "write": "Writing result",
+        }
         return Progress(f"{words.get(ev.stage, ev.stage.capitalize())}...")
     if ev.kind == "log" and ev.message:  # e.g. why the reasoning was skipped
         return Progress(ev.message)
@@ -73,9 +80,17 @@ class EngineJob(threading.Thread):
     pattern names the local copy. The final update on :attr:`updates` is always an Outcome.
     """
 
-    def __init__(self, spec: JobSpec, address: str, *, timeout_s: float = 5.0, by_value: bool = False,
-                 fetch_to: Path | None = None, poll_s: float = 0.25,
-                 client_factory: ClientFactory = _default_client):
+    def __init__(
+        self,
+        spec: JobSpec,
+        address: str,
+        *,
+        timeout_s: float = 5.0,
+        by_value: bool = False,
+        fetch_to: Path | None = None,
+        poll_s: float = 0.25,
+        client_factory: ClientFactory = _default_client,
+    ):
         super().__init__(name="void-resolve-job", daemon=True)
         self.spec = spec
         self.address = address
@@ -116,12 +131,15 @@ class EngineJob(threading.Thread):
         except ProtocolError as exc:
             self._post(Outcome("failed", f"The engine refused the job: {exc.message}", self.job_id))
         except Exception as exc:  # the UI must always get an Outcome, never a silent thread death
-            self._post(Outcome("failed", f"Unexpected error talking to the engine: {type(exc).__name__}: {exc}",
-                               self.job_id))
+            self._post(
+                Outcome("failed", f"Unexpected error talking to the engine: {type(exc).__name__}: {exc}", self.job_id)
+            )
 
     def _unreachable_message(self) -> str:
-        return (f"No VOID engine answered at {self.address} within {self.timeout_s:g} s. "
-                "Start one with `void-engine serve` (or set VOID_ENGINE to its address) and run the script again.")
+        return (
+            f"No VOID engine answered at {self.address} within {self.timeout_s:g} s. "
+            "Start one with `void-engine serve` (or set VOID_ENGINE to its address) and run the script again."
+        )
 
     def _follow(self) -> Outcome:
         self._post(Progress(f"Connecting to the engine at {self.address}..."))
@@ -167,8 +185,7 @@ class EngineJob(threading.Thread):
 
         # The engine may restart mid-job; the job is in its journal, so events() reconnects and
         # keeps asking for a while before giving up.
-        for ev in client.events(job, wait=self.poll_s, give_up_after=6 * self.timeout_s,
-                                on_poll=send_cancel_if_asked):
+        for ev in client.events(job, wait=self.poll_s, give_up_after=6 * self.timeout_s, on_poll=send_cancel_if_asked):
             if ev.terminal:
                 return str(ev.state)
             shown = describe_event(ev)
@@ -176,4 +193,3 @@ class EngineJob(threading.Thread):
                 self._post(shown)
                 shown_last = shown
         raise EngineUnavailable(f"the engine's event stream for job {job} ended without a final state")
-

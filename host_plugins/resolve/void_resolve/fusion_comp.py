@@ -23,12 +23,23 @@ from .sequences import FrameRange, require_frames, saver_clip
 from .settings import Settings
 
 PLATE_TOOLS = ("MediaIn", "Loader")
-MASK_TOOLS = ("PolylineMask", "BSplineMask", "EllipseMask", "RectangleMask", "TriangleMask",
-              "BitmapMask", "WandMask", "RangesMask", "MagicMask")
-HOW_TO_MARK = ("Rename the mask tool to include the word \"remove\" (e.g. remove_car), or put "
-               "void:remove in its Comments; an optional second mask marked \"affected\" covers shadows "
-               "and reflections. A remove mask drawn on a few key frames only is marked "
-               "void:keyframes 1001,1040 in its Comments; the engine spreads it over the range.")
+MASK_TOOLS = (
+    "PolylineMask",
+    "BSplineMask",
+    "EllipseMask",
+    "RectangleMask",
+    "TriangleMask",
+    "BitmapMask",
+    "WandMask",
+    "RangesMask",
+    "MagicMask",
+)
+HOW_TO_MARK = (
+    'Rename the mask tool to include the word "remove" (e.g. remove_car), or put '
+    'void:remove in its Comments; an optional second mask marked "affected" covers shadows '
+    "and reflections. A remove mask drawn on a few key frames only is marked "
+    "void:keyframes 1001,1040 in its Comments; the engine spreads it over the range."
+)
 
 
 class CompError(ValueError):
@@ -82,8 +93,10 @@ def find_masks(comp: Any) -> MaskPick[Any]:
         if regid in MASK_TOOLS or role is not None:
             candidates.append(Tagged(tool, tool_name(tool), role))
     if not candidates:
-        raise CompError("This comp has no mask. Draw a Polygon or B-Spline mask around the object, name it "
-                        "\"remove\" and run VOID Remove Object again.")
+        raise CompError(
+            "This comp has no mask. Draw a Polygon or B-Spline mask around the object, name it "
+            '"remove" and run VOID Remove Object again.'
+        )
     try:
         return pick_masks(candidates, "this comp", HOW_TO_MARK)
     except ValueError as exc:
@@ -128,8 +141,9 @@ def add_exr_saver(comp: Any, source: Any, clip: str, what: str, matte: bool) -> 
     return saver
 
 
-def render_sources(comp: Any, sources: list[tuple[str, Any, str]], frames: FrameRange,
-                   only: dict[str, tuple[int, ...]] | None = None) -> None:
+def render_sources(
+    comp: Any, sources: list[tuple[str, Any, str]], frames: FrameRange, only: dict[str, tuple[int, ...]] | None = None
+) -> None:
     """Render each (what, tool, clip) to EXR over ``frames`` with temporary Savers
     (a ``what`` in ``only`` just on those frames: a roto's key frames).
 
@@ -188,11 +202,15 @@ class FusionRemoveAction:
             raise CompError(f"{self.masks.remove.name}: {exc}") from None
         outside = [k for k in self.keyframes if not self.frames.first <= k <= self.frames.last]
         if outside:
-            raise CompError(f"Key frame {outside[0]} of {self.masks.remove.name} is outside the render range "
-                            f"{self.frames}: change the tag or the range.")
+            raise CompError(
+                f"Key frame {outside[0]} of {self.masks.remove.name} is outside the render range "
+                f"{self.frames}: change the tag or the range."
+            )
         if self.keyframes and self.masks.affected is not None:
-            raise CompError(f"{self.masks.remove.name} is a roto on key frames; the engine spreads it over the "
-                            f"range, so the affected mask {self.masks.affected.name} cannot go with it. Unmark it.")
+            raise CompError(
+                f"{self.masks.remove.name} is a roto on key frames; the engine spreads it over the "
+                f"range, so the affected mask {self.masks.affected.name} cannot go with it. Unmark it."
+            )
 
     def _work_root(self) -> Path:
         if self.settings.work_dir is not None:
@@ -205,8 +223,10 @@ class FusionRemoveAction:
     def summary(self) -> str:
         affected = self.masks.affected.name if self.masks.affected else "none"
         keys = f" (roto on key frames {', '.join(map(str, self.keyframes))})" if self.keyframes else ""
-        return (f"Plate {tool_name(self.plate)}, remove mask {self.masks.remove.name}{keys}, affected mask "
-                f"{affected}, frames {self.frames} ({len(self.frames)}){', pass 2' if self.settings.pass2 else ''}.")
+        return (
+            f"Plate {tool_name(self.plate)}, remove mask {self.masks.remove.name}{keys}, affected mask "
+            f"{affected}, frames {self.frames} ({len(self.frames)}){', pass 2' if self.settings.pass2 else ''}."
+        )
 
     def start(self, prompt: str) -> EngineJob:
         self.dirs = dirs = work_dirs(self._work_root(), self.shot)
@@ -223,9 +243,17 @@ class FusionRemoveAction:
         for what, pattern in renders.items():
             wanted = (only or {}).get(what) or self.frames.frames
             require_frames(pattern, wanted, f"the {what} render")
-        spec = build_spec(self.settings, plate=renders["plate"], frames=self.frames.frames, prompt=prompt,
-                          name=f"{self.shot}_void", remove=renders[REMOVE], affected=renders.get(AFFECTED),
-                          out=dirs.results, keyframes=self.keyframes)
+        spec = build_spec(
+            self.settings,
+            plate=renders["plate"],
+            frames=self.frames.frames,
+            prompt=prompt,
+            name=f"{self.shot}_void",
+            remove=renders[REMOVE],
+            affected=renders.get(AFFECTED),
+            out=dirs.results,
+            keyframes=self.keyframes,
+        )
         return start_job(spec, self.settings, dirs)
 
     def finish(self, outcome: Outcome) -> str:

@@ -33,8 +33,18 @@ def work_dirs(root: Path, shot: str) -> WorkDirs:
     return dirs
 
 
-def build_spec(settings: Settings, *, plate: str, frames: tuple[int, ...], prompt: str, name: str,
-               remove: str, affected: str | None, out: Path, keyframes: tuple[int, ...] = ()) -> JobSpec:
+def build_spec(
+    settings: Settings,
+    *,
+    plate: str,
+    frames: tuple[int, ...],
+    prompt: str,
+    name: str,
+    remove: str,
+    affected: str | None,
+    out: Path,
+    keyframes: tuple[int, ...] = (),
+) -> JobSpec:
     """The job for the engine: mattes by role, results into ``out`` (ignored by value).
 
     With ``keyframes`` the remove matte is a roto rendered on those frames only, sent as mask
@@ -44,22 +54,44 @@ def build_spec(settings: Settings, *, plate: str, frames: tuple[int, ...], promp
     masks: JobMasks | None = None
     if keyframes:
         if affected is not None:
-            raise MaskError("A roto on key frames is spread over the shot by the engine; an \"affected\" mask "
-                            "cannot go with it. Unmark the affected mask, or draw the remove mask on every frame.")
-        masks = JobMasks(mode=MASK_REASON if settings.instruction else MASK_PROPAGATE, roto=remove,
-                         keyframes=tuple(sorted(keyframes)), instruction=settings.instruction)
+            raise MaskError(
+                'A roto on key frames is spread over the shot by the engine; an "affected" mask '
+                "cannot go with it. Unmark the affected mask, or draw the remove mask on every frame."
+            )
+        masks = JobMasks(
+            mode=MASK_REASON if settings.instruction else MASK_PROPAGATE,
+            roto=remove,
+            keyframes=tuple(sorted(keyframes)),
+            instruction=settings.instruction,
+        )
     elif settings.instruction:
         masks = JobMasks(mode=MASK_REASON, remove=remove, affected=affected, instruction=settings.instruction)
     legacy = masks is None  # plain mattes keep the older fields: older engines still take them
-    return JobSpec(plate=plate, frames=frames, prompt=prompt.strip() or settings.prompt, out=str(out),
-                   remove=remove if legacy else None, affected=affected if legacy else None,
-                   backend=settings.backend, seed=settings.seed, steps=settings.steps, name=name,
-                   job_key=uuid.uuid4().hex, masks=masks, pass2=settings.pass2)
+    return JobSpec(
+        plate=plate,
+        frames=frames,
+        prompt=prompt.strip() or settings.prompt,
+        out=str(out),
+        remove=remove if legacy else None,
+        affected=affected if legacy else None,
+        backend=settings.backend,
+        seed=settings.seed,
+        steps=settings.steps,
+        name=name,
+        job_key=uuid.uuid4().hex,
+        masks=masks,
+        pass2=settings.pass2,
+    )
 
 
 def start_job(spec: JobSpec, settings: Settings, dirs: WorkDirs) -> EngineJob:
     """Start following ``spec`` in its thread and return it."""
-    job = EngineJob(spec, settings.engine, timeout_s=settings.timeout_s, by_value=settings.by_value,
-                    fetch_to=dirs.fetched if settings.by_value else None)
+    job = EngineJob(
+        spec,
+        settings.engine,
+        timeout_s=settings.timeout_s,
+        by_value=settings.by_value,
+        fetch_to=dirs.fetched if settings.by_value else None,
+    )
     job.start()
     return job

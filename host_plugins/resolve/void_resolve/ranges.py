@@ -18,11 +18,11 @@ from .sequences import FrameRange
 class ClipCut:
     """How a timeline item uses its media (all whole frames)."""
 
-    record_start: int      # first record frame on the timeline
-    duration: int          # frames on the timeline
-    source_start: int      # first source frame used (GetSourceStartFrame)
-    left_available: int    # media frames before the cut (GetLeftOffset)
-    right_available: int   # media frames after the cut (GetRightOffset)
+    record_start: int  # first record frame on the timeline
+    duration: int  # frames on the timeline
+    source_start: int  # first source frame used (GetSourceStartFrame)
+    left_available: int  # media frames before the cut (GetLeftOffset)
+    right_available: int  # media frames after the cut (GetRightOffset)
 
     def __post_init__(self) -> None:
         if self.duration <= 0:
@@ -36,8 +36,8 @@ class HandlePlan:
     """The source frames to send (cut plus handles) and how to lay the result back."""
 
     cut: ClipCut
-    left: int              # handle frames sent before the cut
-    right: int             # handle frames sent after the cut
+    left: int  # handle frames sent before the cut
+    right: int  # handle frames sent after the cut
 
     @property
     def source(self) -> FrameRange:

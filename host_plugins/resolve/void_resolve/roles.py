@@ -58,7 +58,7 @@ def keyframes_tag(comments: str) -> tuple[int, ...]:
     try:
         return tuple(parse_frame_list(m.group(1).strip()))
     except ValueError as exc:
-        raise MaskError(f"Cannot read the key frames in \"{m.group(0).strip()}\": {exc}") from None
+        raise MaskError(f'Cannot read the key frames in "{m.group(0).strip()}": {exc}') from None
 
 
 def is_keyframe_roto(name: str) -> bool:
@@ -91,11 +91,11 @@ def pick_masks(candidates: Sequence[Tagged[T]], where: str, how_to_mark: str) ->
     removes = by_role[REMOVE]
     if not removes:
         seen = ", ".join(c.name for c in candidates) or "none"
-        raise MaskError(f"No mask marked \"remove\" in {where} (masks found: {seen}). {how_to_mark}")
+        raise MaskError(f'No mask marked "remove" in {where} (masks found: {seen}). {how_to_mark}')
     for role in ROLES:
         if len(by_role[role]) > 1:
             names = ", ".join(c.name for c in by_role[role])
-            raise MaskError(f"Several masks are marked \"{role}\" in {where} ({names}); keep one.")
+            raise MaskError(f'Several masks are marked "{role}" in {where} ({names}); keep one.')
     affected = by_role[AFFECTED]
     return MaskPick(removes[0], affected[0] if affected else None)
 

@@ -70,7 +70,7 @@ def parse_resolve_path(text: str) -> MediaSequence | None:
     first, last = m.group("first"), m.group("last")
     pad = len(first) if first.startswith("0") or len(first) == len(last) else 0
     token = "#" * pad if pad else "#"
-    pattern = text[: m.start()] + token + text[m.end():]
+    pattern = text[: m.start()] + token + text[m.end() :]
     return MediaSequence(pattern, FrameRange(int(first), int(last)))
 
 
@@ -81,7 +81,7 @@ def printf_pattern(pattern: str) -> str:
         if _PRINTF.search(pattern):
             return pattern
         raise SequenceError(f"sequence pattern {pattern!r} has no frame token")
-    return pattern[: m.start()] + f"%0{len(m.group(0))}d" + pattern[m.end():]
+    return pattern[: m.start()] + f"%0{len(m.group(0))}d" + pattern[m.end() :]
 
 
 def hash_pattern(pattern: str) -> str:
@@ -90,7 +90,7 @@ def hash_pattern(pattern: str) -> str:
     if not m:
         return pattern
     pad = int(m.group("pad") or 1)
-    return pattern[: m.start()] + "#" * pad + pattern[m.end():]
+    return pattern[: m.start()] + "#" * pad + pattern[m.end() :]
 
 
 def saver_clip(folder: Path, name: str, pad: int = 4) -> tuple[str, str]:

@@ -56,7 +56,7 @@ CANCELLED_BEFORE = "Cancelled while Resolve rendered the plate; nothing was sent
 class RunRecord:
     """What happened, for the console, the caller and tests."""
 
-    state: str = "not started"          # error | done | failed | cancelled | unreachable | closed
+    state: str = "not started"  # error | done | failed | cancelled | unreachable | closed
     message: str = ""
     messages: list[str] = field(default_factory=list)
     job: str | None = None
@@ -89,8 +89,13 @@ def _finish(action: Action, outcome: Outcome, record: RunRecord) -> str:
         return f"The result is ready ({outcome.pattern}) but bringing it in failed: {exc}"
 
 
-def run_headless(prepare: Callable[[], Action], prompt: str | None = None, *, poll_s: float = 0.1,
-                 cancel_after_s: float | None = None) -> RunRecord:
+def run_headless(
+    prepare: Callable[[], Action],
+    prompt: str | None = None,
+    *,
+    poll_s: float = 0.1,
+    cancel_after_s: float | None = None,
+) -> RunRecord:
     """Run without a window (``resolve -nogui``, batch): console progress, blocking until done.
 
     ``cancel_after_s``: cancel the job after that long (batch time limits).
@@ -142,8 +147,7 @@ def run_headless(prepare: Callable[[], Action], prompt: str | None = None, *, po
 class WindowSession:
     """The window: status line, prompt, [Remove] and [Cancel]/[Close]; a timer polls the job."""
 
-    def __init__(self, fusion: Any, bmd: Any, prompt: str, title: str = "VOID Remove Object",
-                 poll_ms: int = 150):
+    def __init__(self, fusion: Any, bmd: Any, prompt: str, title: str = "VOID Remove Object", poll_ms: int = 150):
         self.ui = fusion.UIManager
         self.disp = bmd.UIDispatcher(self.ui)
         self.record = RunRecord()
@@ -153,19 +157,34 @@ class WindowSession:
         self.poll_ms = poll_ms
         self.win = self.disp.AddWindow(
             {"ID": WINDOW_ID, "WindowTitle": title, "Geometry": [200, 200, 520, 190]},
-            self.ui.VGroup({"Spacing": 6}, [
-                self.ui.Label({"ID": "Summary", "Text": "", "WordWrap": True}),
-                self.ui.HGroup({"Weight": 0}, [
-                    self.ui.Label({"Text": "Prompt", "Weight": 0}),
-                    self.ui.LineEdit({"ID": "Prompt", "Text": prompt,
-                                      "PlaceholderText": "describe the background left behind"}),
-                ]),
-                self.ui.Label({"ID": "Status", "Text": "", "WordWrap": True}),
-                self.ui.HGroup({"Weight": 0}, [
-                    self.ui.Button({"ID": "Start", "Text": "Remove"}),
-                    self.ui.Button({"ID": "Cancel", "Text": "Cancel"}),
-                ]),
-            ]))
+            self.ui.VGroup(
+                {"Spacing": 6},
+                [
+                    self.ui.Label({"ID": "Summary", "Text": "", "WordWrap": True}),
+                    self.ui.HGroup(
+                        {"Weight": 0},
+                        [
+                            self.ui.Label({"Text": "Prompt", "Weight": 0}),
+                            self.ui.LineEdit(
+                                {
+                                    "ID": "Prompt",
+                                    "Text": prompt,
+                                    "PlaceholderText": "describe the background left behind",
+                                }
+                            ),
+                        ],
+                    ),
+                    self.ui.Label({"ID": "Status", "Text": "", "WordWrap": True}),
+                    self.ui.HGroup(
+                        {"Weight": 0},
+                        [
+                            self.ui.Button({"ID": "Start", "Text": "Remove"}),
+                            self.ui.Button({"ID": "Cancel", "Text": "Cancel"}),
+                        ],
+                    ),
+                ],
+            ),
+        )
         self.items = self.win.GetItems()
         self.timer = self.ui.Timer({"ID": TIMER_ID, "Interval": poll_ms})
         self.win.On.Start.Clicked = self._on_start

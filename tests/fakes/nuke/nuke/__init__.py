@@ -101,8 +101,10 @@ def fake_process_events(until: Callable[[], bool] | None = None, timeout: float 
 
 def _require_main(what: str) -> None:
     if GUI and threading.current_thread() is not threading.main_thread():
-        raise RuntimeError(f"{what} called from thread {threading.current_thread().name!r}: "
-                           "Nuke's node graph and UI may only be touched from the main thread")
+        raise RuntimeError(
+            f"{what} called from thread {threading.current_thread().name!r}: "
+            "Nuke's node graph and UI may only be touched from the main thread"
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -417,33 +419,64 @@ class FrameRange:
 
 # Knobs per node class: name -> (knob class, default). Only what plugins commonly touch.
 _COMMON: dict[str, tuple[type, Any]] = {
-    "name": (String_Knob, ""), "label": (Multiline_Eval_String_Knob, ""), "disable": (Boolean_Knob, False),
-    "xpos": (Int_Knob, 0), "ypos": (Int_Knob, 0), "selected": (Boolean_Knob, False),
-    "tile_color": (Int_Knob, 0), "note_font": (String_Knob, ""),
+    "name": (String_Knob, ""),
+    "label": (Multiline_Eval_String_Knob, ""),
+    "disable": (Boolean_Knob, False),
+    "xpos": (Int_Knob, 0),
+    "ypos": (Int_Knob, 0),
+    "selected": (Boolean_Knob, False),
+    "tile_color": (Int_Knob, 0),
+    "note_font": (String_Knob, ""),
 }
 _CLASS_KNOBS: dict[str, dict[str, tuple[type, Any]]] = {
-    "Read": {"file": (File_Knob, ""), "first": (Int_Knob, 1), "last": (Int_Knob, 1),
-             "origfirst": (Int_Knob, 1), "origlast": (Int_Knob, 1), "colorspace": (String_Knob, "default"),
-             "raw": (Boolean_Knob, False), "on_error": (String_Knob, "error"),
-             "before": (String_Knob, "hold"), "after": (String_Knob, "hold"),
-             "frame_mode": (String_Knob, "expression"), "frame": (String_Knob, ""),
-             "format": (Format_Knob, None), "premultiplied": (Boolean_Knob, False)},
-    "Write": {"file": (File_Knob, ""), "file_type": (String_Knob, ""), "channels": (String_Knob, "rgb"),
-              "colorspace": (String_Knob, "default"), "datatype": (String_Knob, "16 bit half"),
-              "compression": (String_Knob, "Zip (1 scanline)"), "create_directories": (Boolean_Knob, False),
-              "raw": (Boolean_Knob, False), "use_limit": (Boolean_Knob, False),
-              "first": (Int_Knob, 1), "last": (Int_Knob, 1)},
+    "Read": {
+        "file": (File_Knob, ""),
+        "first": (Int_Knob, 1),
+        "last": (Int_Knob, 1),
+        "origfirst": (Int_Knob, 1),
+        "origlast": (Int_Knob, 1),
+        "colorspace": (String_Knob, "default"),
+        "raw": (Boolean_Knob, False),
+        "on_error": (String_Knob, "error"),
+        "before": (String_Knob, "hold"),
+        "after": (String_Knob, "hold"),
+        "frame_mode": (String_Knob, "expression"),
+        "frame": (String_Knob, ""),
+        "format": (Format_Knob, None),
+        "premultiplied": (Boolean_Knob, False),
+    },
+    "Write": {
+        "file": (File_Knob, ""),
+        "file_type": (String_Knob, ""),
+        "channels": (String_Knob, "rgb"),
+        "colorspace": (String_Knob, "default"),
+        "datatype": (String_Knob, "16 bit half"),
+        "compression": (String_Knob, "Zip (1 scanline)"),
+        "create_directories": (Boolean_Knob, False),
+        "raw": (Boolean_Knob, False),
+        "use_limit": (Boolean_Knob, False),
+        "first": (Int_Knob, 1),
+        "last": (Int_Knob, 1),
+    },
     "Roto": {"output": (String_Knob, "alpha"), "format": (Format_Knob, None), "curves": (Knob, None)},
     "RotoPaint": {"output": (String_Knob, "alpha"), "format": (Format_Knob, None), "curves": (Knob, None)},
-    "Rectangle": {"output": (String_Knob, "alpha"), "area": (Array_Knob, [0, 0, 1, 1]),
-                  "format": (Format_Knob, None)},
-    "Constant": {"color": (Array_Knob, [0.0, 0.0, 0.0, 0.0]), "format": (Format_Knob, None),
-                 "first": (Int_Knob, 1), "last": (Int_Knob, 1)},
+    "Rectangle": {"output": (String_Knob, "alpha"), "area": (Array_Knob, [0, 0, 1, 1]), "format": (Format_Knob, None)},
+    "Constant": {
+        "color": (Array_Knob, [0.0, 0.0, 0.0, 0.0]),
+        "format": (Format_Knob, None),
+        "first": (Int_Knob, 1),
+        "last": (Int_Knob, 1),
+    },
 }
 _ROOT_KNOBS: dict[str, tuple[type, Any]] = {
-    "name": (File_Knob, ""), "first_frame": (Int_Knob, 1), "last_frame": (Int_Knob, 100), "frame": (Int_Knob, 1),
-    "format": (Format_Knob, None), "fps": (Double_Knob, 24.0),
-    "colorManagement": (String_Knob, "Nuke"), "OCIO_config": (String_Knob, "nuke-default"),
+    "name": (File_Knob, ""),
+    "first_frame": (Int_Knob, 1),
+    "last_frame": (Int_Knob, 100),
+    "frame": (Int_Knob, 1),
+    "format": (Format_Knob, None),
+    "fps": (Double_Knob, 24.0),
+    "colorManagement": (String_Knob, "Nuke"),
+    "OCIO_config": (String_Knob, "nuke-default"),
     "workingSpaceLUT": (String_Knob, "linear"),
 }
 
@@ -662,18 +695,22 @@ class Node:
             alpha = np.zeros((h, w), np.float32)
             # Nuke's y axis points up; row 0 of the array is the top of the image.
             rows = slice(max(0, int(h - t)), max(0, int(h - y)))
-            alpha[rows, max(0, int(x)):max(0, int(r))] = 1.0
+            alpha[rows, max(0, int(x)) : max(0, int(r))] = 1.0
             out = dict(planes)
-            out["rgba.alpha"] = np.maximum(planes.get("rgba.alpha", 0), alpha).astype(np.float32) \
-                if "rgba.alpha" in planes and cls != "Rectangle" else alpha
+            out["rgba.alpha"] = (
+                np.maximum(planes.get("rgba.alpha", 0), alpha).astype(np.float32)
+                if "rgba.alpha" in planes and cls != "Rectangle"
+                else alpha
+            )
             if str(self["output"].value()) == "rgba":
                 for c in ("red", "green", "blue"):
                     out[f"rgba.{c}"] = alpha.copy()
             return out
         if cls == "Constant":
             color = [float(c) for c in self["color"].value()]
-            return {f"rgba.{c}": np.full((h, w), v, np.float32)
-                    for c, v in zip(("red", "green", "blue", "alpha"), color)}
+            return {
+                f"rgba.{c}": np.full((h, w), v, np.float32) for c, v in zip(("red", "green", "blue", "alpha"), color)
+            }
         src = self._inputs[0] if self._inputs else None
         if src is None:
             return {f"rgba.{c}": np.zeros((h, w), np.float32) for c in ("red", "green", "blue", "alpha")}
@@ -880,8 +917,9 @@ def _read_exr(node: Node, frame: int) -> dict[str, np.ndarray]:
     for i, cname in enumerate(spec.channelnames):
         plane = np.zeros((fh, fw), np.float32)
         x0, y0 = spec.x - spec.full_x, spec.y - spec.full_y
-        plane[max(0, y0):y0 + spec.height, max(0, x0):x0 + spec.width] = \
-            data[max(0, -y0):, max(0, -x0):, i][:fh - max(0, y0), :fw - max(0, x0)]
+        plane[max(0, y0) : y0 + spec.height, max(0, x0) : x0 + spec.width] = data[max(0, -y0) :, max(0, -x0) :, i][
+            : fh - max(0, y0), : fw - max(0, x0)
+        ]
         out[_EXR_TO_NUKE.get(cname, cname)] = plane
     return out
 
@@ -928,8 +966,9 @@ def _write_frame(node: Node, frame: int) -> str:
     return path
 
 
-def execute(nameOrNode: Node | str, start: int, end: int, incr: int = 1, views: Any = None,
-            continueOnError: bool = False) -> None:
+def execute(
+    nameOrNode: Node | str, start: int, end: int, incr: int = 1, views: Any = None, continueOnError: bool = False
+) -> None:
     """Render a Write node over ``start``..``end`` (main thread only, like Nuke)."""
     _require_main("nuke.execute")
     node = toNode(nameOrNode) if isinstance(nameOrNode, str) else nameOrNode
@@ -986,9 +1025,19 @@ class Menu(MenuItem):
             menu = sub
         return menu, parts[-1]
 
-    def addCommand(self, name: str, command: Any = None, shortcut: str = "", icon: str = "",
-                   tooltip: str = "", index: int = -1, readonly: bool = False, shortcutContext: int = 0,
-                   tag: int = 0, tagTarget: int = 0) -> MenuItem:
+    def addCommand(
+        self,
+        name: str,
+        command: Any = None,
+        shortcut: str = "",
+        icon: str = "",
+        tooltip: str = "",
+        index: int = -1,
+        readonly: bool = False,
+        shortcutContext: int = 0,
+        tag: int = 0,
+        tagTarget: int = 0,
+    ) -> MenuItem:
         menu, leaf = self._item(name)
         if command is None:
             sub = Menu(leaf)

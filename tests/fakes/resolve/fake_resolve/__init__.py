@@ -11,6 +11,23 @@ from .host import Host, edit_scene, fusion_scene, run_script, summary
 from .resolve import MediaPoolItem, Project, Resolve, Timeline
 from .ui import BMD, Artist, UIDispatcher, UIManager
 
-__all__ = ["Artist", "BMD", "Composition", "Fusion", "Host", "MediaPoolItem", "Project", "Resolve", "Timeline",
-           "Tool", "UIDispatcher", "UIManager", "add_plate", "add_polygon", "edit_scene", "fusion_scene",
-           "run_script", "summary"]
+__all__ = [
+    "Artist",
+    "BMD",
+    "Composition",
+    "Fusion",
+    "Host",
+    "MediaPoolItem",
+    "Project",
+    "Resolve",
+    "Timeline",
+    "Tool",
+    "UIDispatcher",
+    "UIManager",
+    "add_plate",
+    "add_polygon",
+    "edit_scene",
+    "fusion_scene",
+    "run_script",
+    "summary",
+]

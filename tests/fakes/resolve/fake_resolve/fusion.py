@@ -21,8 +21,12 @@ from .render_ops import run_ops
 from .ui import UIManager
 
 # regid -> default name stem (Fusion names a PolylineMask "Polygon1").
-_NAME_STEM = {"PolylineMask": "Polygon", "BSplineMask": "BSpline", "EllipseMask": "Ellipse",
-              "RectangleMask": "Rectangle"}
+_NAME_STEM = {
+    "PolylineMask": "Polygon",
+    "BSplineMask": "BSpline",
+    "EllipseMask": "Ellipse",
+    "RectangleMask": "Rectangle",
+}
 _MASKS = {"PolylineMask", "BSplineMask", "EllipseMask", "RectangleMask"}
 _MAIN_INPUT = {"Merge": "Background"}
 TIME_UNDEFINED = -1e9
@@ -171,7 +175,11 @@ class Tool:
             pattern, first, last, _ = self._clip_sequence()
         except RuntimeError:
             return {}
-        return {"TOOLST_Clip_Name": [pattern], "TOOLIT_Clip_StartFrame": [first], "TOOLIT_Clip_Length": [last - first + 1]}
+        return {
+            "TOOLST_Clip_Name": [pattern],
+            "TOOLIT_Clip_StartFrame": [first],
+            "TOOLIT_Clip_Length": [last - first + 1],
+        }
 
     def source_file(self, t: int) -> str:
         pattern, first, last, _ = self._clip_sequence()
@@ -182,8 +190,13 @@ class Tool:
 
 
 class Composition:
-    def __init__(self, fusion: "Fusion", name: str = "Composition1", render_range: tuple[int, int] = (1001, 1010),
-                 filename: str = ""):
+    def __init__(
+        self,
+        fusion: "Fusion",
+        name: str = "Composition1",
+        render_range: tuple[int, int] = (1001, 1010),
+        filename: str = "",
+    ):
         self.fusion = fusion
         self.name = name
         self.filename = filename
@@ -195,9 +208,15 @@ class Composition:
         self.renders: list[dict[str, Any]] = []
 
     def GetAttrs(self, name: str | None = None) -> Any:
-        attrs = {"COMPN_RenderStart": float(self.render_start), "COMPN_RenderEnd": float(self.render_end),
-                 "COMPN_GlobalStart": float(self.render_start), "COMPN_GlobalEnd": float(self.render_end),
-                 "COMPS_FileName": self.filename, "COMPS_Name": self.name, "COMPB_Locked": self.lock_depth > 0}
+        attrs = {
+            "COMPN_RenderStart": float(self.render_start),
+            "COMPN_RenderEnd": float(self.render_end),
+            "COMPN_GlobalStart": float(self.render_start),
+            "COMPN_GlobalEnd": float(self.render_end),
+            "COMPS_FileName": self.filename,
+            "COMPS_Name": self.name,
+            "COMPB_Locked": self.lock_depth > 0,
+        }
         return attrs if name is None else attrs.get(name)
 
     def GetToolList(self, selected: bool = False, regid: str | None = None) -> dict[float, Tool]:
@@ -267,14 +286,28 @@ class Composition:
         for t in range(start, end + 1):
             dst = saver_path(str(saver.inputs["Clip"]), t)
             if source.regid in ("Loader", "MediaIn"):
-                ops.append({"op": "copy", "src": source.source_file(t), "dst": dst,
-                            "channels": None if len(enabled) == 4 else enabled})
+                ops.append(
+                    {
+                        "op": "copy",
+                        "src": source.source_file(t),
+                        "dst": dst,
+                        "channels": None if len(enabled) == 4 else enabled,
+                    }
+                )
             elif source.regid in _MASKS:
                 dx, dy = source.motion
                 k = t - self.render_start
                 pts = [[x + dx * k, y + dy * k] for x, y in source.points]
-                ops.append({"op": "polygon", "points": pts, "width": int(source.inputs["Width"]),
-                            "height": int(source.inputs["Height"]), "dst": dst, "channels": enabled or ["A"]})
+                ops.append(
+                    {
+                        "op": "polygon",
+                        "points": pts,
+                        "width": int(source.inputs["Width"]),
+                        "height": int(source.inputs["Height"]),
+                        "dst": dst,
+                        "channels": enabled or ["A"],
+                    }
+                )
             else:
                 raise ValueError(f"{saver.name}: this fake cannot render a {source.regid}")
         return ops
@@ -295,8 +328,9 @@ class Fusion:
         self.comps: list[Composition] = []
         self.CurrentComp: Composition | None = None
 
-    def NewComp(self, name: str = "Composition1", render_range: tuple[int, int] = (1001, 1010),
-                filename: str = "") -> Composition:
+    def NewComp(
+        self, name: str = "Composition1", render_range: tuple[int, int] = (1001, 1010), filename: str = ""
+    ) -> Composition:
         comp = Composition(self, name, render_range, filename)
         self.comps.append(comp)
         self.CurrentComp = comp
@@ -309,9 +343,16 @@ class Fusion:
         return {float(i + 1): c for i, c in enumerate(self.comps)}
 
 
-def add_polygon(comp: Composition, points: list[tuple[float, float]], *, name: str | None = None,
-                size: tuple[int, int] = (1920, 1080), motion: tuple[float, float] = (0.0, 0.0),
-                regid: str = "PolylineMask", comments: str = "") -> Tool:
+def add_polygon(
+    comp: Composition,
+    points: list[tuple[float, float]],
+    *,
+    name: str | None = None,
+    size: tuple[int, int] = (1920, 1080),
+    motion: tuple[float, float] = (0.0, 0.0),
+    regid: str = "PolylineMask",
+    comments: str = "",
+) -> Tool:
     """Scene helper: a polygon mask as an artist would draw it."""
     tool = comp.AddTool(regid)
     tool.points, tool.motion = list(points), motion
@@ -321,8 +362,9 @@ def add_polygon(comp: Composition, points: list[tuple[float, float]], *, name: s
     return tool
 
 
-def add_plate(comp: Composition, first_frame_path: str | Path, *, regid: str = "MediaIn",
-              global_in: int | None = None) -> Tool:
+def add_plate(
+    comp: Composition, first_frame_path: str | Path, *, regid: str = "MediaIn", global_in: int | None = None
+) -> Tool:
     """Scene helper: a MediaIn/Loader reading a frame sequence starting at comp frame ``global_in``."""
     tool = comp.AddTool(regid)
     tool.inputs["Clip"] = str(first_frame_path)

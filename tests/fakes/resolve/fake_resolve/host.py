@@ -18,7 +18,7 @@ from typing import Any
 from . import calls
 from .fusion import Composition, Fusion, add_plate, add_polygon
 from .resolve import MediaPoolItem, Project, Resolve, Timeline
-from .ui import DISPATCHERS, BMD, UIManager
+from .ui import BMD, DISPATCHERS, UIManager
 
 
 @dataclass
@@ -32,8 +32,13 @@ class Host:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def script_globals(self) -> dict[str, Any]:
-        g: dict[str, Any] = {"fusion": self.fusion, "fu": self.fusion, "bmd": self.bmd, "resolve": self.resolve,
-                             "app": self.fusion}
+        g: dict[str, Any] = {
+            "fusion": self.fusion,
+            "fu": self.fusion,
+            "bmd": self.bmd,
+            "resolve": self.resolve,
+            "app": self.fusion,
+        }
         if self.comp is not None:
             g["comp"] = self.comp
         return g
@@ -55,8 +60,12 @@ def fusion_scene(spec: dict[str, Any]) -> Host:
     calls.reset()
     host = _new_host(Project())
     comp = host.fusion.NewComp("Shot_comp", tuple(spec["render_range"]), spec.get("filename", ""))
-    plate = add_plate(comp, spec["plate"], regid=spec.get("plate_tool", "MediaIn"),
-                      global_in=spec.get("global_in", spec["render_range"][0]))
+    plate = add_plate(
+        comp,
+        spec["plate"],
+        regid=spec.get("plate_tool", "MediaIn"),
+        global_in=spec.get("global_in", spec["render_range"][0]),
+    )
     grade = comp.AddTool("ColorCorrector")
     grade.ConnectInput("Input", plate)
     out = comp.AddTool("MediaOut")
@@ -66,8 +75,14 @@ def fusion_scene(spec: dict[str, Any]) -> Host:
         saver.inputs["Clip"] = spec["artist_saver"]
         saver.ConnectInput("Input", grade)
     for mask in spec.get("masks", []):
-        add_polygon(comp, [tuple(p) for p in mask["points"]], name=mask.get("name"), size=tuple(spec["size"]),
-                    motion=tuple(mask.get("motion", (0.0, 0.0))), comments=mask.get("comments", ""))
+        add_polygon(
+            comp,
+            [tuple(p) for p in mask["points"]],
+            name=mask.get("name"),
+            size=tuple(spec["size"]),
+            motion=tuple(mask.get("motion", (0.0, 0.0))),
+            comments=mask.get("comments", ""),
+        )
     calls.reset()  # the scene is the artist's; the log holds only what the script does
     host.comp = comp
     return host
@@ -87,14 +102,16 @@ def edit_scene(spec: dict[str, Any]) -> Host:
     source = spec["source"]
     if spec.get("kind", "sequence") == "movie":
         n = last - first + 1
-        media = MediaPoolItem(spec.get("movie_path", "/media/A001C003.mov"), 0, n - 1, backing=(source, first),
-                              kind="movie")
+        media = MediaPoolItem(
+            spec.get("movie_path", "/media/A001C003.mov"), 0, n - 1, backing=(source, first), kind="movie"
+        )
         cut_first = int(spec["cut_first"]) - first
     else:
         import re
+
         m = re.search(r"%0?(\d*)d", source)
         pad = int(m.group(1) or 0)
-        shown = source[: m.start()] + f"[{first:0{pad}d}-{last:0{pad}d}]" + source[m.end():]
+        shown = source[: m.start()] + f"[{first:0{pad}d}-{last:0{pad}d}]" + source[m.end() :]
         media = MediaPoolItem(shown, first, last)
         cut_first = int(spec["cut_first"])
     project.media_pool.root.clips.append(media)
@@ -127,9 +144,15 @@ def summary(host: Host, record: Any = None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if host.comp is not None:
         comp = host.comp
-        out["tools"] = [{"name": t.name, "regid": t.regid,
-                         "inputs": {k: v for k, v in t.inputs.items() if isinstance(v, (str, int, float))},
-                         "links": {k: o.tool.name for k, o in t.links.items()}} for t in comp.tools.values()]
+        out["tools"] = [
+            {
+                "name": t.name,
+                "regid": t.regid,
+                "inputs": {k: v for k, v in t.inputs.items() if isinstance(v, (str, int, float))},
+                "links": {k: o.tool.name for k, o in t.links.items()},
+            }
+            for t in comp.tools.values()
+        ]
         out["lock_depth"] = comp.lock_depth
         out["undo_open"] = list(comp.undo_stack)
         out["undo_history"] = [list(u) for u in comp.undo_history]
@@ -138,9 +161,14 @@ def summary(host: Host, record: Any = None) -> dict[str, Any]:
         pool = host.project.media_pool
 
         def folder(f: Any) -> dict[str, Any]:
-            return {"name": f.name, "clips": [{"name": c.GetName(), "path": c.props["File Path"],
-                                               "start": c.first, "end": c.last} for c in f.clips],
-                    "folders": [folder(s) for s in f.subfolders]}
+            return {
+                "name": f.name,
+                "clips": [
+                    {"name": c.GetName(), "path": c.props["File Path"], "start": c.first, "end": c.last}
+                    for c in f.clips
+                ],
+                "folders": [folder(s) for s in f.subfolders],
+            }
 
         out["media_pool"] = folder(pool.root)
         out["current_folder"] = pool.current.name
@@ -148,10 +176,19 @@ def summary(host: Host, record: Any = None) -> dict[str, Any]:
         tl = host.project.current_timeline
         out["current_timeline"] = tl.name if tl else None
         if tl is not None:
-            out["tracks"] = {str(k): [{"name": i.name, "start": i.start, "duration": i.duration,
-                                       "source_start": i.source_start,
-                                       "path": i.media.props["File Path"] if i.media else None}
-                                      for i in v] for k, v in tl.tracks.items()}
+            out["tracks"] = {
+                str(k): [
+                    {
+                        "name": i.name,
+                        "start": i.start,
+                        "duration": i.duration,
+                        "source_start": i.source_start,
+                        "path": i.media.props["File Path"] if i.media else None,
+                    }
+                    for i in v
+                ]
+                for k, v in tl.tracks.items()
+            }
         out["render_jobs"] = len(host.project.render_jobs)
     windows = [w for d in DISPATCHERS for w in d.windows]
     out["status"] = [t for w in windows for t in w.status_texts()]
@@ -160,8 +197,12 @@ def summary(host: Host, record: Any = None) -> dict[str, Any]:
     out["clicked"] = [c for d in DISPATCHERS for c in (d.artist.clicked if d.artist else [])]
     out["calls"] = calls.LOG.names()
     if record is not None:
-        out["record"] = {"state": record.state, "message": record.message, "job": record.job,
-                         "messages": list(record.messages)}
+        out["record"] = {
+            "state": record.state,
+            "message": record.message,
+            "job": record.job,
+            "messages": list(record.messages),
+        }
     return out
 
 
@@ -173,7 +214,9 @@ def driver_main(argv: list[str] | None = None) -> int:
     record = run_script(spec["script"], host)
     data = summary(host, record)
     data["sys_path"] = list(sys.path)
-    data["module_files"] = {name: getattr(sys.modules.get(name), "__file__", None)
-                            for name in ("bridge", "void_resolve", "zmq", "msgpack", "numpy", "OpenImageIO")}
+    data["module_files"] = {
+        name: getattr(sys.modules.get(name), "__file__", None)
+        for name in ("bridge", "void_resolve", "zmq", "msgpack", "numpy", "OpenImageIO")
+    }
     Path(args[1]).write_text(json.dumps(data, indent=1, default=str))
     return 0

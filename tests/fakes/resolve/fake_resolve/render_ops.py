@@ -86,8 +86,14 @@ def run_ops(ops: list[dict[str, Any]]) -> None:
             raise RuntimeError("fake render needs OpenImageIO: set VOID_FAKE_RENDER_PYTHON to a Python that has it")
         here = str(Path(__file__).resolve().parent.parent)
         env = {**os.environ, "PYTHONPATH": here}
-        done = subprocess.run([python, "-m", "fake_resolve.render_ops"], input=json.dumps(ops), text=True,
-                              env=env, capture_output=True, timeout=120)
+        done = subprocess.run(
+            [python, "-m", "fake_resolve.render_ops"],
+            input=json.dumps(ops),
+            text=True,
+            env=env,
+            capture_output=True,
+            timeout=120,
+        )
         if done.returncode != 0:
             raise OSError(f"fake render child failed: {done.stderr[-2000:]}")
         return

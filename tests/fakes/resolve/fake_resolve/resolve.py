@@ -35,17 +35,29 @@ def _uid() -> str:
 
 
 class MediaPoolItem:
-    def __init__(self, path: str, first: int, last: int, *, backing: tuple[str, int] | None = None,
-                 name: str | None = None, kind: str = "sequence"):
+    def __init__(
+        self,
+        path: str,
+        first: int,
+        last: int,
+        *,
+        backing: tuple[str, int] | None = None,
+        name: str | None = None,
+        kind: str = "sequence",
+    ):
         self.kind = kind
-        self.backing = backing   # movies: (printf pattern of the frames, its first frame number)
+        self.backing = backing  # movies: (printf pattern of the frames, its first frame number)
         self.first, self.last = first, last
         self.mattes: list[str] = []
         self.id = _uid()
         self.props: dict[str, Any] = {
-            "File Path": path, "Clip Name": name or os.path.basename(path),
-            "Start": str(first), "End": str(last), "Frames": str(last - first + 1),
-            "Type": "Video", "Format": "OpenEXR" if kind == "sequence" else "QuickTime",
+            "File Path": path,
+            "Clip Name": name or os.path.basename(path),
+            "Start": str(first),
+            "End": str(last),
+            "Frames": str(last - first + 1),
+            "Type": "Video",
+            "Format": "OpenEXR" if kind == "sequence" else "QuickTime",
         }
 
     def __repr__(self) -> str:
@@ -87,7 +99,7 @@ def printf_of(resolve_path: str) -> str:
     m = re.search(r"\[(\d+)-(\d+)\]", resolve_path)
     if not m:
         raise ValueError(f"{resolve_path} is not a sequence")
-    return resolve_path[: m.start()] + f"%0{len(m.group(1))}d" + resolve_path[m.end():]
+    return resolve_path[: m.start()] + f"%0{len(m.group(1))}d" + resolve_path[m.end() :]
 
 
 class Folder:
@@ -111,8 +123,16 @@ class Folder:
 
 
 class TimelineItem:
-    def __init__(self, timeline: "Timeline", media: MediaPoolItem | None, track: int, start: int, duration: int,
-                 source_start: int, name: str | None = None):
+    def __init__(
+        self,
+        timeline: "Timeline",
+        media: MediaPoolItem | None,
+        track: int,
+        start: int,
+        duration: int,
+        source_start: int,
+        name: str | None = None,
+    ):
         self.timeline, self.media, self.track = timeline, media, track
         self.start, self.duration, self.source_start = start, duration, source_start
         self.name = name or (media.GetName() if media else "Title")
@@ -210,8 +230,15 @@ class Timeline:
     def GetUniqueId(self) -> str:
         return self.id
 
-    def place(self, media: MediaPoolItem | None, track: int, record: int, source_start: int, duration: int,
-              name: str | None = None) -> TimelineItem | None:
+    def place(
+        self,
+        media: MediaPoolItem | None,
+        track: int,
+        record: int,
+        source_start: int,
+        duration: int,
+        name: str | None = None,
+    ) -> TimelineItem | None:
         """Fake-only (also what AppendToTimeline does): refuses overlaps and missing tracks."""
         if track not in self.tracks or duration <= 0:
             return None
@@ -258,7 +285,7 @@ class MediaPool:
                 continue  # Resolve skips what it cannot find
             m = re.search(r"%0?(\d*)d", pattern)
             pad = int(m.group(1) or 0)
-            shown = pattern[: m.start()] + f"[{a:0{pad}d}-{b:0{pad}d}]" + pattern[m.end():]
+            shown = pattern[: m.start()] + f"[{a:0{pad}d}-{b:0{pad}d}]" + pattern[m.end() :]
             item = MediaPoolItem(shown, a, b)
             self.current.clips.append(item)
             made.append(item)
@@ -301,8 +328,9 @@ class MediaPool:
             start, end = int(info["startFrame"]), int(info["endFrame"])
             if not media.first <= start < end <= media.last + 1:
                 continue  # outside the media: Resolve places nothing
-            item = timeline.place(media, int(info.get("trackIndex", 1)), int(info.get("recordFrame", timeline.start)),
-                                  start, end - start)
+            item = timeline.place(
+                media, int(info.get("trackIndex", 1)), int(info.get("recordFrame", timeline.start)), start, end - start
+            )
             if item is not None:
                 placed.append(item)
         return placed
@@ -351,7 +379,9 @@ class Project:
         return {"OpenEXR": "exr", "QuickTime": "mov"}
 
     def GetRenderCodecs(self, render_format: str) -> dict[str, str]:
-        return {"RGB half (ZIP)": "RGBHalfZIP", "RGB float": "RGBFloat"} if render_format == "exr" else {"H.264": "H264"}
+        return (
+            {"RGB half (ZIP)": "RGBHalfZIP", "RGB float": "RGBFloat"} if render_format == "exr" else {"H.264": "H264"}
+        )
 
     def SetCurrentRenderFormatAndCodec(self, render_format: str, codec: str) -> bool:
         calls.record("Project", "SetCurrentRenderFormatAndCodec", render_format, codec)
@@ -367,8 +397,20 @@ class Project:
 
     def SetRenderSettings(self, settings: dict[str, Any]) -> bool:
         calls.record("Project", "SetRenderSettings", dict(settings))
-        known = {"SelectAllFrames", "MarkIn", "MarkOut", "TargetDir", "CustomName", "ExportVideo", "ExportAudio",
-                 "FormatWidth", "FormatHeight", "FrameRate", "UniqueFilenameStyle", "VideoQuality"}
+        known = {
+            "SelectAllFrames",
+            "MarkIn",
+            "MarkOut",
+            "TargetDir",
+            "CustomName",
+            "ExportVideo",
+            "ExportAudio",
+            "FormatWidth",
+            "FormatHeight",
+            "FrameRate",
+            "UniqueFilenameStyle",
+            "VideoQuality",
+        }
         if set(settings) - known:
             return False
         self.render_settings.update(settings)
@@ -377,8 +419,13 @@ class Project:
     def AddRenderJob(self) -> str:
         calls.record("Project", "AddRenderJob")
         job = _uid()
-        self.render_jobs[job] = {"settings": dict(self.render_settings), "timeline": self.current_timeline,
-                                 "format": self.render_format, "JobStatus": "Ready", "CompletionPercentage": 0}
+        self.render_jobs[job] = {
+            "settings": dict(self.render_settings),
+            "timeline": self.current_timeline,
+            "format": self.render_format,
+            "JobStatus": "Ready",
+            "CompletionPercentage": 0,
+        }
         return job
 
     def DeleteRenderJob(self, job: str) -> bool:

@@ -190,12 +190,20 @@ class Artist:
             self.clicked.append("Start")
             out.append(("Start", "Clicked"))
         status = str(items["Status"].props.get("Text", "")) if "Status" in items else ""
-        if (self.cancel_when and "Cancel" not in self.clicked and self.cancel_when in status
-                and items["Cancel"].props.get("Text") == "Cancel"):
+        if (
+            self.cancel_when
+            and "Cancel" not in self.clicked
+            and self.cancel_when in status
+            and items["Cancel"].props.get("Text") == "Cancel"
+        ):
             self.clicked.append("Cancel")
             out.append(("Cancel", "Clicked"))
-        if self.close and "Cancel" in items and items["Cancel"].props.get("Text") == "Close" \
-                and items["Cancel"].props.get("Enabled"):
+        if (
+            self.close
+            and "Cancel" in items
+            and items["Cancel"].props.get("Text") == "Close"
+            and items["Cancel"].props.get("Enabled")
+        ):
             self.clicked.append("Close")
             out.append(("Cancel", "Clicked"))
         return out

@@ -118,8 +118,13 @@ def _nearest_clean_frames(clean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _fill_frame(
-    video: np.ndarray, t: int, todo: np.ndarray, prev_t: np.ndarray, next_t: np.ndarray,
-    never_clean: np.ndarray, frame: np.ndarray,
+    video: np.ndarray,
+    t: int,
+    todo: np.ndarray,
+    prev_t: np.ndarray,
+    next_t: np.ndarray,
+    never_clean: np.ndarray,
+    frame: np.ndarray,
 ) -> np.ndarray:
     """Frame ``t`` with ``todo`` pixels taken from clean frames, or inpainted where there are none."""
     frame = frame.copy()

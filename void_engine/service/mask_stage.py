@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from bridge.protocol import JobMasks
 
-from .config import MaskSettings
+from ..config import MaskSettings
 
 # stage(name, done, total), as the worker reports I/O stages.
 StageReport = Callable[[str, int, int], None]
@@ -37,8 +37,10 @@ def needs_sam2(masks: JobMasks) -> bool:
 
 
 def skip_note(env_name: str) -> str:
-    return (f"reasoning skipped: no Gemini API key on the engine (${env_name} is not set); "
-            "the quadmask holds the remove region only")
+    return (
+        f"reasoning skipped: no Gemini API key on the engine (${env_name} is not set); "
+        "the quadmask holds the remove region only"
+    )
 
 
 def to_mask_spec(masks: JobMasks) -> Any:
@@ -49,16 +51,25 @@ def to_mask_spec(masks: JobMasks) -> Any:
     by_frame: dict[int, list[tuple[float, float, int]]] = {}
     for p in masks.points:
         by_frame.setdefault(p.frame, []).append((p.x, p.y, p.label))
-    clicks = tuple(ClickPoints(f, tuple((x, y) for x, y, _ in pts), tuple(lab for _, _, lab in pts))
-                   for f, pts in sorted(by_frame.items()))
+    clicks = tuple(
+        ClickPoints(f, tuple((x, y) for x, y, _ in pts), tuple(lab for _, _, lab in pts))
+        for f, pts in sorted(by_frame.items())
+    )
     roto = {f: frame_path(masks.roto, f) for f in masks.keyframes} if masks.roto is not None else {}
     kw: dict[str, Any] = {}
     if masks.threshold is not None:
         kw["threshold"] = masks.threshold
     if masks.dilate_px is not None:
         kw["dilate_px"] = masks.dilate_px
-    return MaskSpec(quadmask=masks.quadmask, remove=masks.remove, affected=masks.affected, roto=roto,
-                    clicks=clicks, instruction=masks.instruction, **kw)
+    return MaskSpec(
+        quadmask=masks.quadmask,
+        remove=masks.remove,
+        affected=masks.affected,
+        roto=roto,
+        clicks=clicks,
+        instruction=masks.instruction,
+        **kw,
+    )
 
 
 class MaskStage:
@@ -109,11 +120,20 @@ class MaskStage:
         from void_engine.masks.reasoner import ReasonerConfig
 
         s = self.settings
-        return ReasonerConfig(model=s.reasoner_model, api_key=self.api_key(), base_url=s.reasoner_base_url,
-                              timeout_s=s.reasoner_timeout_s)
+        return ReasonerConfig(
+            model=s.reasoner_model, api_key=self.api_key(), base_url=s.reasoner_base_url, timeout_s=s.reasoner_timeout_s
+        )
 
-    def build(self, masks: JobMasks, plate: Any, out_pattern: str, *, shot_settings: Any,
-              report: StageReport, cancel: Callable[[], bool]) -> BuiltMasks:
+    def build(
+        self,
+        masks: JobMasks,
+        plate: Any,
+        out_pattern: str,
+        *,
+        shot_settings: Any,
+        report: StageReport,
+        cancel: Callable[[], bool],
+    ) -> BuiltMasks:
         """Build and write the quadmask sequence of ``masks`` over ``plate`` (a FrameSequence).
 
         ``masks`` holds resolved paths. Progress goes to ``report`` per sub-stage
@@ -137,8 +157,15 @@ class MaskStage:
             sam2 = self.sam2()  # also refines the reasoner's regions when it is available
         names = {"read": "mask-read"}
         built = build_quadmask_sequence(
-            spec, plate, out_pattern, sam2=sam2, reasoner=reasoner,
-            plate_space=shot_settings.plate_space, model_space=shot_settings.model_space,
+            spec,
+            plate,
+            out_pattern,
+            sam2=sam2,
+            reasoner=reasoner,
+            plate_space=shot_settings.plate_space,
+            model_space=shot_settings.model_space,
             ocio_config=shot_settings.ocio_config,
-            progress=lambda stage, done, total: report(names.get(stage, stage), done, total), cancel=cancel)
+            progress=lambda stage, done, total: report(names.get(stage, stage), done, total),
+            cancel=cancel,
+        )
         return BuiltMasks(list(built.masks), built.sequence.pattern, built.source, notes + list(built.notes))

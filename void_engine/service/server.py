@@ -29,19 +29,40 @@ from typing import Any, Callable
 
 import zmq
 
-from bridge.protocol import (ADMIN_ONLY, BAD_FRAME, BAD_REQUEST, BUSY, DONE, INTERNAL, NOT_FOUND, PROTOCOL_VERSION,
-                             REQUEST_TYPES, TERMINAL_STATES, UNAUTHORISED, JobSpec, Message, ProtocolError,
-                             check_safe_name, decode, error_reply, get_field, reply, request_id_of)
+from bridge.protocol import (
+    ADMIN_ONLY,
+    BAD_FRAME,
+    BAD_REQUEST,
+    BUSY,
+    DONE,
+    INTERNAL,
+    NOT_FOUND,
+    PROTOCOL_VERSION,
+    REQUEST_TYPES,
+    TERMINAL_STATES,
+    UNAUTHORISED,
+    JobSpec,
+    Message,
+    ProtocolError,
+    check_safe_name,
+    decode,
+    error_reply,
+    get_field,
+    reply,
+    request_id_of,
+)
 
-from . import __version__
-from .backends import BackendSettings, backend_names, make_backend
-from .config import EngineConfig
-from .jobs import DuplicateKeyError, Journal, QueueFullError
+from .. import __version__
+from ..backends import BackendSettings, backend_names, make_backend
+from ..config import EngineConfig
+from .admission import check_capabilities, engine_capabilities, resolve_job
+from .journal import DuplicateKeyError, Journal, QueueFullError
+from .runner import discard_staging
 from .security import CurveSetup, check_path, is_loopback, start_curve
 from .uploads import UploadStore
-from .worker import WorkerThread, check_capabilities, discard_staging, engine_capabilities, resolve_job
+from .worker import WorkerThread
 
-log = logging.getLogger("void_engine.server")
+log = logging.getLogger("void_engine.service.server")
 
 _NOTIFY_ADDR = "inproc://void-engine-notify-{}"
 
@@ -71,13 +92,19 @@ class Engine:
         for mod in cfg.plugins:
             importlib.import_module(mod)
         if not cfg.curve and not cfg.allow_insecure and not is_loopback(cfg.bind):
-            raise ValueError(f"refusing to listen on {cfg.bind} without CURVE; set [security] curve = true "
-                             "(or allow_insecure = true)")
+            raise ValueError(
+                f"refusing to listen on {cfg.bind} without CURVE; set [security] curve = true "
+                "(or allow_insecure = true)"
+            )
         cfg.state_dir.mkdir(parents=True, exist_ok=True)
         self.journal = Journal(cfg.journal_path())
-        self.uploads = UploadStore(cfg.state_dir / "spool", chunk_bytes=cfg.chunk_bytes,
-                                   max_file_bytes=cfg.max_file_bytes, max_job_bytes=cfg.max_job_bytes,
-                                   timeout_s=cfg.upload_timeout_s)
+        self.uploads = UploadStore(
+            cfg.state_dir / "spool",
+            chunk_bytes=cfg.chunk_bytes,
+            max_file_bytes=cfg.max_file_bytes,
+            max_job_bytes=cfg.max_job_bytes,
+            timeout_s=cfg.upload_timeout_s,
+        )
         self.ctx = zmq.Context()
         self.router = self.ctx.socket(zmq.ROUTER)
         self.router.linger = 0
@@ -107,13 +134,20 @@ class Engine:
             self._discard_partial(jid)
         if requeued or failed:
             log.warning("recovered after a crash: %d job(s) re-queued, %d failed", len(requeued), len(failed))
-        settings = BackendSettings(model=cfg.model, device=cfg.device, memory_mode=cfg.memory_mode,
-                                   window_frames=cfg.window_frames)
+        settings = BackendSettings(
+            model=cfg.model, device=cfg.device, memory_mode=cfg.memory_mode, window_frames=cfg.window_frames
+        )
         self.worker = WorkerThread(
-            self.journal, make_backend_fn or (lambda name: make_backend(name, settings)),
-            default_backend=cfg.backend, default_steps=cfg.steps, roots=list(cfg.roots),
-            state_dir=cfg.state_dir, notify=self._notify, settings=cfg.shot_settings(),
-            masks=cfg.mask_settings())
+            self.journal,
+            make_backend_fn or (lambda name: make_backend(name, settings)),
+            default_backend=cfg.backend,
+            default_steps=cfg.steps,
+            roots=list(cfg.roots),
+            state_dir=cfg.state_dir,
+            notify=self._notify,
+            settings=cfg.shot_settings(),
+            masks=cfg.mask_settings(),
+        )
         self.backend_settings = settings
 
     # -- worker -> loop --------------------------------------------------------------------
@@ -231,10 +265,14 @@ class Engine:
             caller = self._caller(identity, raw[-1], msg)
             self._dispatch(envelope, msg, caller)
         except ProtocolError as err:
-            self._send(envelope, error_reply(rid if rid is not None else request_id_of(frames) if frames else None, err))
+            self._send(
+                envelope, error_reply(rid if rid is not None else request_id_of(frames) if frames else None, err)
+            )
         except Exception as exc:  # a bug: report it as a value, keep serving
             log.error("internal error handling a request:\n%s", traceback.format_exc())
-            self._send(envelope, error_reply(rid, ProtocolError(INTERNAL, f"engine error: {type(exc).__name__}: {exc}")))
+            self._send(
+                envelope, error_reply(rid, ProtocolError(INTERNAL, f"engine error: {type(exc).__name__}: {exc}"))
+            )
 
     def _caller(self, identity: bytes, frame: zmq.Frame, msg: Message) -> _Caller:
         if self.curve is not None:
@@ -248,8 +286,11 @@ class Engine:
             raise ProtocolError(BAD_REQUEST, "field 'token' must be a string of 8..256 characters", "token")
         owner = ("token:" + hashlib.sha256(token.encode()).hexdigest()[:32]) if token else f"peer:{identity.hex()}"
         admin_token = msg.header.get("admin_token")
-        admin = bool(self.cfg.admin_token) and isinstance(admin_token, str) and hmac.compare_digest(
-            admin_token.encode(), self.cfg.admin_token.encode())
+        admin = (
+            bool(self.cfg.admin_token)
+            and isinstance(admin_token, str)
+            and hmac.compare_digest(admin_token.encode(), self.cfg.admin_token.encode())
+        )
         return _Caller(owner, admin)
 
     def _dispatch(self, envelope: list[bytes], msg: Message, caller: _Caller) -> None:
@@ -274,7 +315,9 @@ class Engine:
         if rec is None:
             raise ProtocolError(NOT_FOUND, f"field 'job': no job {jid!r}", "job")
         if rec.owner != caller.owner and not caller.admin:
-            raise ProtocolError(UNAUTHORISED, f"job {jid} belongs to another client; only its owner or an admin may {verb} it", "job")
+            raise ProtocolError(
+                UNAUTHORISED, f"job {jid} belongs to another client; only its owner or an admin may {verb} it", "job"
+            )
         return rec
 
     # -- handlers: each returns (fields, blobs) or None when the reply is deferred -----------
@@ -285,8 +328,13 @@ class Engine:
     def _on_hello(self, envelope, msg, caller):
         cfg = self.cfg
         default = cfg.backend
-        state = ("error" if default in self.worker.backend_errors else
-                 "ready" if default in self.worker._backends else "loading")
+        state = (
+            "error"
+            if default in self.worker.backend_errors
+            else "ready"
+            if default in self.worker._backends
+            else "loading"
+        )
         return {
             "protocol": PROTOCOL_VERSION,
             "engine": __version__,
@@ -296,26 +344,36 @@ class Engine:
             "backend_error": self.worker.backend_errors.get(default),
             "model": str(cfg.model) if cfg.model else None,
             "memory_mode": cfg.memory_mode,
-            "limits": {"chunk_bytes": cfg.chunk_bytes, "credit": cfg.credit, "max_file_bytes": cfg.max_file_bytes,
-                       "max_job_bytes": cfg.max_job_bytes, "max_frames": cfg.max_frames,
-                       "max_message_bytes": cfg.max_message_bytes},
+            "limits": {
+                "chunk_bytes": cfg.chunk_bytes,
+                "credit": cfg.credit,
+                "max_file_bytes": cfg.max_file_bytes,
+                "max_job_bytes": cfg.max_job_bytes,
+                "max_frames": cfg.max_frames,
+                "max_message_bytes": cfg.max_message_bytes,
+            },
             "presets": {"steps": cfg.steps, "model_size": list(cfg.model_size)},
             "by_path": bool(cfg.roots),
             "roots": [str(r) for r in cfg.roots],
             "curve": self.curve is not None,
             "owner": caller.owner,
             "admin": caller.admin,
-            **engine_capabilities(backend=default, backend_settings=self.backend_settings,
-                                  mask_stage=self.worker.mask_stage),
+            **engine_capabilities(
+                backend=default, backend_settings=self.backend_settings, mask_stage=self.worker.mask_stage
+            ),
         }, ()
 
     def _on_submit(self, envelope, msg, caller):
         spec = JobSpec.from_wire(msg.header.get("job"), max_frames=self.cfg.max_frames)
         if spec.backend is not None and spec.backend not in backend_names():
-            raise ProtocolError(BAD_REQUEST, f"field 'job.backend': unknown backend {spec.backend!r} "
-                                             f"(available: {', '.join(backend_names())})", "job.backend")
-        check_capabilities(spec, backend=self.cfg.backend, backend_settings=self.backend_settings,
-                           mask_stage=self.worker.mask_stage)
+            raise ProtocolError(
+                BAD_REQUEST,
+                f"field 'job.backend': unknown backend {spec.backend!r} (available: {', '.join(backend_names())})",
+                "job.backend",
+            )
+        check_capabilities(
+            spec, backend=self.cfg.backend, backend_settings=self.backend_settings, mask_stage=self.worker.mask_stage
+        )
         if spec.upload is not None:
             # A resent submit (its first reply was lost) finds its job: the first submit has
             # already moved the upload into the job, so the upload id alone is unknown now.
@@ -330,14 +388,19 @@ class Engine:
             resolve_job(spec, [], inputs_dir=up.folder, results_dir=self.cfg.state_dir / "jobs")
         else:
             resolve_job(spec, list(self.cfg.roots))
+
         def take_upload(jid: str) -> None:
             # Inside the journal's transaction: the worker cannot claim the job before its inputs
             # are where it will look for them.
             self.uploads.take(caller.owner, str(spec.upload), self.cfg.state_dir / "jobs" / jid / "inputs")
 
         try:
-            rec, created = self.journal.submit(caller.owner, spec, max_queued=self.cfg.max_queued,
-                                               on_create=take_upload if spec.upload is not None else None)
+            rec, created = self.journal.submit(
+                caller.owner,
+                spec,
+                max_queued=self.cfg.max_queued,
+                on_create=take_upload if spec.upload is not None else None,
+            )
         except DuplicateKeyError as exc:
             raise ProtocolError(BAD_REQUEST, f"field 'job.job_key': {exc}", "job.job_key") from None
         except QueueFullError as exc:
@@ -375,8 +438,9 @@ class Engine:
         after = get_field(msg.header, "after", int, required=False, default=0, min_value=0)
         # A longer wait than this engine allows is shortened, not refused: clients choose their
         # wait before they know the engine's setting.
-        wait = min(get_field(msg.header, "wait", float, required=False, default=0.0, min_value=0.0),
-                   self.cfg.events_wait_max_s)
+        wait = min(
+            get_field(msg.header, "wait", float, required=False, default=0.0, min_value=0.0), self.cfg.events_wait_max_s
+        )
         w = _Waiter(envelope, msg.id, rec.id, after, time.monotonic() + wait)
         if wait <= 0 or self.journal.last_seq(rec.id) > after:
             self._answer_events(w)
@@ -387,8 +451,10 @@ class Engine:
     def _answer_events(self, w: _Waiter) -> None:
         evs = self.journal.events(w.job, w.after)
         rec = self.journal.get(w.job)
-        self._send(w.envelope, reply(w.rid, "events", job=w.job, events=[e.to_wire() for e in evs],
-                                     state=rec.state if rec else None))
+        self._send(
+            w.envelope,
+            reply(w.rid, "events", job=w.job, events=[e.to_wire() for e in evs], state=rec.state if rec else None),
+        )
 
     def _answer_waiters(self, jid: str) -> None:
         waiting = self._waiters.pop(jid, None)
@@ -407,7 +473,9 @@ class Engine:
     def _on_fetch(self, envelope, msg, caller):
         rec = self._own_job(msg, caller, "fetch")
         if rec.state != DONE or not rec.result:
-            raise ProtocolError(BAD_REQUEST, f"field 'job': job {rec.id} is {rec.state}, results exist only when done", "job")
+            raise ProtocolError(
+                BAD_REQUEST, f"field 'job': job {rec.id} is {rec.state}, results exist only when done", "job"
+            )
         version_dir = Path(rec.result["version_dir"])
         if rec.spec.upload is None:
             # A by-path result folder sits on storage clients can write: if it has been replaced
@@ -420,13 +488,27 @@ class Engine:
                 # The engine writes no symlinks; one found here was planted and may lead anywhere.
                 if f.is_file() and not f.is_symlink() and not f.name.startswith("."):
                     files.append({"name": f.name, "size": f.stat().st_size})
-            return {"job": rec.id, "pattern": rec.result["pattern"], "frames": rec.result["frames"],
-                    "version_dir": str(version_dir), "by_path": rec.spec.upload is None, "files": files,
-                    "chunk_bytes": self.cfg.chunk_bytes, "credit": self.cfg.credit}, ()
+            return {
+                "job": rec.id,
+                "pattern": rec.result["pattern"],
+                "frames": rec.result["frames"],
+                "version_dir": str(version_dir),
+                "by_path": rec.spec.upload is None,
+                "files": files,
+                "chunk_bytes": self.cfg.chunk_bytes,
+                "credit": self.cfg.credit,
+            }, ()
         check_safe_name(name, "file")
         offset = get_field(msg.header, "offset", int, required=False, default=0, min_value=0)
-        length = get_field(msg.header, "length", int, required=False, default=self.cfg.chunk_bytes,
-                           min_value=1, max_value=self.cfg.chunk_bytes)
+        length = get_field(
+            msg.header,
+            "length",
+            int,
+            required=False,
+            default=self.cfg.chunk_bytes,
+            min_value=1,
+            max_value=self.cfg.chunk_bytes,
+        )
         path = version_dir / name
         try:
             # O_NOFOLLOW: a symlink swapped in after the listing is refused too.
@@ -463,8 +545,7 @@ class Engine:
             raise ProtocolError(BAD_FRAME, f"'chunk' takes exactly one blob frame, got {len(msg.blobs)}", "blobs")
         up = self.uploads.chunk(caller.owner, uid, index, offset, msg.blobs[0])
         # Each acknowledged chunk returns one credit to the sender.
-        return {"upload": uid, "file": index, "received": up.received[index], "credit": 1,
-                "complete": up.complete}, ()
+        return {"upload": uid, "file": index, "received": up.received[index], "credit": 1, "complete": up.complete}, ()
 
     def _on_shutdown(self, envelope, msg, caller):
         self._send(envelope, reply(msg.id, "shutdown", stopping=True))

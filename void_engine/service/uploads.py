@@ -43,8 +43,7 @@ class Upload:
 class UploadStore:
     """Uploads in progress, each a folder under ``spool``."""
 
-    def __init__(self, spool: Path, *, chunk_bytes: int, max_file_bytes: int, max_job_bytes: int,
-                 timeout_s: float):
+    def __init__(self, spool: Path, *, chunk_bytes: int, max_file_bytes: int, max_job_bytes: int, timeout_s: float):
         self.spool = Path(spool)
         self.chunk_bytes = chunk_bytes
         self.max_file_bytes = max_file_bytes
@@ -65,21 +64,37 @@ class UploadStore:
         if not files:
             raise ProtocolError(BAD_REQUEST, "field 'files' names no files", "files")
         if len(files) > MAX_FILES_PER_UPLOAD:
-            raise ProtocolError(TOO_LARGE, f"field 'files' names {len(files)} files; at most {MAX_FILES_PER_UPLOAD}", "files")
+            raise ProtocolError(
+                TOO_LARGE, f"field 'files' names {len(files)} files; at most {MAX_FILES_PER_UPLOAD}", "files"
+            )
         seen: set[str] = set()
         total = 0
         for i, (name, size) in enumerate(files):
             check_safe_name(name, f"files[{i}].name")
             if name in seen:
-                raise ProtocolError(BAD_REQUEST, f"field 'files[{i}].name': {name!r} is listed twice", f"files[{i}].name")
+                raise ProtocolError(
+                    BAD_REQUEST, f"field 'files[{i}].name': {name!r} is listed twice", f"files[{i}].name"
+                )
             seen.add(name)
             if size > self.max_file_bytes:
-                raise ProtocolError(TOO_LARGE, f"field 'files[{i}].size': {name} is {size} bytes; the per-file limit is {self.max_file_bytes}", f"files[{i}].size")
+                raise ProtocolError(
+                    TOO_LARGE,
+                    f"field 'files[{i}].size': {name} is {size} bytes; the per-file limit is {self.max_file_bytes}",
+                    f"files[{i}].size",
+                )
             total += size
         if total > self.max_job_bytes:
-            raise ProtocolError(TOO_LARGE, f"field 'files': {total} bytes in all; the per-job limit is {self.max_job_bytes}", "files")
-        up = Upload(uuid.uuid4().hex, owner, self.spool / uuid.uuid4().hex, [n for n, _ in files],
-                    [s for _, s in files], [0] * len(files))
+            raise ProtocolError(
+                TOO_LARGE, f"field 'files': {total} bytes in all; the per-job limit is {self.max_job_bytes}", "files"
+            )
+        up = Upload(
+            uuid.uuid4().hex,
+            owner,
+            self.spool / uuid.uuid4().hex,
+            [n for n, _ in files],
+            [s for _, s in files],
+            [0] * len(files),
+        )
         up.folder.mkdir()
         for name, size in files:
             if size == 0:
@@ -99,13 +114,25 @@ class UploadStore:
         """Append one chunk; it must continue file ``index`` exactly where it stands."""
         up = self.get(owner, upload_id)
         if not 0 <= index < len(up.names):
-            raise ProtocolError(BAD_REQUEST, f"field 'file': index {index} is not one of the {len(up.names)} announced files", "file")
+            raise ProtocolError(
+                BAD_REQUEST, f"field 'file': index {index} is not one of the {len(up.names)} announced files", "file"
+            )
         if len(data) > self.chunk_bytes:
-            raise ProtocolError(TOO_LARGE, f"frame 1 (chunk) is {len(data)} bytes; the limit is {self.chunk_bytes}", "blob")
+            raise ProtocolError(
+                TOO_LARGE, f"frame 1 (chunk) is {len(data)} bytes; the limit is {self.chunk_bytes}", "blob"
+            )
         if offset != up.received[index]:
-            raise ProtocolError(BAD_REQUEST, f"field 'offset': {up.names[index]} expects offset {up.received[index]}, got {offset}", "offset")
+            raise ProtocolError(
+                BAD_REQUEST,
+                f"field 'offset': {up.names[index]} expects offset {up.received[index]}, got {offset}",
+                "offset",
+            )
         if offset + len(data) > up.sizes[index]:
-            raise ProtocolError(TOO_LARGE, f"frame 1 (chunk) runs past the announced size of {up.names[index]} ({up.sizes[index]} bytes)", "blob")
+            raise ProtocolError(
+                TOO_LARGE,
+                f"frame 1 (chunk) runs past the announced size of {up.names[index]} ({up.sizes[index]} bytes)",
+                "blob",
+            )
         with open(up.folder / up.names[index], "ab") as f:
             f.write(data)
         up.received[index] += len(data)
@@ -117,7 +144,11 @@ class UploadStore:
         up = self.get(owner, upload_id)
         if not up.complete:
             missing = [n for n, r, s in zip(up.names, up.received, up.sizes) if r != s]
-            raise ProtocolError(BAD_REQUEST, f"field 'job.upload': upload is incomplete ({len(missing)} file(s) unfinished, e.g. {missing[0]})", "job.upload")
+            raise ProtocolError(
+                BAD_REQUEST,
+                f"field 'job.upload': upload is incomplete ({len(missing)} file(s) unfinished, e.g. {missing[0]})",
+                "job.upload",
+            )
         return up
 
     def take(self, owner: str, upload_id: str, dest: Path) -> None:

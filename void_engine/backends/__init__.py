@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-from .devices import AUTO, resolve_device
+from ..devices import AUTO, resolve_device
 
 ProgressFn = Callable[[int, int, int], None]
 CancelFn = Callable[[], bool]
@@ -35,8 +35,17 @@ class BackendError(RuntimeError):
 
 
 class Backend(Protocol):
-    def run(self, video: Any, quadmask: Any, prompt: str, *, seed: int, steps: int,
-            progress: ProgressFn | None, cancel: CancelFn | None) -> Any: ...
+    def run(
+        self,
+        video: Any,
+        quadmask: Any,
+        prompt: str,
+        *,
+        seed: int,
+        steps: int,
+        progress: ProgressFn | None,
+        cancel: CancelFn | None,
+    ) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -106,18 +115,40 @@ class VoidBackend:
         self.window_frames = settings.window_frames
         # dtype None: the pipeline's own choice, bf16 on a GPU and float32 on the CPU (float32 on a
         # GPU would double the 5B model's memory and halve its speed).
-        self.pipe = VoidPipeline.from_pretrained(base, pass1=pass1, pass2=pass2,
-                                                 device=resolve_device(settings.device), dtype=None,
-                                                 memory_mode=settings.memory_mode)
+        self.pipe = VoidPipeline.from_pretrained(
+            base,
+            pass1=pass1,
+            pass2=pass2,
+            device=resolve_device(settings.device),
+            dtype=None,
+            memory_mode=settings.memory_mode,
+        )
 
     def run(self, video, quadmask, prompt, *, seed, steps, progress, cancel):
-        return self.pipe(video, quadmask, prompt, seed=seed, num_inference_steps=steps,
-                         window_frames=self.window_frames, progress=progress, cancel=cancel)
+        return self.pipe(
+            video,
+            quadmask,
+            prompt,
+            seed=seed,
+            num_inference_steps=steps,
+            window_frames=self.window_frames,
+            progress=progress,
+            cancel=cancel,
+        )
 
     def refine(self, video, quadmask, prompt, first_pass, *, seed, steps, progress, cancel):
         """Pass 2 from pass 1's result (the worker runs the passes so it can report each)."""
-        return self.pipe.refine(video, quadmask, prompt, first_pass, seed=seed, num_inference_steps=steps,
-                                window_frames=self.window_frames, progress=progress, cancel=cancel)
+        return self.pipe.refine(
+            video,
+            quadmask,
+            prompt,
+            first_pass,
+            seed=seed,
+            num_inference_steps=steps,
+            window_frames=self.window_frames,
+            progress=progress,
+            cancel=cancel,
+        )
 
     @staticmethod
     def pass2_problem(settings: BackendSettings) -> str | None:
@@ -152,7 +183,7 @@ class PreviewBackend:
     """The classical preview fill (no weights); one step per frame."""
 
     def __init__(self, settings: BackendSettings):
-        from void_engine.preview import preview_inpaint
+        from void_engine.backends.preview import preview_inpaint
 
         self._fill = preview_inpaint
 

@@ -84,8 +84,9 @@ class SampleScene:
         # Ball: radius, colour, path. The ball rolls on the floor across the whole frame so that
         # every background pixel it hides is visible in other frames.
         self.radius = height * rng.uniform(0.085, 0.105)
-        self.ball_colour = np.array([rng.uniform(0.45, 0.65), rng.uniform(0.06, 0.14), rng.uniform(0.03, 0.08)],
-                                    np.float32)
+        self.ball_colour = np.array(
+            [rng.uniform(0.45, 0.65), rng.uniform(0.06, 0.14), rng.uniform(0.03, 0.08)], np.float32
+        )
         self.ground_y = height * rng.uniform(0.78, 0.84)  # where the ball touches the floor
         self.hop = height * rng.uniform(0.04, 0.08)  # a small bounce so the shadow separates from it
         self.x0 = width * rng.uniform(0.06, 0.12)
@@ -178,8 +179,13 @@ def make_sample_shot(
         height=height,
         seed=seed,
     )
-    wanted = {"generator": GENERATOR_VERSION, "seed": seed, "width": width, "height": height,
-              "frames": [frame_numbers[0], frame_numbers[-1]]}
+    wanted = {
+        "generator": GENERATOR_VERSION,
+        "seed": seed,
+        "width": width,
+        "height": height,
+        "frames": [frame_numbers[0], frame_numbers[-1]],
+    }
     marker = root / _MARKER
     if marker.is_file() and _cached_matches(marker, wanted, shot):
         return shot
@@ -199,8 +205,9 @@ def make_sample_shot(
                 pool.submit(_write_exr, shot.path(shot.plate, frame), drawn.plate, ("R", "G", "B", "A"), attrs),
                 pool.submit(_write_exr, shot.path(shot.clean_plate, frame), drawn.clean, ("R", "G", "B", "A"), attrs),
                 pool.submit(_write_exr, shot.path(shot.remove_matte, frame), drawn.remove[..., None], ("Y",), attrs),
-                pool.submit(_write_exr, shot.path(shot.affected_matte, frame), drawn.affected[..., None], ("Y",),
-                            attrs),
+                pool.submit(
+                    _write_exr, shot.path(shot.affected_matte, frame), drawn.affected[..., None], ("Y",), attrs
+                ),
             ]
             if len(pending) > 16:  # bound the frames held in memory
                 for job in pending[:-8]:
@@ -219,8 +226,11 @@ def _cached_matches(marker: Path, wanted: dict, shot: SampleShot) -> bool:
         return False
     if any(held.get(k) != v for k, v in wanted.items()):
         return False
-    return all(shot.path(p, f).is_file() for f in shot.frames
-               for p in (shot.plate, shot.remove_matte, shot.affected_matte, shot.clean_plate))
+    return all(
+        shot.path(p, f).is_file()
+        for f in shot.frames
+        for p in (shot.plate, shot.remove_matte, shot.affected_matte, shot.clean_plate)
+    )
 
 
 def _box(cx: float, cy: float, rx: float, ry: float, width: int, height: int) -> tuple[int, int, int, int]:
@@ -245,9 +255,12 @@ def _background(rng: np.random.Generator, width: int, height: int, horizon: floa
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
 
     wall_tint = np.array([rng.uniform(0.30, 0.42), rng.uniform(0.26, 0.34), rng.uniform(0.18, 0.26)], np.float32)
-    wall = (0.55 + 0.25 * _smooth_noise(rng, width, height, 180 * scale)
-            + 0.10 * _smooth_noise(rng, width, height, 40 * scale)
-            + 0.05 * _smooth_noise(rng, width, height, 12 * scale))  # plaster grain
+    wall = (
+        0.55
+        + 0.25 * _smooth_noise(rng, width, height, 180 * scale)
+        + 0.10 * _smooth_noise(rng, width, height, 40 * scale)
+        + 0.05 * _smooth_noise(rng, width, height, 12 * scale)
+    )  # plaster grain
     # Broad vertical panels give the fill something structured to get right.
     panel = 0.5 + 0.5 * np.cos(2 * np.pi * xx / (width / rng.uniform(5.0, 7.0)))
     wall = wall * (0.85 + 0.15 * panel)
@@ -261,8 +274,12 @@ def _background(rng: np.random.Generator, width: int, height: int, horizon: floa
     v = np.log1p(4.0 * depth) * height / (tile * 2.2)
     # A smooth checker: product of two sines through a soft clip, band-limited by construction.
     check = np.tanh(2.0 * np.sin(np.pi * u) * np.sin(np.pi * v))
-    floor = (0.60 + 0.18 * check + 0.12 * _smooth_noise(rng, width, height, 60 * scale)
-             + 0.05 * _smooth_noise(rng, width, height, 10 * scale))
+    floor = (
+        0.60
+        + 0.18 * check
+        + 0.12 * _smooth_noise(rng, width, height, 60 * scale)
+        + 0.05 * _smooth_noise(rng, width, height, 10 * scale)
+    )
     floor = floor * (0.7 + 0.3 * depth)
     floor_rgb = floor[..., None] * floor_tint
 

@@ -16,7 +16,6 @@ from zmq.auth.thread import ThreadAuthenticator
 from bridge.protocol import BAD_REQUEST, UNAUTHORISED, ProtocolError
 from bridge.sequences import frame_path
 
-
 # ---------------------------------------------------------------------------------------------
 # Path roots
 
@@ -30,8 +29,11 @@ def check_path(raw: str, roots: Sequence[Path], field: str, *, relative_to: Path
     are configured.
     """
     if not roots:
-        raise ProtocolError(UNAUTHORISED, f"field '{field}': this engine has no path roots configured, "
-                                          "so it accepts frames by value only", field)
+        raise ProtocolError(
+            UNAUTHORISED,
+            f"field '{field}': this engine has no path roots configured, so it accepts frames by value only",
+            field,
+        )
     if "\x00" in raw:
         raise ProtocolError(BAD_REQUEST, f"field '{field}' contains a NUL byte", field)
     parts = PurePath(raw).parts
@@ -48,12 +50,16 @@ def check_path(raw: str, roots: Sequence[Path], field: str, *, relative_to: Path
         root_real = Path(os.path.realpath(root))
         if real == root_real or root_real in real.parents:
             return real
-    raise ProtocolError(UNAUTHORISED, f"field '{field}': {raw!r} is outside the engine's path roots "
-                                      f"({', '.join(str(r) for r in roots)})", field)
+    raise ProtocolError(
+        UNAUTHORISED,
+        f"field '{field}': {raw!r} is outside the engine's path roots ({', '.join(str(r) for r in roots)})",
+        field,
+    )
 
 
-def check_pattern(pattern: str, frames: Sequence[int], roots: Sequence[Path], field: str, *,
-                  relative_to: Path | None = None) -> str:
+def check_pattern(
+    pattern: str, frames: Sequence[int], roots: Sequence[Path], field: str, *, relative_to: Path | None = None
+) -> str:
     """Check a sequence pattern's folder and every frame file it names; return the resolved pattern.
 
     The folder is resolved through symlinks; each frame path is checked too, so a frame file
@@ -112,8 +118,13 @@ class CurveSetup:
         self.authenticator.stop()
 
 
-def start_curve(ctx: zmq.Context, socket: zmq.Socket, secret_key_file: Path, clients_dir: Path | None,
-                admin_key_files: Sequence[Path] = ()) -> CurveSetup:
+def start_curve(
+    ctx: zmq.Context,
+    socket: zmq.Socket,
+    secret_key_file: Path,
+    clients_dir: Path | None,
+    admin_key_files: Sequence[Path] = (),
+) -> CurveSetup:
     """Make ``socket`` a CURVE server that admits only the public keys in ``clients_dir``.
 
     Keys not in the folder fail the handshake: the client never gets a message through.
@@ -122,7 +133,9 @@ def start_curve(ctx: zmq.Context, socket: zmq.Socket, secret_key_file: Path, cli
     if secret is None:
         raise ValueError(f"{secret_key_file}: not a secret key file (make one with `void-engine keys`)")
     if clients_dir is None or not Path(clients_dir).is_dir():
-        raise ValueError(f"CURVE needs [security] clients_dir, a folder of allowed client *.key files (got {clients_dir})")
+        raise ValueError(
+            f"CURVE needs [security] clients_dir, a folder of allowed client *.key files (got {clients_dir})"
+        )
     auth = ThreadAuthenticator(ctx)
     auth.start()
     auth.configure_curve(domain="*", location=str(clients_dir))

@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from bridge.protocol import (CANCELLED, DONE, FAILED, QUEUED, RUNNING, TERMINAL_STATES, Event,
-                             JobSpec, JobStatus)
+from bridge.protocol import CANCELLED, FAILED, QUEUED, RUNNING, TERMINAL_STATES, Event, JobSpec, JobStatus
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -70,9 +69,18 @@ class JobRecord:
 
     def status(self, last_seq: int) -> JobStatus:
         res = self.result or {}
-        return JobStatus(job=self.id, state=self.state, attempts=self.attempts, created=self.created,
-                         updated=self.updated, error=self.error, output=res.get("pattern"),
-                         frames=tuple(res.get("frames", ())), last_seq=last_seq, spec=self.spec.to_wire())
+        return JobStatus(
+            job=self.id,
+            state=self.state,
+            attempts=self.attempts,
+            created=self.created,
+            updated=self.updated,
+            error=self.error,
+            output=res.get("pattern"),
+            frames=tuple(res.get("frames", ())),
+            last_seq=last_seq,
+            spec=self.spec.to_wire(),
+        )
 
 
 class DuplicateKeyError(ValueError):
@@ -115,8 +123,18 @@ class Journal:
 
     def _record(self, row: tuple) -> JobRecord:
         (jid, owner, spec, state, attempts, cancel, created, updated, error, result) = row
-        return JobRecord(jid, owner, JobSpec.from_stored(json.loads(spec)), state, attempts, bool(cancel),
-                         created, updated, error, json.loads(result) if result else None)
+        return JobRecord(
+            jid,
+            owner,
+            JobSpec.from_stored(json.loads(spec)),
+            state,
+            attempts,
+            bool(cancel),
+            created,
+            updated,
+            error,
+            json.loads(result) if result else None,
+        )
 
     _COLS = "id, owner, spec, state, attempts, cancel_requested, created, updated, error, result"
 
@@ -124,14 +142,16 @@ class Journal:
         now = time.time()
         (last,) = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM events WHERE job=?", (job,)).fetchone()
         ev = Event.from_wire({**body, "job": job, "seq": last + 1, "ts": now})
-        self._db.execute("INSERT INTO events(job, seq, ts, body) VALUES (?,?,?,?)",
-                         (job, ev.seq, now, json.dumps(ev.to_wire())))
+        self._db.execute(
+            "INSERT INTO events(job, seq, ts, body) VALUES (?,?,?,?)", (job, ev.seq, now, json.dumps(ev.to_wire()))
+        )
         return ev
 
     # -- public API -------------------------------------------------------------------------
 
-    def submit(self, owner: str, spec: JobSpec, max_queued: int | None = None,
-               on_create: Callable[[str], None] | None = None) -> tuple[JobRecord, bool]:
+    def submit(
+        self, owner: str, spec: JobSpec, max_queued: int | None = None, on_create: Callable[[str], None] | None = None
+    ) -> tuple[JobRecord, bool]:
         """Store a new queued job (or return the owner's existing job with the same job_key).
 
         Returns (record, created). Raises DuplicateKeyError when the key names other inputs,
@@ -143,23 +163,29 @@ class Journal:
         h = spec_hash(spec)
         with self._tx():
             if spec.job_key is not None:
-                row = self._db.execute(f"SELECT {self._COLS}, spec_hash FROM jobs WHERE owner=? AND job_key=?",
-                                       (owner, spec.job_key)).fetchone()
+                row = self._db.execute(
+                    f"SELECT {self._COLS}, spec_hash FROM jobs WHERE owner=? AND job_key=?", (owner, spec.job_key)
+                ).fetchone()
                 if row is not None:
                     if row[-1] != h:
-                        raise DuplicateKeyError(f"job_key {spec.job_key!r} was already used for a job with other inputs ({row[0]})")
+                        raise DuplicateKeyError(
+                            f"job_key {spec.job_key!r} was already used for a job with other inputs ({row[0]})"
+                        )
                     return self._record(row[:-1]), False
             if max_queued is not None:
                 (waiting,) = self._db.execute("SELECT COUNT(*) FROM jobs WHERE state=?", (QUEUED,)).fetchone()
                 if waiting >= max_queued:
-                    raise QueueFullError(f"{waiting} jobs are already queued (the limit is {max_queued}); try again later")
+                    raise QueueFullError(
+                        f"{waiting} jobs are already queued (the limit is {max_queued}); try again later"
+                    )
             now = time.time()
             jid = uuid.uuid4().hex[:16]
             (seq,) = self._db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs").fetchone()
             self._db.execute(
                 "INSERT INTO jobs(id, seq, owner, job_key, spec_hash, spec, state, priority, created, updated)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (jid, seq, owner, spec.job_key, h, json.dumps(spec.to_wire()), QUEUED, spec.priority, now, now))
+                (jid, seq, owner, spec.job_key, h, json.dumps(spec.to_wire()), QUEUED, spec.priority, now, now),
+            )
             self._append_event(jid, {"kind": "state", "state": QUEUED})
             if on_create is not None:
                 on_create(jid)
@@ -173,8 +199,9 @@ class Journal:
         if spec.job_key is None:
             return None
         with self._lock:
-            row = self._db.execute(f"SELECT {self._COLS}, spec_hash FROM jobs WHERE owner=? AND job_key=?",
-                                   (owner, spec.job_key)).fetchone()
+            row = self._db.execute(
+                f"SELECT {self._COLS}, spec_hash FROM jobs WHERE owner=? AND job_key=?", (owner, spec.job_key)
+            ).fetchone()
         if row is None:
             return None
         if row[-1] != spec_hash(spec):
@@ -197,7 +224,11 @@ class Journal:
 
     def list_jobs(self, owner: str | None = None, limit: int = 100) -> list[JobRecord]:
         """Newest first; all owners when ``owner`` is None."""
-        q = f"SELECT {self._COLS} FROM jobs" + (" WHERE owner=?" if owner is not None else "") + " ORDER BY seq DESC LIMIT ?"
+        q = (
+            f"SELECT {self._COLS} FROM jobs"
+            + (" WHERE owner=?" if owner is not None else "")
+            + " ORDER BY seq DESC LIMIT ?"
+        )
         with self._lock:
             rows = self._db.execute(q, ((owner, limit) if owner is not None else (limit,))).fetchall()
         return [self._record(r) for r in rows]
@@ -209,8 +240,9 @@ class Journal:
 
     def events(self, job: str, after: int = 0, limit: int = 500) -> list[Event]:
         with self._lock:
-            rows = self._db.execute("SELECT body FROM events WHERE job=? AND seq>? ORDER BY seq LIMIT ?",
-                                    (job, after, limit)).fetchall()
+            rows = self._db.execute(
+                "SELECT body FROM events WHERE job=? AND seq>? ORDER BY seq LIMIT ?", (job, after, limit)
+            ).fetchall()
         return [Event.from_wire(json.loads(b)) for (b,) in rows]
 
     def add_event(self, job: str, **body: Any) -> Event:
@@ -221,22 +253,25 @@ class Journal:
     def claim_next(self) -> JobRecord | None:
         """Move the highest-priority, oldest queued job to running (one attempt used)."""
         with self._tx():
-            row = self._db.execute("SELECT id FROM jobs WHERE state=? ORDER BY priority DESC, seq ASC LIMIT 1",
-                                   (QUEUED,)).fetchone()
+            row = self._db.execute(
+                "SELECT id FROM jobs WHERE state=? ORDER BY priority DESC, seq ASC LIMIT 1", (QUEUED,)
+            ).fetchone()
             if row is None:
                 return None
-            self._db.execute("UPDATE jobs SET state=?, attempts=attempts+1, updated=? WHERE id=?",
-                             (RUNNING, time.time(), row[0]))
+            self._db.execute(
+                "UPDATE jobs SET state=?, attempts=attempts+1, updated=? WHERE id=?", (RUNNING, time.time(), row[0])
+            )
             self._append_event(row[0], {"kind": "state", "state": RUNNING})
         return self.get(row[0])
 
-    def finish(self, job: str, state: str, *, error: str | None = None,
-               result: dict[str, Any] | None = None) -> Event:
+    def finish(self, job: str, state: str, *, error: str | None = None, result: dict[str, Any] | None = None) -> Event:
         """Record a terminal state (done/failed/cancelled) and its event, atomically."""
         assert state in TERMINAL_STATES
         with self._tx():
-            self._db.execute("UPDATE jobs SET state=?, error=?, result=?, updated=? WHERE id=?",
-                             (state, error, json.dumps(result) if result is not None else None, time.time(), job))
+            self._db.execute(
+                "UPDATE jobs SET state=?, error=?, result=?, updated=? WHERE id=?",
+                (state, error, json.dumps(result) if result is not None else None, time.time(), job),
+            )
             body: dict[str, Any] = {"kind": "state", "state": state}
             if error:
                 body["message"] = error
@@ -255,8 +290,9 @@ class Journal:
                 raise KeyError(job)
             state = row[0]
             if state == QUEUED:
-                self._db.execute("UPDATE jobs SET state=?, cancel_requested=1, updated=? WHERE id=?",
-                                 (CANCELLED, time.time(), job))
+                self._db.execute(
+                    "UPDATE jobs SET state=?, cancel_requested=1, updated=? WHERE id=?", (CANCELLED, time.time(), job)
+                )
                 return CANCELLED, self._append_event(job, {"kind": "state", "state": CANCELLED})
             if state == RUNNING:
                 self._db.execute("UPDATE jobs SET cancel_requested=1 WHERE id=?", (job,))
@@ -300,8 +336,9 @@ class Journal:
         requeued: list[str] = []
         failed: list[str] = []
         with self._tx():
-            rows = self._db.execute("SELECT id, attempts, cancel_requested FROM jobs WHERE state=?",
-                                    (RUNNING,)).fetchall()
+            rows = self._db.execute(
+                "SELECT id, attempts, cancel_requested FROM jobs WHERE state=?", (RUNNING,)
+            ).fetchall()
             now = time.time()
             for jid, attempts, cancel in rows:
                 if cancel:
@@ -314,8 +351,9 @@ class Journal:
                     failed.append(jid)
                 else:
                     self._db.execute("UPDATE jobs SET state=?, updated=? WHERE id=?", (QUEUED, now, jid))
-                    self._append_event(jid, {"kind": "state", "state": QUEUED,
-                                             "message": "re-queued after engine restart"})
+                    self._append_event(
+                        jid, {"kind": "state", "state": QUEUED, "message": "re-queued after engine restart"}
+                    )
                     requeued.append(jid)
         return requeued, failed
 

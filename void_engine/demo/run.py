@@ -1,7 +1,7 @@
 """`void-engine demo` (what `make demo` runs): the product end to end on a shot with ground truth.
 
 1. Generate (or reuse) the sample shot: a ball rolling across a textured set, casting a shadow,
-   with its mattes and the clean plate as ground truth (``void_engine.samples``).
+   with its mattes and the clean plate as ground truth (``void_engine.demo.samples``).
 2. Turn the mattes into a quadmask sequence, as a host plugin does from its roto.
 3. Remove the ball and its shadow: through a local engine (``void-engine serve`` on 127.0.0.1,
    submitted by path with ``bridge.client``, like a plugin), or in this process with
@@ -52,18 +52,30 @@ class Figures:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``void-engine demo``."""
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help="work folder for the sample shot and results (default: ./demo_out)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT,
+        help="work folder for the sample shot and results (default: ./demo_out)",
+    )
     parser.add_argument("--seed", type=int, default=7, help="sample shot seed (default 7)")
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--small", action="store_true",
-                      help=f"a small, quick shot ({SMALL_SIZE[0]}x{SMALL_SIZE[1]}, {SMALL_SIZE[2]} frames)")
+    size.add_argument(
+        "--small",
+        action="store_true",
+        help=f"a small, quick shot ({SMALL_SIZE[0]}x{SMALL_SIZE[1]}, {SMALL_SIZE[2]} frames)",
+    )
     size.add_argument("--size", metavar="WxH", help="plate size, e.g. 1920x1080 (default 2048x1152)")
     parser.add_argument("--frames", type=int, default=None, help="number of frames (default 49)")
-    parser.add_argument("--backend", choices=("auto", "preview", "void"), default="auto",
-                        help="auto: void when VOID_MODEL_DIR is set, else preview")
-    parser.add_argument("--in-process", action="store_true",
-                        help="run the backend in this process instead of through a local engine")
+    parser.add_argument(
+        "--backend",
+        choices=("auto", "preview", "void"),
+        default="auto",
+        help="auto: void when VOID_MODEL_DIR is set, else preview",
+    )
+    parser.add_argument(
+        "--in-process", action="store_true", help="run the backend in this process instead of through a local engine"
+    )
     parser.add_argument("--steps", type=int, default=None, help="denoising steps (void backend)")
     parser.add_argument("--sheet-frames", type=int, default=3, help="frames on the contact sheet")
 
@@ -92,8 +104,13 @@ def _run(args: argparse.Namespace) -> int:
 
     _say(f"sample shot: {width}x{height}, {frames} frames, seed {args.seed}")
     try:
-        shot = make_sample_shot(out_dir / f"sample_{width}x{height}_{frames}f_s{args.seed}",
-                                seed=args.seed, width=width, height=height, frames=frames)
+        shot = make_sample_shot(
+            out_dir / f"sample_{width}x{height}_{frames}f_s{args.seed}",
+            seed=args.seed,
+            width=width,
+            height=height,
+            frames=frames,
+        )
     except ValueError as exc:
         raise SystemExit(f"void-engine demo: {exc}") from None
     quadmask_pattern, quadmasks = _write_quadmasks(shot)
@@ -114,11 +131,12 @@ def _run(args: argparse.Namespace) -> int:
     _say(f"  result   {result_pattern}  ({time.monotonic() - t0:.1f} s)")
 
     figures = measure(shot, quadmasks, result_pattern)
-    sheet = write_contact_sheet(out_dir / "contact_sheet.png", shot, quadmasks, result_pattern,
-                                count=args.sheet_frames)
+    sheet = write_contact_sheet(out_dir / "contact_sheet.png", shot, quadmasks, result_pattern, count=args.sheet_frames)
     _say(f"  contact sheet {sheet}")
-    _say(f"done in {time.monotonic() - started:.1f} s; figures over {figures.masked_pixels} masked "
-         f"and {figures.outside_pixels} outside pixels:")
+    _say(
+        f"done in {time.monotonic() - started:.1f} s; figures over {figures.masked_pixels} masked "
+        f"and {figures.outside_pixels} outside pixels:"
+    )
     sys.stderr.flush()
     print(f"psnr_in_mask_db: {figures.psnr_in_mask_db:.2f}")
     print(f"changed_outside_mask: {figures.changed_outside_mask}", flush=True)
@@ -171,13 +189,15 @@ def _choose_backend(requested: str) -> str:
 
 def _write_quadmasks(shot: SampleShot) -> tuple[str, list[np.ndarray]]:
     """Quadmask EXRs from the shot's mattes (cached beside them), as a plugin renders its roto."""
-    from .masks.quadmask import quadmask_from_mattes, read_matte, read_quadmask, write_quadmask
+    from ..masks.quadmask import quadmask_from_mattes, read_matte, read_quadmask, write_quadmask
 
     pattern = str(shot.root / "quadmask" / "quadmask.####.exr")
     quadmasks = []
     for frame in shot.frames:
-        q = quadmask_from_mattes(read_matte(shot.path(shot.remove_matte, frame), frame=frame),
-                                 read_matte(shot.path(shot.affected_matte, frame), frame=frame))
+        q = quadmask_from_mattes(
+            read_matte(shot.path(shot.remove_matte, frame), frame=frame),
+            read_matte(shot.path(shot.affected_matte, frame), frame=frame),
+        )
         path = shot.path(pattern, frame)
         # Rewritten whenever the mattes changed (a regenerated shot), never trusted blindly.
         if not (path.is_file() and np.array_equal(read_quadmask(path, frame=frame), q)):
@@ -187,31 +207,38 @@ def _write_quadmasks(shot: SampleShot) -> tuple[str, list[np.ndarray]]:
     return pattern, quadmasks
 
 
-def _run_in_process(shot: SampleShot, quadmasks: list[np.ndarray], backend: str,
-                    steps: int | None, seed: int) -> str:
+def _run_in_process(shot: SampleShot, quadmasks: list[np.ndarray], backend: str, steps: int | None, seed: int) -> str:
     """Plate layer + backend in this process; returns the result's ``####`` pattern."""
-    from .plates import FrameSequence, Shot, ShotSettings
+    from ..plates import FrameSequence, Shot, ShotSettings
 
     plate = FrameSequence(shot.plate, tuple(shot.frames))
     loaded = Shot.load(plate, quadmasks, ShotSettings())
     progress = _progress_printer()
     if backend == "preview":
-        from .preview import preview_inpaint
+        from ..backends.preview import preview_inpaint
 
         video = preview_inpaint(loaded.model_video, loaded.model_quadmask, progress=progress)
     else:
         video = _void_in_process(loaded.model_video, loaded.model_quadmask, steps, seed, progress)
-    written = loaded.write_result(video, shot.root / "void", "sample_void",
-                                  {"backend": backend, "seed": str(seed), "prompt": PROMPT,
-                                   "mask_source": "sample shot mattes (void_engine.samples)"})
+    written = loaded.write_result(
+        video,
+        shot.root / "void",
+        "sample_void",
+        {
+            "backend": backend,
+            "seed": str(seed),
+            "prompt": PROMPT,
+            "mask_source": "sample shot mattes (void_engine.demo.samples)",
+        },
+    )
     return str(Path(written.version_dir) / Path(written.pattern).name)
 
 
 def _void_in_process(video: np.ndarray, quadmask: np.ndarray, steps: int | None, seed: int, progress):
     import torch
 
-    from .pipeline import VoidPipeline
-    from .pipeline.model_dir import ModelDir
+    from ..pipeline import VoidPipeline
+    from ..pipeline.model_dir import ModelDir
 
     model_dir = os.environ.get("VOID_MODEL_DIR")
     if not model_dir:
@@ -219,8 +246,7 @@ def _void_in_process(video: np.ndarray, quadmask: np.ndarray, steps: int | None,
     paths = ModelDir.locate(model_dir)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
-    pipe = VoidPipeline.from_pretrained(paths.base, pass1=paths.pass1, pass2=paths.pass2,
-                                        device=device, dtype=dtype)
+    pipe = VoidPipeline.from_pretrained(paths.base, pass1=paths.pass1, pass2=paths.pass2, device=device, dtype=dtype)
     kwargs = {"num_inference_steps": steps} if steps else {}
     return pipe(video, quadmask, PROMPT, seed=seed, progress=progress, **kwargs)
 
@@ -229,12 +255,12 @@ def _engine_available() -> bool:
     """Whether this build has the engine server and the client (they are separate parts)."""
     import importlib.util
 
-    return all(importlib.util.find_spec(name) is not None
-               for name in ("bridge.client", "void_engine.commands.serve"))
+    return all(importlib.util.find_spec(name) is not None for name in ("bridge.client", "void_engine.commands.serve"))
 
 
-def _run_through_engine(shot: SampleShot, quadmask_pattern: str, backend: str, steps: int | None,
-                        seed: int, work_dir: Path) -> str:
+def _run_through_engine(
+    shot: SampleShot, quadmask_pattern: str, backend: str, steps: int | None, seed: int, work_dir: Path
+) -> str:
     """Start `void-engine serve` on a free 127.0.0.1 port, submit the shot by path with
     ``bridge.client`` as a plugin does, follow its events, and return the result's pattern.
 
@@ -252,8 +278,9 @@ def _run_through_engine(shot: SampleShot, quadmask_pattern: str, backend: str, s
         raise SystemExit(f"void-engine demo: the engine answered: {exc}; engine log: {engine.log_path}") from None
 
 
-def _submit_and_follow(engine: "LocalEngine", shot: SampleShot, quadmask_pattern: str, backend: str,
-                       steps: int | None, seed: int) -> str:
+def _submit_and_follow(
+    engine: "LocalEngine", shot: SampleShot, quadmask_pattern: str, backend: str, steps: int | None, seed: int
+) -> str:
     from bridge.client import EngineClient
     from bridge.protocol import JobSpec
 
@@ -264,9 +291,15 @@ def _submit_and_follow(engine: "LocalEngine", shot: SampleShot, quadmask_pattern
         if isinstance(available, (list, tuple)) and available and backend not in available:
             raise SystemExit(f"void-engine demo: the engine offers backends {list(available)}, not {backend!r}")
         spec = JobSpec(
-            plate=str(Path(shot.plate).resolve()), frames=tuple(shot.frames), prompt=PROMPT,
-            out=str((shot.root / "void").resolve()), quadmask=str(Path(quadmask_pattern).resolve()),
-            backend=backend, seed=seed, steps=steps, name="sample_void",
+            plate=str(Path(shot.plate).resolve()),
+            frames=tuple(shot.frames),
+            prompt=PROMPT,
+            out=str((shot.root / "void").resolve()),
+            quadmask=str(Path(quadmask_pattern).resolve()),
+            backend=backend,
+            seed=seed,
+            steps=steps,
+            name="sample_void",
         )
         job = client.submit(spec)
         _say(f"  job      {job}")
@@ -287,8 +320,10 @@ def _submit_and_follow(engine: "LocalEngine", shot: SampleShot, quadmask_pattern
         # A real model on a CPU can be silent for minutes between steps; keep listening.
         status = client.wait(job, on_event=on_event, give_up_after=None)
         if status.state != "done":
-            raise SystemExit(f"void-engine demo: job {job} ended {status.state}: {status.error or '(no message)'}"
-                             f"; engine log: {engine.log_path}")
+            raise SystemExit(
+                f"void-engine demo: job {job} ended {status.state}: {status.error or '(no message)'}"
+                f"; engine log: {engine.log_path}"
+            )
         return client.fetch(job).pattern
 
 
@@ -329,8 +364,20 @@ class LocalEngine:
         return self.proc.pid if self.proc else None
 
     def command(self) -> list[str]:
-        cmd = [sys.executable, "-m", "void_engine.cli", "serve", "--bind", "tcp://127.0.0.1:*",
-               "--backend", self.backend, "--root", str(self.work_dir), "--state-dir", str(self.state_dir)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "void_engine.cli",
+            "serve",
+            "--bind",
+            "tcp://127.0.0.1:*",
+            "--backend",
+            self.backend,
+            "--root",
+            str(self.work_dir),
+            "--state-dir",
+            str(self.state_dir),
+        ]
         if self.backend == "void":
             model = os.environ.get("VOID_MODEL_DIR")
             if not model:
@@ -351,8 +398,15 @@ class LocalEngine:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         # Its own session: a Ctrl-C in the terminal reaches only us, and we stop the engine in order.
         # And the kernel kills it should we die without running our cleanup (SIGKILL, OOM).
-        self.proc = subprocess.Popen(self.command(), stdout=subprocess.PIPE, stderr=log, text=True, env=env,
-                                     start_new_session=True, preexec_fn=_die_with_parent())
+        self.proc = subprocess.Popen(
+            self.command(),
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            env=env,
+            start_new_session=True,
+            preexec_fn=_die_with_parent(),
+        )
         log.close()
         lines: "queue.Queue[str | None]" = queue.Queue()
 
@@ -369,11 +423,14 @@ class LocalEngine:
                 try:
                     line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
                 except queue.Empty:
-                    raise SystemExit(f"void-engine demo: the engine did not start within {self.start_timeout:.0f} s; "
-                                     f"see {self.log_path}") from None
+                    raise SystemExit(
+                        f"void-engine demo: the engine did not start within {self.start_timeout:.0f} s; "
+                        f"see {self.log_path}"
+                    ) from None
                 if line is None:
-                    raise SystemExit(f"void-engine demo: the engine exited (code {self.proc.wait()}); "
-                                     f"see {self.log_path}")
+                    raise SystemExit(
+                        f"void-engine demo: the engine exited (code {self.proc.wait()}); see {self.log_path}"
+                    )
                 if "listening on" in line:
                     self.endpoint = line.strip().split()[-1]
         except BaseException:
@@ -408,8 +465,9 @@ def _read(path: Path) -> np.ndarray:
     if buf.has_error:
         raise OSError(f"cannot read {path}: {buf.geterror()}")
     spec = buf.spec()
-    roi = oiio.ROI(spec.full_x, spec.full_x + spec.full_width, spec.full_y, spec.full_y + spec.full_height,
-                   0, 1, 0, spec.nchannels)
+    roi = oiio.ROI(
+        spec.full_x, spec.full_x + spec.full_width, spec.full_y, spec.full_y + spec.full_height, 0, 1, 0, spec.nchannels
+    )
     pixels = buf.get_pixels(oiio.FLOAT, roi)
     if pixels is None or buf.has_error:
         raise OSError(f"cannot read pixels of {path}: {buf.geterror()}")
@@ -437,7 +495,7 @@ def _outside_matte(quadmask: np.ndarray) -> np.ndarray:
     """
     import cv2
 
-    from .plates import ShotSettings
+    from ..plates import ShotSettings
 
     settings = ShotSettings()
     reach = float(settings.dilate_px) + float(settings.feather_px) + 1.0
@@ -470,8 +528,11 @@ def measure(shot: SampleShot, quadmasks: list[np.ndarray], result_pattern: str) 
 
     processor = _display_processor(shot.colourspace)
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        parts = list(pool.map(lambda fq: _measure_frame(shot, fq[0], fq[1], result_pattern, processor),
-                              zip(shot.frames, quadmasks)))
+        parts = list(
+            pool.map(
+                lambda fq: _measure_frame(shot, fq[0], fq[1], result_pattern, processor), zip(shot.frames, quadmasks)
+            )
+        )
     squared = sum(p[0] for p in parts)
     masked = sum(p[1] for p in parts)
     mse = squared / max(3 * masked, 1)
@@ -483,8 +544,14 @@ def measure(shot: SampleShot, quadmasks: list[np.ndarray], result_pattern: str) 
 # contact sheet
 
 
-def write_contact_sheet(path: Path, shot: SampleShot, quadmasks: list[np.ndarray], result_pattern: str,
-                        count: int = 3, tile_width: int = 480) -> Path:
+def write_contact_sheet(
+    path: Path,
+    shot: SampleShot,
+    quadmasks: list[np.ndarray],
+    result_pattern: str,
+    count: int = 3,
+    tile_width: int = 480,
+) -> Path:
     """A PNG grid, one row per frame: plate | quadmask | result | ground truth (display-referred)."""
     import cv2
 
@@ -498,8 +565,9 @@ def write_contact_sheet(path: Path, shot: SampleShot, quadmasks: list[np.ndarray
     rows = []
     header = np.full((label_h, tile_w * 4, 3), 24, np.uint8)
     for col, name in enumerate(("plate", "quadmask", "result", "ground truth")):
-        cv2.putText(header, name, (col * tile_w + 8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (235, 235, 235), 1,
-                    cv2.LINE_AA)
+        cv2.putText(
+            header, name, (col * tile_w + 8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (235, 235, 235), 1, cv2.LINE_AA
+        )
     rows.append(header)
     for index in picks:
         frame = shot.frames[index]
@@ -508,14 +576,16 @@ def write_contact_sheet(path: Path, shot: SampleShot, quadmasks: list[np.ndarray
             if kind == "quadmask":
                 img = np.repeat((quadmasks[index].astype(np.float32) / 255.0)[..., None], 3, axis=2)
             else:
-                src = {"plate": shot.path(shot.plate, frame), "clean": shot.path(shot.clean_plate, frame),
-                       "result": Path(result_pattern.replace("####", f"{frame:04d}"))}[kind]
+                src = {
+                    "plate": shot.path(shot.plate, frame),
+                    "clean": shot.path(shot.clean_plate, frame),
+                    "result": Path(result_pattern.replace("####", f"{frame:04d}")),
+                }[kind]
                 img = _to_display(processor, _read(src))
             small = cv2.resize(img, (tile_w, tile_h), interpolation=cv2.INTER_AREA)
             tiles.append(np.clip(np.rint(small * 255.0), 0, 255).astype(np.uint8))
         row = np.concatenate(tiles, axis=1)
-        cv2.putText(row, str(frame), (8, tile_h - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1,
-                    cv2.LINE_AA)
+        cv2.putText(row, str(frame), (8, tile_h - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1, cv2.LINE_AA)
         rows.append(row)
     sheet = np.concatenate(rows, axis=0)
     path.parent.mkdir(parents=True, exist_ok=True)
