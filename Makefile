@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench clean-venv
+.PHONY: demo test lint format bench clean-venv
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,8 +22,20 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 demo: $(STAMP)
 	$(PY) -m void_engine.cli demo
 
-test: $(STAMP)
+# The habits first (seconds), then the suite: CI runs exactly this.
+test: lint
 	$(PY) -m pytest
+
+# ruff (pyflakes, pycodestyle, isort), the format check, and mypy on the engine and the bridge
+# (the host plugins are type-checked against the host stubs by their own tests).
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+format: $(STAMP)
+	$(PY) -m ruff check --fix --select I .
+	$(PY) -m ruff format .
 
 bench: $(STAMP)
 	$(PY) bench/plates_bench.py
