@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,7 +56,11 @@ class EngineConfig:
     server_secret_key: Path | None = None
     clients_dir: Path | None = None
     admin_keys: list[Path] = field(default_factory=list)
+    # The admin token in force: from admin_token_file, else the admin_token_env variable, else the
+    # TOML value (kept for compatibility; a token in a config file is readable by whoever reads it).
     admin_token: str = ""
+    admin_token_env: str = "VOID_ENGINE_ADMIN_TOKEN"
+    admin_token_file: Path | None = None
     allow_insecure: bool = False
     # [cluster] (void_engine.cluster; an empty ray_address = this process is the one engine)
     ray_address: str = ""
@@ -121,10 +127,23 @@ _SECTIONS = {
         "reasoner_timeout_s",
         "reasoner_base_url",
     ),
-    "security": ("curve", "server_secret_key", "clients_dir", "admin_keys", "admin_token", "allow_insecure"),
+    "security": (
+        "curve",
+        "server_secret_key",
+        "clients_dir",
+        "admin_keys",
+        "admin_token",
+        "admin_token_env",
+        "admin_token_file",
+        "allow_insecure",
+    ),
     "cluster": ("ray_address", "engines", "gpus_per_engine", "cpus_per_engine", "actor_retries", "ray_namespace"),
 }
-_PATHS = {"state_dir", "model", "server_secret_key", "clients_dir", "sam2_checkpoint"}
+_PATHS = {"state_dir", "model", "server_secret_key", "clients_dir", "sam2_checkpoint", "admin_token_file"}
+
+# An admin token must carry at least 32 random bytes: 43 characters as URL-safe base64, which is
+# what `void-engine keys --admin-token` writes (secrets.token_urlsafe(32)).
+MIN_ADMIN_TOKEN_CHARS = 43
 _PATH_LISTS = {"roots", "admin_keys"}
 
 
@@ -169,8 +188,40 @@ def load_config(path: Path | None = None, **overrides: Any) -> EngineConfig:
         if not hasattr(cfg, key):
             raise ConfigError(f"unknown engine setting {key!r}")
         setattr(cfg, key, _to_path_value(key, value, Path.cwd()))
+    cfg.admin_token = _admin_token(cfg)
     _check(cfg)
     return cfg
+
+
+def _admin_token(cfg: EngineConfig) -> str:
+    """The admin token in force: the token file, else the environment variable, else the TOML value.
+
+    Refuses a token file that others may read (as ssh refuses a private key), and a token too short
+    to be guessed at no cost.
+    """
+    token, source = cfg.admin_token, "[security] admin_token"
+    env_value = os.environ.get(cfg.admin_token_env, "") if cfg.admin_token_env else ""
+    if cfg.admin_token_file is not None:
+        path = cfg.admin_token_file
+        try:
+            st = path.stat()
+            text = path.read_text()
+        except OSError as exc:
+            raise ConfigError(f"[security] admin_token_file {path}: {exc.strerror or exc}") from None
+        if st.st_mode & 0o077:
+            raise ConfigError(
+                f"[security] admin_token_file {path} may be read by others (mode {stat.S_IMODE(st.st_mode):04o}); "
+                f"run: chmod 600 {path}"
+            )
+        token, source = text.strip(), f"[security] admin_token_file {path}"
+    elif env_value:
+        token, source = env_value.strip(), f"the environment variable {cfg.admin_token_env}"
+    if token and len(token) < MIN_ADMIN_TOKEN_CHARS:
+        raise ConfigError(
+            f"the admin token from {source} is {len(token)} characters; it must hold at least 32 random bytes "
+            f"({MIN_ADMIN_TOKEN_CHARS}+ characters): make one with `void-engine keys --admin-token FILE`"
+        )
+    return token
 
 
 def _to_path_value(key: str, value: Any, base: Path) -> Any:

@@ -75,7 +75,7 @@ def gateway(ray_cluster, shot, tmp_path_factory):
         engines=2,
         cpus_per_engine=1.0,
         gpus_per_engine=1.0,
-        admin_token="admin-secret-1234",
+        admin_token="admin-secret-1234-for-tests-only-0123456789abcdef",
     )
     import sys
 

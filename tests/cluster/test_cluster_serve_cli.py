@@ -15,7 +15,7 @@ from bridge.client import EngineClient  # noqa: E402
 from bridge.protocol import JobSpec  # noqa: E402
 from tests.engine.engine_harness import EngineProcess, write_config  # noqa: E402
 
-ADMIN = "admin-secret-1234"
+ADMIN = "admin-secret-1234-for-tests-only-0123456789abcdef"
 
 
 def test_serve_with_cluster_flag_runs_jobs_on_a_ray_actor_and_shuts_down(tmp_path):

@@ -34,7 +34,7 @@ def engine_config(tmp_path, sample_shot):
             },
             "worker": {"backend": "echo", "steps": 3, "max_attempts": 3},
             "limits": {},
-            "security": {"admin_token": "admin-secret-1234"},
+            "security": {"admin_token": "admin-secret-1234-for-tests-only-0123456789abcdef"},
         }
         for key, value in over.items():
             section, name = key.split("__")

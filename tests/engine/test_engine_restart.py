@@ -129,7 +129,7 @@ def test_job_cancelled_at_restart_leaves_no_staging_folder(engine_config, start_
     partial.mkdir(parents=True)
     (partial / "sample_void.1001.exr").write_bytes(b"half a frame")
     eng = start_engine(config)
-    with EngineClient(eng.endpoint, admin_token="admin-secret-1234") as admin:
+    with EngineClient(eng.endpoint, admin_token="admin-secret-1234-for-tests-only-0123456789abcdef") as admin:
         assert admin.status(jid).state == "cancelled"
     assert visible_problems(out) == []
 
@@ -149,7 +149,7 @@ def test_by_value_job_failed_at_restart_leaves_no_uploaded_inputs(engine_config,
     inputs.mkdir(parents=True)
     (inputs / "plate.1001.exr").write_bytes(b"uploaded plate")
     eng = start_engine(config)
-    with EngineClient(eng.endpoint, admin_token="admin-secret-1234") as admin:
+    with EngineClient(eng.endpoint, admin_token="admin-secret-1234-for-tests-only-0123456789abcdef") as admin:
         assert admin.status(jid).state == "failed"
     assert not inputs.exists()
 

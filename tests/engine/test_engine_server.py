@@ -20,7 +20,7 @@ from bridge.protocol import JobSpec
 
 from .engine_harness import raw_dealer, wait_until
 
-ADMIN = "admin-secret-1234"
+ADMIN = "admin-secret-1234-for-tests-only-0123456789abcdef"
 
 
 def job_for(shot, out_dir: Path | None, **over) -> JobSpec:

@@ -65,7 +65,7 @@ def engine(tmp_path, shot, work):
                     "heartbeat_s": 1.0,
                 },
                 "worker": {"backend": backend, "steps": steps, "max_attempts": 1},
-                "security": {"admin_token": "resolve-admin"},
+                "security": {"admin_token": "resolve-admin-for-tests-only-0123456789abcdef0123"},
             },
         )
         eng = EngineProcess(config, step_s=step_s).start()

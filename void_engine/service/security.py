@@ -5,6 +5,9 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import shutil
+import stat
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Sequence
@@ -129,6 +132,7 @@ def start_curve(
 
     Keys not in the folder fail the handshake: the client never gets a message through.
     """
+    check_secret_key_file(secret_key_file)
     public, secret = zmq.auth.load_certificate(str(secret_key_file))
     if secret is None:
         raise ValueError(f"{secret_key_file}: not a secret key file (make one with `void-engine keys`)")
@@ -147,14 +151,43 @@ def start_curve(
 
 
 def make_keypair(folder: Path, name: str) -> tuple[Path, Path]:
-    """Write ``<name>.key`` (public) and ``<name>.key_secret`` into ``folder``; refuse to overwrite."""
+    """Write ``<name>.key`` (public) and ``<name>.key_secret`` into ``folder``; refuse to overwrite.
+
+    The secret is never readable by others, not even for a moment: pyzmq writes both files with
+    the process umask, so they are made inside a fresh 0700 folder, the secret is set to 0600
+    there, and both are hard-linked into ``folder`` (a link never replaces an existing file).
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or name.startswith("."):
         raise ValueError(f"key name {name!r} must be letters, digits, '._-'")
-    for suffix in (".key", ".key_secret"):
-        if (folder / f"{name}{suffix}").exists():
-            raise FileExistsError(f"{folder / (name + suffix)} exists; not overwriting a key")
-    public, secret = zmq.auth.create_certificates(str(folder), name)
-    os.chmod(secret, 0o600)
-    return Path(public), Path(secret)
+    targets = (folder / f"{name}.key", folder / f"{name}.key_secret")
+    for target in targets:
+        if target.exists():
+            raise FileExistsError(f"{target} exists; not overwriting a key")
+    private = Path(tempfile.mkdtemp(prefix=".void-keys-", dir=folder))  # mode 0700
+    try:
+        public, secret = (Path(p) for p in zmq.auth.create_certificates(str(private), name))
+        os.chmod(secret, 0o600)
+        linked: list[Path] = []
+        try:
+            for made, target in zip((public, secret), targets):
+                os.link(made, target)
+                linked.append(target)
+        except FileExistsError:
+            for target in linked:
+                target.unlink()
+            raise FileExistsError(f"{targets[0].parent}: a key named {name!r} appeared meanwhile; not overwriting it")
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+    return targets
+
+
+def check_secret_key_file(path: Path) -> None:
+    """Refuse a secret key file that group or others may read, saying how to fix it (as ssh does)."""
+    try:
+        mode = stat.S_IMODE(Path(path).stat().st_mode)
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read the secret key file: {exc.strerror or exc}") from None
+    if mode & 0o077:
+        raise ValueError(f"{path}: the secret key may be read by others (mode {mode:04o}); run: chmod 600 {path}")

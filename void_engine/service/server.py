@@ -425,6 +425,9 @@ class Engine:
 
     def _on_cancel(self, envelope, msg, caller):
         rec = self._own_job(msg, caller, "cancel")
+        if rec.owner != caller.owner:
+            # An admin acting on someone else's job: the audit trail names who asked.
+            log.warning("admin %s cancels job %s of %s", caller.owner, rec.id, rec.owner)
         state, event = self.journal.request_cancel(rec.id)
         if event is not None:
             if rec.spec.upload is not None:
@@ -548,6 +551,7 @@ class Engine:
         return {"upload": uid, "file": index, "received": up.received[index], "credit": 1, "complete": up.complete}, ()
 
     def _on_shutdown(self, envelope, msg, caller):
+        log.warning("admin %s asks the engine to shut down", caller.owner)
         self._send(envelope, reply(msg.id, "shutdown", stopping=True))
         self._stop.set()
         return None
