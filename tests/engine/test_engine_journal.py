@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 
 from bridge.protocol import CANCELLED, DONE, FAILED, QUEUED, RUNNING, JobSpec
-from void_engine.service.journal import DuplicateKeyError, Journal
+from void_engine.service.journal import DuplicateKeyError, IllegalTransition, Journal
 
 
 def spec(**over) -> JobSpec:
@@ -150,3 +150,42 @@ def test_requeue_puts_one_running_job_back_with_its_reason(tmp_path):
     assert journal.events(a.id)[-1].message == "engine 0 died; retry 1 of 1"
     assert journal.requeue(b.id, "not running") == "queued"  # untouched: it was not running
     assert [e.state for e in journal.events(b.id)].count("queued") == 1
+
+
+def stored(tmp_path, job: str) -> tuple[tuple, list]:
+    """The job's row and its events as another connection reads them from the file."""
+    other = sqlite3.connect(str(tmp_path / "journal.sqlite3"))
+    try:
+        row = other.execute("SELECT * FROM jobs WHERE id=?", (job,)).fetchone()
+        events = other.execute("SELECT seq, ts, body FROM events WHERE job=? ORDER BY seq", (job,)).fetchall()
+    finally:
+        other.close()
+    return row, events
+
+
+def test_finish_of_a_queued_job_is_refused_and_changes_nothing(journal, tmp_path):
+    rec, _ = journal.submit("a", spec())
+    before = stored(tmp_path, rec.id)
+    with pytest.raises(IllegalTransition, match=f"job {rec.id} is queued .*running -> cancelled refused"):
+        journal.finish(rec.id, CANCELLED)
+    assert stored(tmp_path, rec.id) == before
+
+
+def test_a_job_is_finished_only_once(journal, tmp_path):
+    rec, _ = journal.submit("a", spec())
+    journal.claim_next()
+    journal.finish(rec.id, DONE, result={"pattern": "/s/out/v001/p.####.exr", "frames": [1, 2]})
+    before = stored(tmp_path, rec.id)
+    with pytest.raises(IllegalTransition, match=f"job {rec.id} is done .*running -> failed refused"):
+        journal.finish(rec.id, FAILED, error="too late")
+    assert stored(tmp_path, rec.id) == before and journal.get(rec.id).error is None
+
+
+def test_requeue_of_a_finished_job_is_refused_and_changes_nothing(journal, tmp_path):
+    rec, _ = journal.submit("a", spec())
+    journal.claim_next()
+    journal.finish(rec.id, FAILED, error="bad plate")
+    before = stored(tmp_path, rec.id)
+    with pytest.raises(IllegalTransition, match=f"job {rec.id} is failed .*running -> queued refused"):
+        journal.requeue(rec.id, "engine 0 died")
+    assert stored(tmp_path, rec.id) == before

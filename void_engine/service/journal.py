@@ -1,9 +1,14 @@
 """The job journal: every job and every progress event, in SQLite, stored before announced.
 
-States move ``queued -> running -> done | failed | cancelled``; a transition is committed
-before anyone is told about it, so a crash can never have reported a state the journal lacks.
-After a crash, :meth:`Journal.recover` re-queues the job that was running (or fails it once it
-has used its attempts). Submit is idempotent on ``(owner, job_key)``.
+A job's life is the table :data:`TRANSITIONS` below: born ``queued`` (:meth:`Journal.submit`), then
+``running`` (:meth:`Journal.claim_next`), then ``done | failed | cancelled`` (:meth:`Journal.finish`),
+or back to ``queued`` when its engine died (:meth:`Journal.requeue`). Every change of state goes
+through one method, ``Journal._move``, which checks the table inside the transaction, updates the
+row and appends the state event; a move the table does not hold is refused with
+:class:`IllegalTransition` and changes nothing. A transition is committed before anyone is told
+about it, so a crash can never have reported a state the journal lacks. After a crash,
+:meth:`Journal.recover` re-queues the jobs that were running (or fails those out of attempts).
+Submit is idempotent on ``(owner, job_key)``.
 
 One Journal is shared by the socket loop and the worker thread; a lock serialises access to
 its single connection (SQLite would serialise the writes anyway).
@@ -21,7 +26,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from bridge.protocol import CANCELLED, FAILED, QUEUED, RUNNING, TERMINAL_STATES, Event, JobSpec, JobStatus
+from bridge.protocol import CANCELLED, DONE, FAILED, QUEUED, RUNNING, TERMINAL_STATES, Event, JobSpec, JobStatus
+
+# The job states (their names are the wire's, from bridge.protocol) and, for each, the states it may
+# move to. Nothing else moves a job: Journal._move refuses any other step.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    # Stored, waiting for an engine, in priority order. An engine takes it (claim_next), or its
+    # owner cancels it before it ran (request_cancel).
+    QUEUED: frozenset({RUNNING, CANCELLED}),
+    # On an engine; one attempt used. It ends (finish: done, failed, or cancelled once the engine
+    # has stopped it), or goes back to wait when its engine died (requeue, recover).
+    RUNNING: frozenset({DONE, FAILED, CANCELLED, QUEUED}),
+    # Final: the result folder is written and fetchable.
+    DONE: frozenset(),
+    # Final: ``error`` says why.
+    FAILED: frozenset(),
+    # Final: stopped on its owner's (or an admin's) request.
+    CANCELLED: frozenset(),
+}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -91,6 +113,17 @@ class QueueFullError(RuntimeError):
     """The queue already holds the most jobs the engine accepts."""
 
 
+class IllegalTransition(RuntimeError):
+    """A state change the journal refused: the job is not in the state the move starts from, or
+    :data:`TRANSITIONS` has no such move. Nothing was changed."""
+
+    def __init__(self, job: str, state: str, move: tuple[str, str]):
+        self.job, self.state, self.move = job, state, move
+        frm, to = move
+        why = "a final state" if state in TERMINAL_STATES else f"not {frm}" if state != frm else "no such transition"
+        super().__init__(f"job {job} is {state} ({why}): {frm} -> {to} refused")
+
+
 def spec_hash(spec: JobSpec) -> str:
     """Hash of what the job computes (not of its bookkeeping fields)."""
     wire = spec.to_wire()
@@ -146,6 +179,27 @@ class Journal:
             "INSERT INTO events(job, seq, ts, body) VALUES (?,?,?,?)", (job, ev.seq, now, json.dumps(ev.to_wire()))
         )
         return ev
+
+    def _move(
+        self, job: str, frm: str, to: str, *, columns: dict[str, Any] | None = None, event: dict[str, Any] | None = None
+    ) -> Event:
+        """The one way a job changes state. Call inside a transaction (``self._tx()``).
+
+        Checks that the job is in ``frm`` and that :data:`TRANSITIONS` allows ``frm -> to``, then
+        sets ``state`` (plus ``columns``, names fixed by the callers here) and appends the state
+        event (plus ``event``'s fields). Raises KeyError for an unknown job and IllegalTransition,
+        before any write, for a move the table does not hold.
+        """
+        row = self._db.execute("SELECT state FROM jobs WHERE id=?", (job,)).fetchone()
+        if row is None:
+            raise KeyError(job)
+        if row[0] != frm or to not in TRANSITIONS[frm]:
+            raise IllegalTransition(job, row[0], (frm, to))
+        values = {"state": to, "updated": time.time(), **(columns or {})}
+        self._db.execute(
+            f"UPDATE jobs SET {', '.join(f'{name}=?' for name in values)} WHERE id=?", (*values.values(), job)
+        )
+        return self._append_event(job, {"kind": "state", "state": to, **(event or {})})
 
     # -- public API -------------------------------------------------------------------------
 
@@ -254,30 +308,33 @@ class Journal:
         """Move the highest-priority, oldest queued job to running (one attempt used)."""
         with self._tx():
             row = self._db.execute(
-                "SELECT id FROM jobs WHERE state=? ORDER BY priority DESC, seq ASC LIMIT 1", (QUEUED,)
+                "SELECT id, attempts FROM jobs WHERE state=? ORDER BY priority DESC, seq ASC LIMIT 1", (QUEUED,)
             ).fetchone()
             if row is None:
                 return None
-            self._db.execute(
-                "UPDATE jobs SET state=?, attempts=attempts+1, updated=? WHERE id=?", (RUNNING, time.time(), row[0])
-            )
-            self._append_event(row[0], {"kind": "state", "state": RUNNING})
-        return self.get(row[0])
+            jid, attempts = row
+            self._move(jid, QUEUED, RUNNING, columns={"attempts": attempts + 1})
+        return self.get(jid)
 
     def finish(self, job: str, state: str, *, error: str | None = None, result: dict[str, Any] | None = None) -> Event:
-        """Record a terminal state (done/failed/cancelled) and its event, atomically."""
-        assert state in TERMINAL_STATES
+        """``running -> done | failed | cancelled``: the row and its event, atomically.
+
+        Raises IllegalTransition (and stores nothing) when the job is not running: a job is
+        finished once, by the engine that ran it.
+        """
         with self._tx():
-            self._db.execute(
-                "UPDATE jobs SET state=?, error=?, result=?, updated=? WHERE id=?",
-                (state, error, json.dumps(result) if result is not None else None, time.time(), job),
-            )
-            body: dict[str, Any] = {"kind": "state", "state": state}
-            if error:
-                body["message"] = error
-            if result and result.get("pattern"):
-                body["output"] = result["pattern"]
-            return self._append_event(job, body)
+            return self._finish(job, state, error=error, result=result)
+
+    def _finish(self, job: str, state: str, *, error: str | None, result: dict[str, Any] | None) -> Event:
+        if state not in TERMINAL_STATES:
+            raise ValueError(f"finish takes a final state ({', '.join(sorted(TERMINAL_STATES))}), not {state!r}")
+        event: dict[str, Any] = {}
+        if error:
+            event["message"] = error
+        if result and result.get("pattern"):
+            event["output"] = result["pattern"]
+        columns = {"error": error, "result": json.dumps(result) if result is not None else None}
+        return self._move(job, RUNNING, state, columns=columns, event=event)
 
     def request_cancel(self, job: str) -> tuple[str, Event | None]:
         """Cancel a queued job now, or flag a running one for the worker.
@@ -290,11 +347,8 @@ class Journal:
                 raise KeyError(job)
             state = row[0]
             if state == QUEUED:
-                self._db.execute(
-                    "UPDATE jobs SET state=?, cancel_requested=1, updated=? WHERE id=?", (CANCELLED, time.time(), job)
-                )
-                return CANCELLED, self._append_event(job, {"kind": "state", "state": CANCELLED})
-            if state == RUNNING:
+                return CANCELLED, self._move(job, QUEUED, CANCELLED, columns={"cancel_requested": 1})
+            if state == RUNNING:  # not a move yet: the engine running it stops it and finishes it
                 self._db.execute("UPDATE jobs SET cancel_requested=1 WHERE id=?", (job,))
             return state, None
 
@@ -306,21 +360,26 @@ class Journal:
     def requeue(self, job: str, message: str) -> str:
         """``running -> queued`` for one job (its engine died), state and event in one transaction.
 
-        Returns the job's state afterwards: ``queued``, ``cancelled`` if a cancel was asked, or the
-        state it already had when it was not running. :meth:`recover` does the same for every
+        Returns the job's state afterwards: ``queued`` (the event carries ``message``), or
+        ``cancelled`` if a cancel was asked while it ran. A job already queued is left as it is.
+        Raises IllegalTransition for a job in a final state. :meth:`recover` does this for every
         running job at start-up; a gateway needs it for one job while the others keep running.
         """
         with self._tx():
-            row = self._db.execute("SELECT state, cancel_requested FROM jobs WHERE id=?", (job,)).fetchone()
-            if row is None or row[0] != RUNNING:
-                return row[0] if row else ""
-            state = CANCELLED if row[1] else QUEUED
-            self._db.execute("UPDATE jobs SET state=?, updated=? WHERE id=?", (state, time.time(), job))
-            body: dict[str, Any] = {"kind": "state", "state": state}
-            if state == QUEUED:
-                body["message"] = message
-            self._append_event(job, body)
-        return state
+            return self._requeue(job, message)
+
+    def _requeue(self, job: str, message: str) -> str:
+        row = self._db.execute("SELECT state, cancel_requested FROM jobs WHERE id=?", (job,)).fetchone()
+        if row is None:
+            raise KeyError(job)
+        state, cancel = row
+        if state == QUEUED:
+            return QUEUED
+        if cancel:
+            self._move(job, RUNNING, CANCELLED)
+            return CANCELLED
+        self._move(job, RUNNING, QUEUED, event={"message": message})
+        return QUEUED
 
     def running_ids(self) -> list[str]:
         """Ids of the jobs in state ``running`` (at start-up: those a crash interrupted)."""
@@ -339,21 +398,12 @@ class Journal:
             rows = self._db.execute(
                 "SELECT id, attempts, cancel_requested FROM jobs WHERE state=?", (RUNNING,)
             ).fetchall()
-            now = time.time()
             for jid, attempts, cancel in rows:
-                if cancel:
-                    self._db.execute("UPDATE jobs SET state=?, updated=? WHERE id=?", (CANCELLED, now, jid))
-                    self._append_event(jid, {"kind": "state", "state": CANCELLED})
-                elif attempts >= max_attempts:
+                if attempts >= max_attempts and not cancel:
                     msg = f"engine stopped while this job ran, {attempts} time(s); giving up"
-                    self._db.execute("UPDATE jobs SET state=?, error=?, updated=? WHERE id=?", (FAILED, msg, now, jid))
-                    self._append_event(jid, {"kind": "state", "state": FAILED, "message": msg})
+                    self._finish(jid, FAILED, error=msg, result=None)
                     failed.append(jid)
-                else:
-                    self._db.execute("UPDATE jobs SET state=?, updated=? WHERE id=?", (QUEUED, now, jid))
-                    self._append_event(
-                        jid, {"kind": "state", "state": QUEUED, "message": "re-queued after engine restart"}
-                    )
+                elif self._requeue(jid, "re-queued after engine restart") == QUEUED:
                     requeued.append(jid)
         return requeued, failed
 
