@@ -56,13 +56,11 @@ def resolve_job(
     plate = seq("job.plate", spec.plate, spec.frames)
     masks = spec.mask_spec()
     prefix = "job.masks." if spec.masks is not None else "job."
-    masks = replace(
-        masks,
-        **{
-            role: seq(prefix + role, pattern, frames)
-            for role, (pattern, frames) in masks.sequences(spec.frames).items()
-        },
-    )
+    # Typed Any: the roles are JobMasks field names known only at run time (quadmask, remove, ...).
+    resolved: dict[str, Any] = {
+        role: seq(prefix + role, pattern, frames) for role, (pattern, frames) in masks.sequences(spec.frames).items()
+    }
+    masks = replace(masks, **resolved)
     if by_value:
         assert results_dir is not None
         out_root = results_dir

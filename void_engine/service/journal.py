@@ -243,7 +243,9 @@ class Journal:
             self._append_event(jid, {"kind": "state", "state": QUEUED})
             if on_create is not None:
                 on_create(jid)
-        return self.get(jid), True  # type: ignore[return-value]
+        rec = self.get(jid)
+        assert rec is not None  # committed just above; jobs are never deleted
+        return rec, True
 
     def find_by_key(self, owner: str, spec: JobSpec) -> JobRecord | None:
         """The owner's existing job with ``spec.job_key`` (None without a key or a match).
