@@ -442,3 +442,17 @@ def test_events_on_poll_runs_before_every_request_so_a_host_can_cancel(
         events = list(client.events(job, wait=0.2, on_poll=on_poll))
     assert events[-1].state == "cancelled"
     assert len(polls) >= 3
+
+
+def test_hello_says_ready_once_the_default_backend_has_loaded(engine_config, start_engine):
+    eng = start_engine(engine_config())
+    with EngineClient(eng.endpoint) as client:
+        assert wait_until(lambda: client.hello()["backend_state"] == "ready")
+        assert client.hello()["backend_error"] is None
+
+
+def test_hello_says_why_the_default_backend_failed_to_load(engine_config, start_engine):
+    eng = start_engine(engine_config(worker__backend="void"))  # no model folder configured
+    with EngineClient(eng.endpoint) as client:
+        assert wait_until(lambda: client.hello()["backend_state"] == "error")
+        assert "needs a model folder" in client.hello()["backend_error"]

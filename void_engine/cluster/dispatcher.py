@@ -1,11 +1,11 @@
 """The gateway's side of the cluster: hand queued jobs to free engine actors, relay what they say.
 
-:class:`ClusterDispatcher` takes the single engine's WorkerThread's place (same attributes the
-socket loop reads: ``wake``, ``backend_errors``, ``_backends``, ``stop``). It owns no queue of its
-own: the journal is the queue. A job is claimed (``queued -> running``, stored) only when an
-engine is free, so a job waiting for an engine shows ``queued`` and keeps its priority order.
+:class:`ClusterDispatcher` is the gateway's :class:`~void_engine.service.job_runner.JobRunner`, in
+the place of the single engine's WorkerThread. It owns no queue of its own: the journal is the
+queue. A job is claimed (``queued -> running``, stored) only when an engine is free, so a job
+waiting for an engine shows ``queued`` and keeps its priority order.
 
-Each engine slot has one long-lived runner thread that streams its current job's events from the
+Each engine slot has one long-lived thread that streams its current job's events from the
 actor into the journal (stored, then announced). Failures split three ways:
 - the job failed or was cancelled on the engine: an :class:`ActorOutcome`, recorded as it says;
 - the engine died (``RayActorError``): Ray restarts it; the gateway re-queues the job once
@@ -27,6 +27,10 @@ from typing import Any, Callable, Iterator
 
 from bridge.protocol import CANCELLED, DONE, FAILED, TERMINAL_STATES
 
+from ..config import EngineConfig
+from ..service.job_runner import BackendState, Notify, backend_state
+from ..service.journal import IllegalTransition, JobRecord, Journal
+from ..service.mask_stage import MaskStage
 from ..service.runner import discard_staging, staging_dir
 from .messages import ActorEvent, ActorFile, ActorJob, ActorOutcome, ActorSettings, EngineInfo, InputFile, safe_relative
 from .pool import EnginePool, import_ray, streams_from_actors
@@ -60,32 +64,33 @@ class ClusterDispatcher(threading.Thread):
 
     def __init__(
         self,
-        journal: Any,
-        cfg: Any,
-        notify: Callable[[str], None],
+        journal: Journal,
+        cfg: EngineConfig,
+        notify: Notify,
         *,
         pool_factory: Callable[[], EnginePool] | None = None,
         streaming: bool | None = None,
     ):
         super().__init__(name="void-cluster-dispatcher", daemon=True)
-        self.journal = journal
-        self.cfg = cfg
-        self.notify = notify
-        self.settings = ActorSettings.from_config(cfg)
+        self.journal = journal  # the queue: claimed from when an engine is free; every event stored in it
+        self.cfg = cfg  # the gateway's settings ([cluster] for the pool, roots, state_dir)
+        self.notify = notify  # notify(job_id) after each stored event: the loop tells the clients
+        self.settings = ActorSettings.from_config(cfg)  # what every engine actor is built with
         self._pool_factory = pool_factory or self._default_pool
         # Streaming generator (progress pushed by the actor) unless on Ray Client: then polling.
         self.streaming = streams_from_actors(cfg.ray_address) if streaming is None else streaming
-        self.wake = threading.Event()
-        self.stopping = threading.Event()
+        self.wake = threading.Event()  # set by the loop after a submit, and by a slot that came free
+        self.stopping = threading.Event()  # the gateway is shutting down
         self.ready = threading.Event()  # set once the engine actors exist
-        self.pool: EnginePool | None = None
-        self.slots: list[EngineSlot] = []
-        # Read by the socket loop's `hello` (the same names as WorkerThread's).
-        self._backends: frozenset[str] = frozenset()
-        self.backend_errors: dict[str, str] = {}
-        self._deaths: dict[str, int] = {}
-        self._unavailable: dict[str, int] = {}
-        self.mask_stage: Any = None  # set by the gateway: the submit-time capability checks use it
+        self.pool: EnginePool | None = None  # the engine actors, once Ray has started them
+        self.slots: list[EngineSlot] = []  # one per engine actor, with the job it runs
+        self._backends: frozenset[str] = frozenset()  # backends loaded on at least one engine
+        self.backend_errors: dict[str, str] = {}  # why a backend is on no engine (or why Ray is not there)
+        self._deaths: dict[str, int] = {}  # job id -> engines that died running it
+        self._unavailable: dict[str, int] = {}  # job id -> engines found gone before it began
+        # With the mask settings the actors get: the gateway's submit-time checks ask this stage
+        # (it loads no SAM2 here), so a job the engines cannot run is refused at once.
+        self.mask_stage = MaskStage(cfg.mask_settings())
 
     def _default_pool(self) -> EnginePool:
         cfg = self.cfg
@@ -98,7 +103,10 @@ class ClusterDispatcher(threading.Thread):
             cpus_per_engine=cfg.cpus_per_engine,
         )
 
-    # -- the WorkerThread interface ------------------------------------------------------------
+    # -- the JobRunner interface ------------------------------------------------------------------
+
+    def backend_state(self, name: str) -> tuple[BackendState, str | None]:
+        return backend_state(name, self._backends, self.backend_errors)
 
     def stop(self) -> None:
         self.stopping.set()
@@ -212,7 +220,7 @@ class ClusterDispatcher(threading.Thread):
                 slot.job = None
                 self.wake.set()
 
-    def _run_on(self, slot: EngineSlot, rec: Any) -> None:
+    def _run_on(self, slot: EngineSlot, rec: JobRecord) -> None:
         import_ray()
         from ray.exceptions import RayActorError
 
@@ -245,7 +253,12 @@ class ClusterDispatcher(threading.Thread):
         except Exception as exc:
             if not self.stopping.is_set():
                 log.exception("job %s failed in the gateway", jid)
-                self.journal.finish(jid, FAILED, error=f"{type(exc).__name__}: {exc}")
+                try:
+                    self.journal.finish(jid, FAILED, error=f"{type(exc).__name__}: {exc}")
+                except IllegalTransition:
+                    # The failure came after the job's outcome was stored (telling the loop, say):
+                    # the job keeps the state it ended in.
+                    return
                 self.notify(jid)
         finally:
             if staging is not None:
@@ -283,7 +296,7 @@ class ClusterDispatcher(threading.Thread):
         files = sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
         return tuple(InputFile(p.name, ray.put(p.read_bytes())) for p in files)
 
-    def _record_outcome(self, rec: Any, outcome: ActorOutcome, staging: Path | None) -> None:
+    def _record_outcome(self, rec: JobRecord, outcome: ActorOutcome, staging: Path | None) -> None:
         jid = rec.id
         if self.stopping.is_set() and outcome.state != DONE and not self.journal.cancel_requested(jid):
             # Stopped by the gateway's own shutdown: recovery re-queues it. A job that finished
@@ -306,7 +319,7 @@ class ClusterDispatcher(threading.Thread):
             self.journal.finish(jid, FAILED, error=outcome.error or "the engine failed without a message")
         self.notify(jid)
 
-    def _engine_died(self, slot: EngineSlot, rec: Any, exc: BaseException, *, started: bool) -> None:
+    def _engine_died(self, slot: EngineSlot, rec: JobRecord, exc: BaseException, *, started: bool) -> None:
         jid = rec.id
         slot.info, slot.info_asked = None, 0.0  # no work for it until the restarted engine answers
         if self.stopping.is_set():
@@ -339,7 +352,7 @@ class ClusterDispatcher(threading.Thread):
         self.notify(jid)
         self.wake.set()
 
-    def _discard_partial(self, rec: Any) -> None:
+    def _discard_partial(self, rec: JobRecord) -> None:
         """A by-path job's half-written staging folder on the shared storage (the engine cannot)."""
         if rec.spec.upload is not None or not rec.spec.out:
             return

@@ -58,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
             device=args.device,
             ray_address=args.cluster,
         )
+        engine: Engine
         if cfg.ray_address:
             from void_engine.cluster.gateway import ClusterGateway
 

@@ -56,6 +56,7 @@ from .. import __version__
 from ..backends import BackendSettings, backend_names, make_backend
 from ..config import EngineConfig
 from .admission import check_capabilities, engine_capabilities, resolve_job
+from .job_runner import JobRunner, Notify, RunnerFactory
 from .journal import DuplicateKeyError, Journal, QueueFullError
 from .runner import discard_staging
 from .security import CurveSetup, check_path, is_loopback, start_curve
@@ -85,9 +86,19 @@ class _Caller:
 
 
 class Engine:
-    """One engine: journal + worker + ROUTER loop. ``serve_forever`` runs the loop in this thread."""
+    """One engine: journal + job runner + ROUTER loop. ``serve_forever`` runs the loop in this thread.
 
-    def __init__(self, cfg: EngineConfig, *, make_backend_fn: Callable[[str], Any] | None = None):
+    ``make_runner(journal, notify)`` builds what runs the queued jobs (a :class:`JobRunner`); by
+    default one local :class:`WorkerThread`, whose backends ``make_backend_fn(name)`` makes.
+    """
+
+    def __init__(
+        self,
+        cfg: EngineConfig,
+        *,
+        make_backend_fn: Callable[[str], Any] | None = None,
+        make_runner: RunnerFactory | None = None,
+    ):
         self.cfg = cfg
         for mod in cfg.plugins:
             importlib.import_module(mod)
@@ -137,18 +148,23 @@ class Engine:
         settings = BackendSettings(
             model=cfg.model, device=cfg.device, memory_mode=cfg.memory_mode, window_frames=cfg.window_frames
         )
-        self.worker = WorkerThread(
-            self.journal,
-            make_backend_fn or (lambda name: make_backend(name, settings)),
-            default_backend=cfg.backend,
-            default_steps=cfg.steps,
-            roots=list(cfg.roots),
-            state_dir=cfg.state_dir,
-            notify=self._notify,
-            settings=cfg.shot_settings(),
-            masks=cfg.mask_settings(),
-        )
         self.backend_settings = settings
+
+        def local_worker(journal: Journal, notify: Notify) -> JobRunner:
+            return WorkerThread(
+                journal,
+                make_backend_fn or (lambda name: make_backend(name, settings)),
+                default_backend=cfg.backend,
+                default_steps=cfg.steps,
+                roots=list(cfg.roots),
+                state_dir=cfg.state_dir,
+                notify=notify,
+                settings=cfg.shot_settings(),
+                masks=cfg.mask_settings(),
+            )
+
+        # Built now (cheap: no backend is loaded until it starts), started by serve_forever.
+        self.worker: JobRunner = (make_runner or local_worker)(self.journal, self._notify)
 
     # -- worker -> loop --------------------------------------------------------------------
 
@@ -328,20 +344,14 @@ class Engine:
     def _on_hello(self, envelope, msg, caller):
         cfg = self.cfg
         default = cfg.backend
-        state = (
-            "error"
-            if default in self.worker.backend_errors
-            else "ready"
-            if default in self.worker._backends
-            else "loading"
-        )
+        state, error = self.worker.backend_state(default)
         return {
             "protocol": PROTOCOL_VERSION,
             "engine": __version__,
             "backends": backend_names(),
             "backend": default,
             "backend_state": state,
-            "backend_error": self.worker.backend_errors.get(default),
+            "backend_error": error,
             "model": str(cfg.model) if cfg.model else None,
             "memory_mode": cfg.memory_mode,
             "limits": {
@@ -522,10 +532,10 @@ class Engine:
             if fd >= 0:
                 os.close(fd)
             raise ProtocolError(NOT_FOUND, f"field 'file': job {rec.id} has no result file {name!r}", "file")
-        with os.fdopen(fd, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            f.seek(offset)
-            data = f.read(length)
+        with os.fdopen(fd, "rb") as stream:
+            size = os.fstat(stream.fileno()).st_size
+            stream.seek(offset)
+            data = stream.read(length)
         return {"job": rec.id, "file": name, "offset": offset, "size": size}, (data,)
 
     def _on_upload(self, envelope, msg, caller):

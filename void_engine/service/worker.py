@@ -1,8 +1,8 @@
 """The engine's single GPU worker: it takes queued jobs from the journal one at a time.
 
-It never touches the socket: after every stored event it calls ``notify(job_id)`` and the socket
-loop passes the news on. A job that ends — done, failed or cancelled — is recorded in the journal
-before anyone is told.
+It is the single engine's :class:`~.job_runner.JobRunner`. It never touches the socket: after
+every stored event it calls ``notify(job_id)`` and the socket loop passes the news on. A job that
+ends — done, failed or cancelled — is recorded in the journal before anyone is told.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from bridge.protocol import CANCELLED, DONE, FAILED, TERMINAL_STATES, ProtocolEr
 from ..backends import Backend, is_cancellation
 from ..config import MaskSettings
 from .admission import resolve_job
+from .job_runner import BackendState, Notify, backend_state
+from .journal import JobRecord, Journal
 from .mask_stage import MaskStage
 from .runner import discard_staging, run_job
 
@@ -29,44 +31,48 @@ class WorkerThread(threading.Thread):
     """The one GPU worker: takes queued jobs from the journal, one at a time, in priority order.
 
     ``notify(job_id)`` is called after every stored event so the socket loop can pass it on;
-    the worker never touches the socket itself.
+    the worker never touches the socket itself. Only this thread moves the job it claimed out of
+    ``running``, so its ``finish`` is never refused by the journal.
     """
 
     def __init__(
         self,
-        journal: Any,
+        journal: Journal,
         make_backend: Callable[[str], Backend],
         *,
         default_backend: str,
         default_steps: int,
         roots: list[Path],
         state_dir: Path,
-        notify: Callable[[str], None],
-        settings: Any = None,
+        notify: Notify,
+        settings: dict[str, Any] | None = None,
         masks: MaskSettings | None = None,
     ):
         super().__init__(name="void-worker", daemon=True)
-        self.journal = journal
-        self.make_backend = make_backend
-        self.default_backend = default_backend
-        self.default_steps = default_steps
-        self.roots = roots
-        self.state_dir = state_dir
-        self.notify = notify
-        self.settings = settings
+        self.journal = journal  # the queue: jobs are claimed from it, every event is stored in it
+        self.make_backend = make_backend  # backend name -> a loaded backend (the model loads here)
+        self.default_backend = default_backend  # for jobs that name none; loaded as the thread starts
+        self.default_steps = default_steps  # for jobs that give no step count
+        self.roots = roots  # the folders by-path jobs may read and write
+        self.state_dir = state_dir  # by-value jobs live in state_dir/jobs/<id>/ (inputs/, out/)
+        self.notify = notify  # notify(job_id) after each stored event: the loop tells the clients
+        self.settings = settings  # plates.ShotSettings keywords (config.shot_settings)
         # One per engine: SAM2 loads on the first job that propagates and stays resident.
         self.mask_stage = MaskStage(masks)
-        self.wake = threading.Event()
-        self.stopping = threading.Event()
-        self.current: str | None = None
-        self._backends: dict[str, Backend] = {}
-        self.backend_errors: dict[str, str] = {}
+        self.wake = threading.Event()  # set by the loop after a submit: look at the queue now
+        self.stopping = threading.Event()  # the engine is shutting down: take nothing, stop the job
+        self.current: str | None = None  # the job being run, if any
+        self._backends: dict[str, Backend] = {}  # loaded backends by name, resident for the engine's life
+        self.backend_errors: dict[str, str] = {}  # why a backend failed to load, by name
 
     def backend(self, name: str) -> Backend:
         """The resident backend ``name``, made on first use (the model loads once)."""
         if name not in self._backends:
             self._backends[name] = self.make_backend(name)
         return self._backends[name]
+
+    def backend_state(self, name: str) -> tuple[BackendState, str | None]:
+        return backend_state(name, self._backends, self.backend_errors)
 
     def preload(self, name: str) -> None:
         try:
@@ -94,16 +100,17 @@ class WorkerThread(threading.Thread):
             finally:
                 self.current = None
 
-    def _run_one(self, rec: Any) -> None:
+    def _run_one(self, rec: JobRecord) -> None:
         jid, spec = rec.id, rec.spec
         job_dir = self.state_dir / "jobs" / jid
         by_value = spec.upload is not None
         self._attempt(rec, job_dir, by_value)
-        if by_value and self.journal.get(jid).state in TERMINAL_STATES:
+        now = self.journal.get(jid)
+        if by_value and now is not None and now.state in TERMINAL_STATES:
             # Uploaded inputs are only needed to (re)run the job; results stay fetchable.
             shutil.rmtree(job_dir / "inputs", ignore_errors=True)
 
-    def _attempt(self, rec: Any, job_dir: Path, by_value: bool) -> None:
+    def _attempt(self, rec: JobRecord, job_dir: Path, by_value: bool) -> None:
         jid, spec = rec.id, rec.spec
 
         def report(kind: str, **fields: Any) -> None:
