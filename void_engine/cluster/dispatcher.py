@@ -48,15 +48,16 @@ _UNAVAILABLE_RETRIES = 3
 class EngineSlot:
     """One engine actor as the gateway sees it."""
 
-    index: int
-    actor: Any
-    inbox: "queue.SimpleQueue[Any]" = field(default_factory=queue.SimpleQueue)
-    job: str | None = None
-    cancel_sent: bool = False
-    info: EngineInfo | None = None
-    info_ref: Any = None
+    index: int  # its place in the pool (engine 0, 1, ... in logs and messages)
+    actor: Any  # the Ray actor handle (an EngineActor)
+    # The claimed jobs its thread runs, one at a time; None tells the thread to end.
+    inbox: "queue.SimpleQueue[JobRecord | None]" = field(default_factory=queue.SimpleQueue)
+    job: str | None = None  # the job it runs; None when free
+    cancel_sent: bool = False  # the job's cancel has been passed to the actor
+    info: EngineInfo | None = None  # its last `info` answer; None until it (re)started: no work for it
+    info_ref: Any = None  # the `info` request in flight, if any
     info_asked: float = 0.0  # monotonic time of the last info request
-    thread: threading.Thread | None = None
+    thread: threading.Thread | None = None  # the thread that streams its job's events into the journal
 
 
 class ClusterDispatcher(threading.Thread):
