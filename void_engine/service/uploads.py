@@ -18,6 +18,8 @@ from pathlib import Path
 from bridge.protocol import BAD_REQUEST, BUSY, NOT_FOUND, TOO_LARGE, UNAUTHORISED, ProtocolError, check_safe_name
 
 MAX_OPEN_UPLOADS = 64
+# One client may not hold every upload slot: the rest of the studio keeps being able to send.
+MAX_OPEN_UPLOADS_PER_OWNER = 4
 MAX_FILES_PER_UPLOAD = 40_000
 
 
@@ -61,6 +63,13 @@ class UploadStore:
         """Check the announced files against the caps and open an upload (no bytes allocated)."""
         if len(self._uploads) >= MAX_OPEN_UPLOADS:
             raise ProtocolError(BUSY, f"{MAX_OPEN_UPLOADS} uploads are already open; try again shortly", "files")
+        if sum(1 for u in self._uploads.values() if u.owner == owner) >= MAX_OPEN_UPLOADS_PER_OWNER:
+            raise ProtocolError(
+                BUSY,
+                f"this client already has {MAX_OPEN_UPLOADS_PER_OWNER} uploads open; finish one, or wait for an "
+                f"unfinished one to expire ([server] upload_timeout_s = {self.timeout_s:g} s)",
+                "files",
+            )
         if not files:
             raise ProtocolError(BAD_REQUEST, "field 'files' names no files", "files")
         if len(files) > MAX_FILES_PER_UPLOAD:
