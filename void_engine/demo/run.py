@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..levels import KEEP
 from .samples import SampleShot, make_sample_shot
 
 DEFAULT_OUT = Path("demo_out")
@@ -499,7 +500,7 @@ def _outside_matte(quadmask: np.ndarray) -> np.ndarray:
 
     settings = ShotSettings()
     reach = float(settings.dilate_px) + float(settings.feather_px) + 1.0
-    region = quadmask != 255
+    region = quadmask != KEEP
     if not region.any():
         return np.ones(quadmask.shape, bool)
     distance = cv2.distanceTransform((~region).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
@@ -512,7 +513,7 @@ def _measure_frame(shot: SampleShot, frame: int, q: np.ndarray, result_pattern: 
     result = _read(Path(result_pattern.replace("####", f"{frame:04d}")))
     if result.shape != plate.shape:
         raise ValueError(f"result frame {frame} is {result.shape}, the plate is {plate.shape}")
-    inside = q != 255
+    inside = q != KEEP
     diff = _to_display(processor, result[inside]) - _to_display(processor, clean[inside])
     squared = float(np.square(diff, dtype=np.float64).sum())
     keep = _outside_matte(q)

@@ -15,13 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
+from void_engine.levels import AFFECTED, KEEP, LEVELS, OVERLAP, REMOVE
 from void_engine.plates.errors import PlateError
 from void_engine.plates.sequence import FrameSequence
 
 from ._image_io import read_mask_channel, write_grey_exr
-
-REMOVE, OVERLAP, AFFECTED, KEEP = 0, 63, 127, 255
-LEVELS = (REMOVE, OVERLAP, AFFECTED, KEEP)
 
 # Codecs and 8-bit round trips move levels by a few codes; a level is still recognised within
 # this distance. The closest pair (0, 63) is 63 apart, so snapping can never be ambiguous.

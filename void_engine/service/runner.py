@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .. import __version__
-from ..backends import Backend, Cancelled
+from ..backends import Backend
+from ..progress import CancelFn, Cancelled
 from .admission import ResolvedJob
 from .mask_stage import MaskStage
 
@@ -80,7 +81,7 @@ def run_job(
     seed: int,
     steps: int,
     report: Report,
-    cancel: Callable[[], bool],
+    cancel: CancelFn,
     backend_name: str = "",
     settings: Any = None,
     mask_stage: MaskStage | None = None,
