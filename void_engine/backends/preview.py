@@ -52,7 +52,7 @@ def preview_inpaint(
     fill = _grow(quadmask != KEEP, grow_px)  # (T, H, W) pixels to replace
     clean = ~fill  # pixels trusted as background samples
     prev_idx, next_idx = _nearest_clean_frames(clean)  # (T, H, W) int, -1 where none
-    never_clean = ~clean.any(axis=0)  # (H, W) background no frame shows
+    never_clean = ~np.asarray(clean.any(axis=0))  # (H, W) background no frame shows
 
     out = video.copy()
     total = frames

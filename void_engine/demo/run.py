@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import EngineConfig
 from ..levels import KEEP
 from .samples import SampleShot, make_sample_shot
 
@@ -248,8 +249,9 @@ def _void_in_process(video: np.ndarray, quadmask: np.ndarray, steps: int | None,
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
     pipe = VoidPipeline.from_pretrained(paths.base, pass1=paths.pass1, pass2=paths.pass2, device=device, dtype=dtype)
-    kwargs = {"num_inference_steps": steps} if steps else {}
-    return pipe(video, quadmask, PROMPT, seed=seed, progress=progress, **kwargs)
+    # Without --steps, the engine's own default (a job that names no steps gets the same).
+    steps = steps or EngineConfig().steps
+    return pipe(video, quadmask, PROMPT, seed=seed, num_inference_steps=steps, progress=progress)
 
 
 def _engine_available() -> bool:
