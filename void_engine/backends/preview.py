@@ -8,7 +8,7 @@ classic compositor's trick instead of a diffusion model:
    distance in time. With a static camera and a moving object this recovers the true background;
 2. spatial inpainting (OpenCV, Telea) for what no frame of the shot ever shows.
 
-Both the object (remove, 0/63) and what it affected (127: its shadow, reflection) are replaced:
+Both the object (remove and overlap) and what it affected (its shadow, reflection) are replaced:
 under a shadow the background is visible, but darkened, so it is no clean source either.
 
 It takes and returns the same arrays as the VOID pipeline (model space, [0, 1]), so it goes through
@@ -41,7 +41,7 @@ def preview_inpaint(
     """Fill the quadmask's remove and affected regions of ``video`` with the background.
 
     ``video`` is float32 (T, H, W, 3) in [0, 1]; ``quadmask`` is uint8 (T, H, W) with raw levels
-    0/63/127/255 (255 keeps). Returns a new float32 (T, H, W, 3) array. Pixels further than
+    (:mod:`void_engine.levels`; KEEP keeps). Returns a new float32 (T, H, W, 3) array. Pixels further than
     ``grow_px`` from every masked pixel are returned unchanged (bit-identical).
     ``progress(window, step, total)`` is called once per frame (window is always 0);
     ``cancel()`` is polled before each frame and a true answer raises :class:`Cancelled`, as a
