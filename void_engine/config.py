@@ -153,8 +153,11 @@ def _expected_type(name: str) -> Any:
         return str
     if name in _PATH_LISTS or name in ("plugins", "model_size"):
         return list
-    value = default.default if default.default is not dataclasses.MISSING else default.default_factory()  # type: ignore[misc,operator]
-    return type(value)
+    if default.default is not dataclasses.MISSING:
+        return type(default.default)
+    if default.default_factory is not dataclasses.MISSING:
+        return type(default.default_factory())
+    raise TypeError(f"config field {name!r} has no default")
 
 
 def load_config(path: Path | None = None, **overrides: Any) -> EngineConfig:

@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import EngineConfig
+from ..levels import KEEP
 from .samples import SampleShot, make_sample_shot
 
 DEFAULT_OUT = Path("demo_out")
@@ -247,8 +249,9 @@ def _void_in_process(video: np.ndarray, quadmask: np.ndarray, steps: int | None,
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
     pipe = VoidPipeline.from_pretrained(paths.base, pass1=paths.pass1, pass2=paths.pass2, device=device, dtype=dtype)
-    kwargs = {"num_inference_steps": steps} if steps else {}
-    return pipe(video, quadmask, PROMPT, seed=seed, progress=progress, **kwargs)
+    # Without --steps, the engine's own default (a job that names no steps gets the same).
+    steps = steps or EngineConfig().steps
+    return pipe(video, quadmask, PROMPT, seed=seed, num_inference_steps=steps, progress=progress)
 
 
 def _engine_available() -> bool:
@@ -499,7 +502,7 @@ def _outside_matte(quadmask: np.ndarray) -> np.ndarray:
 
     settings = ShotSettings()
     reach = float(settings.dilate_px) + float(settings.feather_px) + 1.0
-    region = quadmask != 255
+    region = quadmask != KEEP
     if not region.any():
         return np.ones(quadmask.shape, bool)
     distance = cv2.distanceTransform((~region).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
@@ -512,7 +515,7 @@ def _measure_frame(shot: SampleShot, frame: int, q: np.ndarray, result_pattern: 
     result = _read(Path(result_pattern.replace("####", f"{frame:04d}")))
     if result.shape != plate.shape:
         raise ValueError(f"result frame {frame} is {result.shape}, the plate is {plate.shape}")
-    inside = q != 255
+    inside = q != KEEP
     diff = _to_display(processor, result[inside]) - _to_display(processor, clean[inside])
     squared = float(np.square(diff, dtype=np.float64).sum())
     keep = _outside_matte(q)

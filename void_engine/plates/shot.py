@@ -9,7 +9,7 @@ arrays and the ROI crops of the quadmask stay in memory; plate frames are read o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import __version__
 from ..levels import KEEP, snap_quadmask
+from ..progress import StageProgress
 from .colour import DEFAULT_MODEL_SPACE, DEFAULT_PLATE_SPACE, ColourConverter
 from .composite import composite_matte, composite_rgb
 from .errors import OutputExistsError, PlateError
@@ -26,7 +27,6 @@ from .roi import fit_roi, mask_bbox, resize_from_model, resize_to_model
 from .sequence import FrameSequence, compress_frames
 
 # progress(stage, done, total): stage is "read" or "write".
-StageProgress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)

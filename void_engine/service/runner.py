@@ -15,8 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from bridge.versions import existing_versions, version_name
+
 from .. import __version__
-from ..backends import Backend, Cancelled
+from ..backends import Backend
+from ..progress import CancelFn, Cancelled
 from .admission import ResolvedJob
 from .mask_stage import MaskStage
 
@@ -58,10 +61,8 @@ PUBLISHED_MARKER = ".void-job.json"
 
 def find_published(out_root: Path, job_id: str) -> JobOutput | None:
     """The version an earlier attempt of ``job_id`` already published under ``out_root``, if any."""
-    from void_engine.plates.output import existing_versions
-
     for version in existing_versions(Path(out_root)):
-        folder = Path(out_root) / f"v{version:03d}"
+        folder = Path(out_root) / version_name(version)
         try:
             marker = json.loads((folder / PUBLISHED_MARKER).read_text())
         except (OSError, ValueError):
@@ -80,7 +81,7 @@ def run_job(
     seed: int,
     steps: int,
     report: Report,
-    cancel: Callable[[], bool],
+    cancel: CancelFn,
     backend_name: str = "",
     settings: Any = None,
     mask_stage: MaskStage | None = None,

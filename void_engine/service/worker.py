@@ -16,8 +16,9 @@ from typing import Any, Callable
 
 from bridge.protocol import CANCELLED, DONE, FAILED, TERMINAL_STATES, ProtocolError
 
-from ..backends import Backend, is_cancellation
+from ..backends import Backend
 from ..config import MaskSettings
+from ..progress import Cancelled
 from .admission import resolve_job
 from .job_runner import BackendState, Notify, backend_state
 from .journal import JobRecord, Journal
@@ -152,7 +153,7 @@ class WorkerThread(threading.Thread):
             if self.stopping.is_set() and not self.journal.cancel_requested(jid):
                 # Engine shutting down: leave the job "running" so recovery re-queues it.
                 return
-            if is_cancellation(exc) or self.journal.cancel_requested(jid):
+            if isinstance(exc, Cancelled) or self.journal.cancel_requested(jid):
                 if out_root is not None:
                     discard_staging(out_root, jid)
                 self.journal.finish(jid, CANCELLED)
