@@ -320,9 +320,11 @@ def check_safe_name(name: Any, label: str) -> str:
 
 # Mask modes, in the artist's words: (a) a ready quadmask, (b) remove [+ affected] mattes,
 # (c) roto on key frames / click points propagated by SAM2, (d) (b) or (c) plus an instruction
-# for the reasoner.
+# for the reasoner, (e) the object named in words, found by SAM3 and tracked over the range.
 MASK_QUADMASK, MASK_MATTES, MASK_PROPAGATE, MASK_REASON = "quadmask", "mattes", "propagate", "reason"
-MASK_MODES = (MASK_QUADMASK, MASK_MATTES, MASK_PROPAGATE, MASK_REASON)
+MASK_TEXT = "text"
+MASK_MODES = (MASK_QUADMASK, MASK_MATTES, MASK_PROPAGATE, MASK_REASON, MASK_TEXT)
+MAX_MASK_TEXT = 500
 MAX_KEYFRAMES = 1000
 MAX_POINTS = 1000
 
@@ -367,7 +369,10 @@ class JobMasks:
     over every job frame. ``propagate``: ``roto`` rendered on ``keyframes`` only (a subset of the
     job's frames) and/or ``points``; SAM2 spreads it over the range. ``reason``: an
     ``instruction`` plus a remove source (``roto``/``keyframes``/``points``, or ``remove``
-    [+ ``affected``]); the engine's reasoner adds what the object affected. ``threshold``
+    [+ ``affected``]); the engine's reasoner adds what the object affected. ``text``:
+    ``remove_text`` names the object ("the glass"); SAM3 finds it on ``keyframes`` (none given:
+    the engine's ``[masks] text_keyframes``) and it is tracked over the range; ``affected_text``
+    (SAM3 again), ``affected`` mattes and an ``instruction`` for the reasoner may join it. ``threshold``
     (matte coverage counted as inside, default 0.5) and ``dilate_px`` (grow the regions) apply
     to every mode that reads mattes.
     """
@@ -382,12 +387,15 @@ class JobMasks:
     instruction: str | None = None
     threshold: float | None = None
     dilate_px: int | None = None
+    remove_text: str | None = None
+    affected_text: str | None = None
 
     PATHS = ("quadmask", "remove", "affected", "roto")
+    TEXTS = ("remove_text", "affected_text")
 
     def to_wire(self) -> dict[str, Any]:
         d: dict[str, Any] = {"mode": self.mode}
-        for name in ("quadmask", "remove", "affected", "roto", "instruction", "threshold", "dilate_px"):
+        for name in ("quadmask", "remove", "affected", "roto", "instruction", "threshold", "dilate_px") + self.TEXTS:
             if getattr(self, name) is not None:
                 d[name] = getattr(self, name)
         if self.keyframes:
@@ -454,6 +462,14 @@ class JobMasks:
                 )
             points.append(point)
         instruction = get_field(d, "instruction", str, required=False, max_len=4096, where=w)
+        texts = {}
+        for name in cls.TEXTS:
+            value = get_field(d, name, str, required=False, max_len=MAX_MASK_TEXT, where=w)
+            if value is not None and not value.strip():
+                raise ProtocolError(
+                    BAD_REQUEST, f"field 'job.masks.{name}' is empty (name the object, e.g. 'the glass')", w + name
+                )
+            texts[name] = value.strip() if value is not None else None
         threshold = get_field(d, "threshold", float, required=False, min_value=0.0, where=w)
         if threshold is not None and not 0.0 <= threshold < 1.0:
             raise ProtocolError(
@@ -467,6 +483,7 @@ class JobMasks:
             threshold=None if threshold is None else float(threshold),
             dilate_px=get_field(d, "dilate_px", int, required=False, min_value=0, max_value=1000, where=w),
             **paths,
+            **texts,
         )
         masks.check()
         return masks
@@ -488,6 +505,12 @@ class JobMasks:
             if getattr(self, name) in (None, (), ""):
                 raise ProtocolError(BAD_REQUEST, f"field 'job.masks.{name}' is required: {why}", f"job.masks.{name}")
 
+        if self.mode == MASK_TEXT:
+            # key frames here are the frames SAM3 searches; affected mattes join the found region
+            need("remove_text", "mask mode 'text' names the object to remove, e.g. 'the glass'")
+            refuse("quadmask", "remove", "roto", "points")
+            return
+        refuse("remove_text", "affected_text")
         if self.roto is not None and not self.keyframes:
             need("keyframes", "a roto is read only on its key frames")
         if self.keyframes and self.roto is None:

@@ -51,6 +51,11 @@ class EngineConfig:
     reasoner_api_key_env: str = "GEMINI_API_KEY"
     reasoner_timeout_s: float = 180.0
     reasoner_base_url: str = ""
+    sam3_checkpoint: Path | None = None
+    sam3_bpe: Path | None = None
+    sam3_random_weights: bool = False
+    sam3_score_threshold: float = 0.5
+    text_keyframes: str = "first"
     # [security]
     curve: bool = False
     server_secret_key: Path | None = None
@@ -90,6 +95,11 @@ class EngineConfig:
             reasoner_api_key_env=self.reasoner_api_key_env,
             reasoner_timeout_s=self.reasoner_timeout_s,
             reasoner_base_url=self.reasoner_base_url or None,
+            sam3_checkpoint=self.sam3_checkpoint,
+            sam3_bpe=self.sam3_bpe,
+            sam3_random_weights=self.sam3_random_weights,
+            sam3_score_threshold=self.sam3_score_threshold,
+            text_keyframes=self.text_keyframes,
         )
 
     def journal_path(self) -> Path:
@@ -112,6 +122,12 @@ class MaskSettings:
     reasoner_api_key_env: str = "GEMINI_API_KEY"
     reasoner_timeout_s: float = 180.0
     reasoner_base_url: str | None = None
+    # SAM3, for text masks (mode "text", and the reasoner's named objects)
+    sam3_checkpoint: Path | None = None
+    sam3_bpe: Path | None = None
+    sam3_random_weights: bool = False
+    sam3_score_threshold: float = 0.5
+    text_keyframes: str = "first"  # "first": the first frame the text is found on; "all": every one
 
 
 _SECTIONS = {
@@ -126,6 +142,11 @@ _SECTIONS = {
         "reasoner_api_key_env",
         "reasoner_timeout_s",
         "reasoner_base_url",
+        "sam3_checkpoint",
+        "sam3_bpe",
+        "sam3_random_weights",
+        "sam3_score_threshold",
+        "text_keyframes",
     ),
     "security": (
         "curve",
@@ -139,12 +160,23 @@ _SECTIONS = {
     ),
     "cluster": ("ray_address", "engines", "gpus_per_engine", "cpus_per_engine", "actor_retries", "ray_namespace"),
 }
-_PATHS = {"state_dir", "model", "server_secret_key", "clients_dir", "sam2_checkpoint", "admin_token_file"}
+_PATHS = {
+    "state_dir",
+    "model",
+    "server_secret_key",
+    "clients_dir",
+    "sam2_checkpoint",
+    "sam3_checkpoint",
+    "sam3_bpe",
+    "admin_token_file",
+}
 
 # An admin token must carry at least 32 random bytes: 43 characters as URL-safe base64, which is
 # what `void-engine keys --admin-token` writes (secrets.token_urlsafe(32)).
 MIN_ADMIN_TOKEN_CHARS = 43
 _PATH_LISTS = {"roots", "admin_keys"}
+# Where SAM3 looks for a text mask's object when the job names no key frames.
+TEXT_KEYFRAMES = ("first", "all")
 
 
 def _expected_type(name: str) -> Any:
@@ -258,6 +290,11 @@ def _check(cfg: EngineConfig) -> None:
         raise ConfigError(f"[masks] reasoner_timeout_s must be > 0, got {cfg.reasoner_timeout_s}")
     if not cfg.reasoner_api_key_env.strip():
         raise ConfigError("[masks] reasoner_api_key_env must name an environment variable (e.g. GEMINI_API_KEY)")
+    if not 0.0 <= cfg.sam3_score_threshold < 1.0:
+        raise ConfigError(f"[masks] sam3_score_threshold must be in [0, 1), got {cfg.sam3_score_threshold}")
+    if cfg.text_keyframes not in TEXT_KEYFRAMES:
+        choices = ", ".join(TEXT_KEYFRAMES)
+        raise ConfigError(f"[masks] text_keyframes must be one of {choices}, got {cfg.text_keyframes!r}")
     if cfg.chunk_bytes > 64 * 1024 * 1024:
         raise ConfigError("engine setting chunk_bytes must be <= 64 MiB")
     if cfg.curve and cfg.server_secret_key is None:

@@ -4,7 +4,9 @@ A job's masks come in one of four ways (issue 6's acceptance list):
   (a) a ready quadmask sequence — validated and written out normalised;
   (b) remove mattes (+ optional affected mattes) per frame — combined by the quadmask rules;
   (c) roto on one or a few key frames (or click points) — propagated with SAM2;
-  (d) (c) — or (b) — plus an instruction — Gemini reasons about what else the object affected.
+  (d) (c) — or (b) — plus an instruction — Gemini reasons about what else the object affected;
+  (e) the object named in words — SAM3 finds it on key frames, SAM2 tracks it over the range
+      (with optional affected text/mattes, and (d)'s instruction).
 """
 
 from __future__ import annotations
@@ -44,9 +46,11 @@ class ClickPoints:
 class MaskSpec:
     """The mask part of a job. Patterns are sequence patterns over the plate's frames.
 
-    Exactly one source of the remove region: ``quadmask`` (a), ``remove`` (b), or ``roto`` /
-    ``clicks`` (c). ``affected`` adds to (b); ``instruction`` asks the reasoner (d) and needs
-    (b) or (c).
+    Exactly one source of the remove region: ``quadmask`` (a), ``remove`` (b), ``roto`` /
+    ``clicks`` (c), or ``remove_text`` (e). ``affected`` adds to (b) and (e); ``affected_text``
+    to (e); ``instruction`` asks the reasoner (d) and needs (b), (c) or (e). ``text_keyframes``
+    are the plate frames SAM3 searches (empty: ``text_search`` says which: ``"first"`` — the first
+    frame the text is found on —, or ``"all"`` — every frame, each one it is found on a key frame).
     """
 
     quadmask: str | None = None  # (a) e.g. "/shot/mask/quad.####.exr"
@@ -58,6 +62,10 @@ class MaskSpec:
     matte_channel: str | None = None  # None: alpha if present, else luminance
     threshold: float = 0.5
     dilate_px: int = 0
+    remove_text: str | None = None  # (e) "the glass"
+    affected_text: str | None = None  # (e) "its shadow", segmented as affected
+    text_keyframes: tuple[int, ...] = ()
+    text_search: str = "first"
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> "MaskSpec":
@@ -70,7 +78,7 @@ class MaskSpec:
         if unknown:
             raise QuadmaskError(f"masks: unknown field(s) {sorted(unknown)}; known: {sorted(known)}")
         kw: dict[str, Any] = {}
-        for name in ("quadmask", "remove", "affected", "instruction", "matte_channel"):
+        for name in ("quadmask", "remove", "affected", "instruction", "matte_channel", "remove_text", "affected_text"):
             if data.get(name) is not None:
                 if not isinstance(data[name], str):
                     raise QuadmaskError(f"masks.{name} must be a string, got {data[name]!r}")
@@ -81,6 +89,9 @@ class MaskSpec:
             if "dilate_px" in data:
                 kw["dilate_px"] = int(data["dilate_px"])
             kw["roto"] = {int(f): str(p) for f, p in dict(data.get("roto") or {}).items()}
+            kw["text_keyframes"] = tuple(int(f) for f in data.get("text_keyframes") or ())
+            if "text_search" in data:
+                kw["text_search"] = str(data["text_search"])
             kw["clicks"] = tuple(
                 ClickPoints(
                     int(c["frame"]),
@@ -90,29 +101,34 @@ class MaskSpec:
                 for c in data.get("clicks") or ()
             )
         except (TypeError, ValueError, KeyError) as exc:
-            raise QuadmaskError(f"masks: cannot read threshold/dilate_px/roto/clicks: {exc!r}") from None
+            raise QuadmaskError(f"masks: cannot read threshold/dilate_px/roto/clicks/text_keyframes: {exc!r}") from None
         spec = cls(**kw)
         spec.source()  # fail at submit time, not when the job runs
         return spec
 
     def source(self) -> str:
-        """Which path the spec takes: 'quadmask', 'mattes', 'propagate'; raises when unclear."""
+        """Which path the spec takes: 'quadmask', 'mattes', 'propagate', 'text'; raises when unclear."""
         given = [
             name
             for name, on in (
                 ("quadmask", self.quadmask),
                 ("mattes", self.remove),
                 ("propagate", self.roto or self.clicks),
+                ("text", self.remove_text),
             )
             if on
         ]
         if len(given) != 1:
             raise QuadmaskError(
-                "mask spec: give exactly one of quadmask, remove mattes, or roto/clicks "
+                "mask spec: give exactly one of quadmask, remove mattes, roto/clicks or remove text "
                 f"(got {', '.join(given) or 'none'})"
             )
-        if self.affected and not self.remove:
-            raise QuadmaskError("mask spec: affected mattes need remove mattes beside them")
+        if self.affected and not (self.remove or self.remove_text):
+            raise QuadmaskError("mask spec: affected mattes need remove mattes or a remove text beside them")
+        if (self.affected_text or self.text_keyframes) and not self.remove_text:
+            raise QuadmaskError("mask spec: affected_text and text_keyframes go with a remove text")
+        if self.text_search not in ("first", "all"):
+            raise QuadmaskError(f"mask spec: text_search must be 'first' or 'all', got {self.text_search!r}")
         if self.instruction and self.quadmask:
             raise QuadmaskError(
                 "mask spec: an instruction needs remove mattes or roto to reason from, not a finished quadmask"
@@ -169,6 +185,7 @@ def build_quadmask_sequence(
     out: str | Path | FrameSequence,
     *,
     sam2: Any = None,
+    sam3: Any = None,
     reasoner: Any = None,
     max_side: int = 1024,
     plate_space: str = "ACEScg",
@@ -181,7 +198,10 @@ def build_quadmask_sequence(
     """Build the quadmask sequence for ``plate``'s frames from ``spec`` and write it to ``out``.
 
     ``sam2``: a :class:`~.propagate.Sam2Config` or a loaded :class:`~.propagate.Sam2Propagator`
-    (needed for roto/clicks; used for the reasoner's refinement when given).
+    (needed for roto/clicks and to track a text's key frames; used for the reasoner's refinement
+    when given). ``sam3``: a :class:`~.segment_text.Sam3Config` or loaded
+    :class:`~.segment_text.Sam3Segmenter` (needed for a remove text; segments the reasoner's named
+    objects when given).
     ``reasoner``: a :class:`~.reasoner.ReasonerConfig` (None: defaults, key from the environment).
     SAM2 and the reasoner work on display-referred frames at most ``max_side`` px; their mattes
     are scaled back to the plate's display window. A reasoner that cannot run (no API key) is
@@ -212,6 +232,19 @@ def build_quadmask_sequence(
         remove = np.stack(_read_mattes(_seq(spec.remove, frames), size, spec.matte_channel, "remove", spec.threshold))
         if spec.affected:
             affected = _read_mattes(_seq(spec.affected, frames), size, spec.matte_channel, "affected", spec.threshold)
+    elif source == "text":
+        assert spec.remove_text is not None
+        display = _load_display(plate, max_side, (plate_space, model_space, ocio_config), report, cancel)
+        from .frames import resize_masks
+
+        seg = _sam3(sam3)
+        remove = resize_masks(_text_region(spec, spec.remove_text, display, seg, sam2, report, cancel), size)
+        if spec.affected_text:
+            found = _text_region(spec, spec.affected_text, display, seg, sam2, report, cancel)
+            affected = list(resize_masks(found, size).astype(np.float32))
+        if spec.affected:
+            more = _read_mattes(_seq(spec.affected, frames), size, spec.matte_channel, "affected", spec.threshold)
+            affected = more if affected is None else [np.maximum(a, m) for a, m in zip(affected, more)]
     else:
         display = _load_display(plate, max_side, (plate_space, model_space, ocio_config), report, cancel)
         remove = _propagate(spec, display, size, _sam2(sam2), report, cancel)
@@ -228,6 +261,7 @@ def build_quadmask_sequence(
             display,
             size,
             sam2,
+            sam3,
             reasoner,
             max_side,
             (plate_space, model_space, ocio_config),
@@ -291,6 +325,86 @@ def _sam2(sam2: Any) -> Any:
     return load_sam2(sam2)
 
 
+def _sam3(sam3: Any) -> Any:
+    from .segment_text import Sam3Config, Sam3Segmenter, load_sam3
+
+    if sam3 is None:
+        sam3 = Sam3Config.from_mapping({})
+    if isinstance(sam3, Sam3Segmenter):
+        return sam3
+    return load_sam3(sam3)
+
+
+class TextNotFoundError(QuadmaskError):
+    """SAM3 found the text on none of the frames it searched; the message names both."""
+
+
+def describe_frames(frames: Sequence[int]) -> str:
+    """Plate frames as runs: ``1001-1004, 1010``."""
+    runs: list[list[int]] = []
+    for f in sorted(frames):
+        if runs and f == runs[-1][-1] + 1:
+            runs[-1].append(f)
+        else:
+            runs.append([f])
+    return ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs)
+
+
+def _text_region(
+    spec: MaskSpec,
+    text: str,
+    display: Any,
+    seg: Any,
+    sam2: Any,
+    report: StageProgress,
+    cancel: CancelFn | None,
+) -> np.ndarray:
+    """Where ``text`` is over the whole plate: bool (T, h, w) at the working size. SAM3 searches
+    the key frames; every frame it finds the text on is a key frame whose detection is kept as it
+    is, and SAM2 tracks them over the rest (not needed when it was found on every frame)."""
+    from .propagate import Prompt
+
+    frames = display.frames
+    index = {f: i for i, f in enumerate(frames)}
+    outside = [f for f in spec.text_keyframes if f not in index]
+    if outside:
+        raise QuadmaskError(f"text key frame {outside[0]} is outside the plate's frames {frames[0]}-{frames[-1]}")
+
+    def progress(done: int, total: int) -> None:
+        report("find", done, total)
+
+    found: dict[int, np.ndarray] = {}
+    if spec.text_keyframes:
+        searched = [index[f] for f in sorted(set(spec.text_keyframes))]
+        found = seg.find(display.pixels, text, searched, progress=progress, cancel=cancel)
+    elif spec.text_search == "all":
+        searched = list(range(len(frames)))
+        found = seg.find(display.pixels, text, searched, progress=progress, cancel=cancel)
+    else:  # the first frame it appears on
+        searched = []
+        for i in range(len(frames)):
+            searched.append(i)
+            found = seg.find(display.pixels, text, [i], cancel=cancel)
+            progress(i + 1, len(frames) if not found else i + 1)
+            if found:
+                break
+    if not found:
+        raise TextNotFoundError(
+            f"SAM3 found no {text!r} on frame(s) {describe_frames([frames[i] for i in searched])} "
+            f"(score threshold {seg.config.score_threshold:g}); try other words (a short noun phrase "
+            "such as 'the glass'), or name key frames where it is in view"
+        )
+    if len(found) == len(frames):
+        return np.stack([found[i] for i in range(len(frames))])
+    prompts = [Prompt(i, matte=m.astype(np.float32)) for i, m in sorted(found.items())]
+    tracked = _sam2(sam2).propagate_matte(
+        display.pixels, prompts, progress=lambda d, t: report("propagate", d, t), cancel=cancel
+    )
+    for i, m in found.items():  # SAM3's detection is the truth on its own frames
+        tracked[i] = m
+    return tracked
+
+
 def _propagate(
     spec: MaskSpec, display: Any, size: tuple[int, int], prop: Any, report: StageProgress, cancel: CancelFn | None
 ) -> np.ndarray:
@@ -331,7 +445,7 @@ def _propagate(
     return remove
 
 
-def _reason(spec, plate, remove, affected, display, size, sam2, reasoner, max_side, colour, report, cancel):
+def _reason(spec, plate, remove, affected, display, size, sam2, sam3, reasoner, max_side, colour, report, cancel):
     """Run the reasoner when it can run; returns (remove, affected, analysis | None, notes)."""
     from .frames import resize_masks
     from .reasoner import (
@@ -355,8 +469,9 @@ def _reason(spec, plate, remove, affected, display, size, sam2, reasoner, max_si
     except ReasonerSkipped as exc:
         return remove, affected, None, [str(exc)]
     prop = _sam2(sam2) if sam2 is not None else None
+    seg = _sam3(sam3) if sam3 is not None else None
     try:
-        mattes = analysis_to_mattes(analysis, grid, display.frames, frames=display.pixels, sam2=prop)
+        mattes = analysis_to_mattes(analysis, grid, display.frames, frames=display.pixels, sam2=prop, sam3=seg)
     except ReasonerAnswerError as exc:
         raise ReasonerAnswerError(f"{exc}\nraw answer: {raw[:2000]}", raw) from None
     remove = remove | resize_masks(mattes.remove_extra, size)

@@ -4,8 +4,9 @@ The artist rotos the object; the model is shown sampled frames with that region 
 labelled grid, plus the artist's instruction, and answers (structured output, :class:`Analysis`)
 which belongings go with the object (added to the remove region), and which other things it
 affected — shadows, reflections, things it holds or pushes — as grid cells now and, for things
-that would move differently without it, later. Those cells become the affected matte (refined by
-SAM2 for named physical objects) and so the quadmask's 127/63 regions.
+that would move differently without it, later. Those cells become the affected matte (named
+physical objects segmented by their noun with SAM3, or refined by SAM2 from the cells; shadows and
+reflections keep the cells) and so the quadmask's 127/63 regions.
 
 Without an API key the stage is skipped with a clear message (:class:`ReasonerSkipped`).
 """
@@ -412,30 +413,31 @@ def analysis_to_mattes(
     *,
     frames: np.ndarray | None = None,
     sam2: Any = None,
+    sam3: Any = None,
     pad_cells: int = 0,
 ) -> ReasonedMattes:
     """Turn an analysis into per-frame regions at the grid's frame size.
 
-    Grid cells give coarse regions. With ``sam2`` (a :class:`~.propagate.Sam2Propagator`) and
-    ``frames``, named physical objects and belongings are segmented: SAM2 is prompted with the
-    centres of their reported cells and tracked over the shot, and the result, kept within the
-    reported cells grown by one cell, replaces the coarse region where it found anything.
-    Visual artifacts (shadows, reflections) keep the cell regions: point prompts do not isolate
-    them.
+    Grid cells give coarse regions. Named physical objects and belongings are segmented when a
+    segmenter is given with ``frames``: with ``sam3`` (a :class:`~.segment_text.Sam3Segmenter`)
+    by their noun, on the frames the answer placed them on (then tracked by ``sam2`` when given);
+    otherwise, or where SAM3 finds nothing, with ``sam2`` (a :class:`~.propagate.Sam2Propagator`)
+    prompted with the centres of their reported cells and tracked over the shot. A segmentation,
+    kept within the reported cells grown by one cell, replaces the coarse region where it found
+    anything. Visual artifacts (shadows, reflections) keep the cell regions: neither text nor
+    point prompts isolate them.
     """
-    from .propagate import Prompt
-
     t = len(frame_numbers)
     shape = (t, grid.height, grid.width)
     remove_extra = np.zeros(shape, dtype=bool)
     affected = np.zeros(shape, dtype=bool)
     notes: list[str] = []
 
-    to_refine: dict[str, tuple[dict[int, list[tuple[int, int]]], np.ndarray, str]] = {}
+    to_refine: dict[str, tuple[dict[int, list[tuple[int, int]]], np.ndarray, str, str]] = {}
     for n, b in enumerate(analysis.integral_belongings):
         by_idx = _frames_by_index(b.cells, frame_numbers, b.noun)
         region = _per_frame_regions(by_idx, grid, t, pad_cells)
-        to_refine[f"belonging{n}"] = (by_idx, region, "remove")
+        to_refine[f"belonging{n}"] = (by_idx, region, "remove", b.noun)
     for n, obj in enumerate(analysis.affected_objects):
         now = _frames_by_index(obj.cells_now, frame_numbers, obj.noun)
         now_region = _per_frame_regions(now, grid, t, pad_cells)
@@ -446,28 +448,19 @@ def analysis_to_mattes(
             # where it would be is counterfactual: no pixels to segment, cells only
             affected |= _per_frame_regions(later, grid, t, pad_cells)
         if obj.category == "physical":
-            to_refine[f"object{n}"] = (now, now_region, "affected")
+            to_refine[f"object{n}"] = (now, now_region, "affected", obj.noun)
         else:
             affected |= now_region
 
     refined: dict[str, np.ndarray] = {}
-    if sam2 is not None and frames is not None:
-        objects = {}
-        for key, (by_idx, _, _) in to_refine.items():
-            if not by_idx:
-                continue
-            first = min(by_idx)
-            pts = tuple(grid.cell_centre(r, c) for r, c in by_idx[first] if 0 <= r < grid.rows and 0 <= c < grid.cols)
-            if pts:
-                objects[key] = [Prompt(frame_index=first, points=pts, labels=(1,) * len(pts))]
-        if objects:
-            refined = sam2.track(frames, objects)
-    for key, (by_idx, region, target) in to_refine.items():
+    if frames is not None and (sam2 is not None or sam3 is not None):
+        refined = _segment_named(to_refine, grid, t, frames, sam2, sam3, pad_cells, notes)
+    for key, (by_idx, region, target, _noun) in to_refine.items():
         result = region
         if key in refined:
             limit = _per_frame_regions(by_idx, grid, t, pad_cells + 1)
             seg = refined[key] & limit
-            # keep SAM2's outline where it found the thing, the cells where it did not
+            # keep the segmenter's outline where it found the thing, the cells where it did not
             empty = ~seg.reshape(t, -1).any(axis=1)
             seg[empty] = region[empty]
             result = seg
@@ -476,6 +469,50 @@ def analysis_to_mattes(
         else:
             affected |= result
     return ReasonedMattes(remove_extra, affected, analysis, notes)
+
+
+def _segment_named(
+    to_refine: Mapping[str, tuple[dict[int, list[tuple[int, int]]], np.ndarray, str, str]],
+    grid: Grid,
+    t: int,
+    frames: np.ndarray,
+    sam2: Any,
+    sam3: Any,
+    pad_cells: int,
+    notes: list[str],
+) -> dict[str, np.ndarray]:
+    """{key: bool (T, H, W)} for the named things a segmenter found (see analysis_to_mattes)."""
+    from .propagate import Prompt
+
+    objects: dict[str, list[Prompt]] = {}
+    direct: dict[str, np.ndarray] = {}  # SAM3 results used as they are (no SAM2 to track them)
+    for key, (by_idx, _, _, noun) in to_refine.items():
+        if not by_idx:
+            continue
+        if sam3 is not None:
+            limit = _per_frame_regions(by_idx, grid, t, pad_cells + 1)
+            hits = {i: m & limit[i] for i, m in sam3.find(frames, noun, sorted(by_idx)).items()}
+            hits = {i: m for i, m in hits.items() if m.any()}
+            if hits:
+                notes.append(f"{noun!r}: segmented by SAM3 on {len(hits)} of {len(by_idx)} reported frame(s)")
+                if sam2 is not None:
+                    objects[key] = [Prompt(frame_index=i, matte=m.astype(np.float32)) for i, m in sorted(hits.items())]
+                else:
+                    seg = np.zeros((t, grid.height, grid.width), dtype=bool)
+                    for i, m in hits.items():
+                        seg[i] = m
+                    direct[key] = seg
+                continue
+            fallback = "SAM2 from its cells" if sam2 is not None else "grid cells used"
+            notes.append(f"{noun!r}: SAM3 found nothing where it was reported; {fallback}")
+        if sam2 is not None:
+            first = min(by_idx)
+            pts = tuple(grid.cell_centre(r, c) for r, c in by_idx[first] if 0 <= r < grid.rows and 0 <= c < grid.cols)
+            if pts:
+                objects[key] = [Prompt(frame_index=first, points=pts, labels=(1,) * len(pts))]
+    refined = sam2.track(frames, objects) if objects else {}
+    refined.update(direct)
+    return refined
 
 
 __all__ = [

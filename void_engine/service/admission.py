@@ -17,7 +17,7 @@ from bridge.protocol import BAD_REQUEST, NOT_FOUND, JobMasks, JobSpec, ProtocolE
 from bridge.transfer import default_output_name
 
 from ..backends import BackendSettings, pass2_problem
-from .mask_stage import MaskStage, needs_sam2
+from .mask_stage import MaskStage, needs_sam2, needs_sam3
 from .security import check_path, check_pattern, expand_frame
 
 
@@ -95,6 +95,14 @@ def check_capabilities(
             raise ProtocolError(
                 BAD_REQUEST, f"field 'job.masks.mode': this engine cannot propagate a roto: {problem}", "job.masks.mode"
             )
+    if needs_sam3(masks):
+        problem = mask_stage.sam3_problem()
+        if problem is not None:
+            raise ProtocolError(
+                BAD_REQUEST,
+                f"field 'job.masks.mode': this engine cannot make text masks (SAM3): {problem}",
+                "job.masks.mode",
+            )
 
 
 def engine_capabilities(*, backend: str, backend_settings: BackendSettings, mask_stage: MaskStage) -> dict[str, Any]:
@@ -104,10 +112,14 @@ def engine_capabilities(*, backend: str, backend_settings: BackendSettings, mask
     if sam2:
         modes.append("propagate")
     modes.append("reason")  # with mattes it needs no SAM2; without a key it is skipped, not refused
+    sam3 = mask_stage.sam3_problem() is None
+    if sam3:
+        modes.append("text")
     problem = pass2_problem(backend, backend_settings)
     return {
         "mask_modes": modes,
         "sam2": sam2,
+        "sam3": sam3,
         "reasoner": mask_stage.api_key() is not None,
         "pass2": problem is None,
         "pass2_error": problem,

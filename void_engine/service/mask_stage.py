@@ -1,7 +1,9 @@
-"""The job stage that turns what a job carries into its quadmask sequence (all four mask modes).
+"""The job stage that turns what a job carries into its quadmask sequence (all five mask modes).
 
-One :class:`MaskStage` lives as long as the engine: SAM2 is loaded on the first job that needs
-it and stays resident, as the VOID model does. The reasoner needs a Gemini key; the engine reads
+One :class:`MaskStage` lives as long as the engine: SAM2 and SAM3 are each loaded on the first
+job that needs them and stay resident, as the VOID model does. SAM3 (mode "text", and the
+reasoner's named objects) is imported only then: an engine that never gets a text job never
+imports it. The reasoner needs a Gemini key; the engine reads
 it from the environment variable named in ``[masks] reasoner_api_key_env``, and without it the
 reasoning is skipped with a note the job's events carry (the job still runs on the remove region).
 """
@@ -13,7 +15,7 @@ import threading
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bridge.protocol import JobMasks
+from bridge.protocol import MASK_TEXT, JobMasks
 
 from ..config import MaskSettings
 from ..progress import CancelFn, StageProgress
@@ -34,6 +36,11 @@ def needs_sam2(masks: JobMasks) -> bool:
     return masks.roto is not None or bool(masks.points)
 
 
+def needs_sam3(masks: JobMasks) -> bool:
+    """Whether the job names its object in words (SAM3 finds it, SAM2 tracks it)."""
+    return masks.mode == MASK_TEXT
+
+
 def skip_note(env_name: str) -> str:
     return (
         f"reasoning skipped: no Gemini API key on the engine (${env_name} is not set); "
@@ -41,8 +48,9 @@ def skip_note(env_name: str) -> str:
     )
 
 
-def to_mask_spec(masks: JobMasks) -> Any:
-    """The masks package's MaskSpec for a validated, path-resolved :class:`JobMasks`."""
+def to_mask_spec(masks: JobMasks, text_search: str = "first") -> Any:
+    """The masks package's MaskSpec for a validated, path-resolved :class:`JobMasks`
+    (``text_search``: the engine's ``[masks] text_keyframes``)."""
     from bridge.sequences import frame_path
     from void_engine.masks import ClickPoints, MaskSpec
 
@@ -54,7 +62,7 @@ def to_mask_spec(masks: JobMasks) -> Any:
         for f, pts in sorted(by_frame.items())
     )
     roto = {f: frame_path(masks.roto, f) for f in masks.keyframes} if masks.roto is not None else {}
-    kw: dict[str, Any] = {}
+    kw: dict[str, Any] = {"text_search": text_search}
     if masks.threshold is not None:
         kw["threshold"] = masks.threshold
     if masks.dilate_px is not None:
@@ -66,16 +74,20 @@ def to_mask_spec(masks: JobMasks) -> Any:
         roto=roto,
         clicks=clicks,
         instruction=masks.instruction,
+        remove_text=masks.remove_text,
+        affected_text=masks.affected_text,
+        text_keyframes=masks.keyframes if masks.mode == MASK_TEXT else (),
         **kw,
     )
 
 
 class MaskStage:
-    """Builds quadmask sequences for jobs; holds SAM2 once loaded."""
+    """Builds quadmask sequences for jobs; holds SAM2 and SAM3 once loaded."""
 
     def __init__(self, settings: MaskSettings | None = None):
         self.settings = settings or MaskSettings()
         self._sam2: Any = None
+        self._sam3: Any = None
         self._lock = threading.Lock()
 
     # -- what the engine can offer (cheap: no model is loaded) -------------------------------
@@ -90,6 +102,33 @@ class MaskStage:
             return "no SAM2 checkpoint configured ([masks] sam2_checkpoint or $VOID_SAM2_CHECKPOINT)"
         if not os.path.isfile(checkpoint):
             return f"the SAM2 checkpoint {checkpoint} does not exist"
+        return None
+
+    def sam3_problem(self) -> str | None:
+        """Why text masks cannot be made here, naming the setting to set; None when they can.
+
+        File and package look-ups only: sam3 is not imported.
+        """
+        from void_engine.masks.segment_text import sam3_import_problem
+
+        s = self.settings
+        problem = sam3_import_problem()
+        if problem:
+            return f"{problem}; install it as the Makefile does (pip install --no-deps sam3==0.1.4 ...)"
+        if not s.sam3_random_weights:
+            checkpoint = s.sam3_checkpoint or os.environ.get("VOID_SAM3_CHECKPOINT")
+            if not checkpoint:
+                return (
+                    "no SAM3 checkpoint configured ([masks] sam3_checkpoint or $VOID_SAM3_CHECKPOINT; "
+                    "`void-engine download --with-sam3` fetches sam3.pt)"
+                )
+            if not os.path.isfile(checkpoint):
+                return f"the SAM3 checkpoint {checkpoint} does not exist ([masks] sam3_checkpoint)"
+            if s.sam3_bpe is not None and not os.path.isfile(s.sam3_bpe):
+                return f"the SAM3 BPE vocabulary {s.sam3_bpe} does not exist ([masks] sam3_bpe)"
+        sam2 = self.sam2_problem()
+        if sam2 is not None:
+            return f"SAM2 tracks what SAM3 finds, and {sam2}"
         return None
 
     def api_key(self) -> str | None:
@@ -114,6 +153,25 @@ class MaskStage:
                 self._sam2 = load_sam2(config)
             return self._sam2
 
+    def sam3(self) -> Any:
+        """The resident SAM3 segmenter (loaded on first use)."""
+        from void_engine.masks.segment_text import Sam3Config, load_sam3
+
+        with self._lock:
+            if self._sam3 is None:
+                s = self.settings
+                if s.sam3_random_weights:
+                    config = Sam3Config.tiny(device=s.device, score_threshold=s.sam3_score_threshold)
+                else:
+                    mapping: dict[str, Any] = {"device": s.device, "score_threshold": s.sam3_score_threshold}
+                    if s.sam3_checkpoint is not None:
+                        mapping["checkpoint"] = str(s.sam3_checkpoint)
+                    if s.sam3_bpe is not None:
+                        mapping["bpe"] = str(s.sam3_bpe)
+                    config = Sam3Config.from_mapping(mapping)
+                self._sam3 = load_sam3(config)
+            return self._sam3
+
     def reasoner(self) -> Any:
         from void_engine.masks.reasoner import ReasonerConfig
 
@@ -135,11 +193,11 @@ class MaskStage:
         """Build and write the quadmask sequence of ``masks`` over ``plate`` (a FrameSequence).
 
         ``masks`` holds resolved paths. Progress goes to ``report`` per sub-stage
-        (``mask-read``, ``propagate``, ``reason``); ``cancel`` is honoured between frames.
+        (``mask-read``, ``find``, ``propagate``, ``reason``); ``cancel`` is honoured between frames.
         """
         from void_engine.masks import build_quadmask_sequence
 
-        spec = to_mask_spec(masks)
+        spec = to_mask_spec(masks, self.settings.text_keyframes)
         notes: list[str] = []
         reasoner = None
         if spec.instruction:
@@ -151,14 +209,18 @@ class MaskStage:
             else:
                 reasoner = self.reasoner()
         sam2 = None
-        if needs_sam2(masks) or (spec.instruction and self.sam2_problem() is None):
+        if needs_sam2(masks) or needs_sam3(masks) or (spec.instruction and self.sam2_problem() is None):
             sam2 = self.sam2()  # also refines the reasoner's regions when it is available
+        sam3 = None
+        if needs_sam3(masks) or (spec.instruction and self.sam3_problem() is None):
+            sam3 = self.sam3()  # also segments the reasoner's named objects when it is available
         names = {"read": "mask-read"}
         built = build_quadmask_sequence(
             spec,
             plate,
             out_pattern,
             sam2=sam2,
+            sam3=sam3,
             reasoner=reasoner,
             plate_space=shot_settings.plate_space,
             model_space=shot_settings.model_space,
