@@ -4,6 +4,8 @@
         --remove roto.####.exr --prompt "empty street" --out /shots/void --wait
     void-bridge --engine tcp://host:5555 submit --plate shot.####.exr --frames 1001-1096 \\
         --roto roto.####.exr --roto-frames 1001,1040 --instruction "the man and his shadow" --pass2
+    void-bridge --engine tcp://host:5555 submit --plate shot.####.exr --frames 1001-1096 \\
+        --remove-text "the glass" --affected-text "its shadow" --prompt "empty table" --out /shots/void
     void-bridge --engine ADDR status|cancel|fetch JOB
 
 `submit --wait` shows progress and ends with a line whose last word is the output pattern;
@@ -22,6 +24,7 @@ from .protocol import (
     DONE,
     MASK_PROPAGATE,
     MASK_REASON,
+    MASK_TEXT,
     ClickPoint,
     Event,
     JobMasks,
@@ -49,7 +52,16 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
         help="roto matte pattern rendered on the key frames only; the engine "
         "propagates it over the range with SAM2 (needs --roto-frames)",
     )
-    parser.add_argument("--affected", help="matte sequence pattern of what it affected (shadows...); needs --remove")
+    mask.add_argument(
+        "--remove-text",
+        help="what to remove, in words (e.g. 'the glass'); SAM3 finds it on the key frames "
+        "(--text-frames, else the engine's [masks] text_keyframes) and it is tracked over the range",
+    )
+    parser.add_argument(
+        "--affected", help="matte sequence pattern of what it affected (shadows...); needs --remove or --remove-text"
+    )
+    parser.add_argument("--affected-text", help="what it affected, in words (e.g. 'its shadow'); needs --remove-text")
+    parser.add_argument("--text-frames", help="frames SAM3 searches for --remove-text, e.g. 1001 or 1001,1040")
     parser.add_argument("--roto-frames", help="the roto's key frames, e.g. 1001 or 1001,1040")
     parser.add_argument(
         "--points",
@@ -105,6 +117,9 @@ def masks_from_args(args: argparse.Namespace) -> JobMasks | None:
     points = parse_points(getattr(args, "points", None))
     roto, roto_frames = getattr(args, "roto", None), getattr(args, "roto_frames", None)
     instruction = (getattr(args, "instruction", None) or "").strip() or None
+    text = text_masks_from_args(args, instruction)
+    if text is not None:
+        return text
     if roto_frames and not roto:
         raise ValueError("--roto-frames needs --roto")
     if roto and not roto_frames:
@@ -135,12 +150,47 @@ def masks_from_args(args: argparse.Namespace) -> JobMasks | None:
     )
 
 
+def text_masks_from_args(args: argparse.Namespace, instruction: str | None) -> JobMasks | None:
+    """Mask mode 'text' from --remove-text [--affected-text] [--affected] [--text-frames]; None
+    without --remove-text. ValueError names the flag at fault."""
+    remove_text = getattr(args, "remove_text", None)
+    affected_text = getattr(args, "affected_text", None)
+    text_frames = getattr(args, "text_frames", None)
+    if remove_text is None:
+        if affected_text is not None or text_frames is not None:
+            raise ValueError("--affected-text and --text-frames go with --remove-text")
+        return None
+    for flag, value in (("--remove-text", remove_text), ("--affected-text", affected_text)):
+        if value is not None and not value.strip():
+            raise ValueError(f"{flag} is empty (name the object, e.g. 'the glass')")
+    if getattr(args, "points", None) or getattr(args, "roto_frames", None):
+        raise ValueError("--remove-text finds the object itself: no --points or --roto-frames with it")
+    keyframes: tuple[int, ...] = ()
+    if text_frames:
+        try:
+            keyframes = tuple(sorted(set(parse_frame_list(text_frames))))
+        except ValueError as exc:
+            raise ValueError(f"--text-frames: {exc}") from None
+    return JobMasks(
+        mode=MASK_TEXT,
+        remove_text=remove_text.strip(),
+        affected_text=affected_text.strip() if affected_text else None,
+        affected=_abs(args.affected),
+        keyframes=keyframes,
+        instruction=instruction,
+    )
+
+
 def spec_from_args(args: argparse.Namespace, *, need_out: bool = True) -> JobSpec:
     """A JobSpec from job flags; raises ValueError naming the flag at fault."""
-    if args.affected and not args.remove:
-        raise ValueError("--affected needs --remove")
-    if not (args.quadmask or args.remove or getattr(args, "roto", None) or getattr(args, "points", None)):
-        raise ValueError("give the mask: one of --quadmask, --remove, --roto (with --roto-frames) or --points")
+    remove_text = getattr(args, "remove_text", None)
+    if args.affected and not (args.remove or remove_text):
+        raise ValueError("--affected needs --remove or --remove-text")
+    sources = (args.quadmask, args.remove, getattr(args, "roto", None), getattr(args, "points", None))
+    if not any(sources) and remove_text is None:
+        raise ValueError(
+            "give the mask: one of --quadmask, --remove, --roto (with --roto-frames), --points or --remove-text"
+        )
     if need_out and not args.out:
         raise ValueError("--out is required")
     try:
@@ -155,7 +205,8 @@ def spec_from_args(args: argparse.Namespace, *, need_out: bool = True) -> JobSpe
     if masks is not None:
         outside = [f for f in masks.keyframes + tuple(p.frame for p in masks.points) if f not in set(frames)]
         if outside:
-            raise ValueError(f"--roto-frames/--points: frame {outside[0]} is outside --frames {args.frames}")
+            flags = "--text-frames" if masks.mode == MASK_TEXT else "--roto-frames/--points"
+            raise ValueError(f"{flags}: frame {outside[0]} is outside --frames {args.frames}")
     legacy = masks is None
     return JobSpec(
         plate=os.path.abspath(args.plate),

@@ -1,4 +1,5 @@
-"""`void-engine doctor`: is this machine ready to serve? GPU, VRAM, weights, OCIO config, ports.
+"""`void-engine doctor`: is this machine ready to serve? GPU, VRAM, weights, OCIO config, ports (and SAM3,
+when the engine is set up for text masks).
 
 Prints one line per check (ok / warn / FAIL) and exits 1 if any check failed.
 """
@@ -9,6 +10,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -72,6 +74,30 @@ def check_port(bind: str) -> tuple[str, str]:
     return "ok", f"{bind} is free"
 
 
+def sam3_configured(cfg: Any) -> bool:
+    """Whether this engine is set up for text masks (a SAM3 checkpoint named, or one downloaded
+    into the model folder): only then does doctor report SAM3."""
+    if cfg.sam3_checkpoint or cfg.sam3_random_weights or os.environ.get("VOID_SAM3_CHECKPOINT"):
+        return True
+    return cfg.model is not None and (Path(cfg.model) / "sam3" / "sam3.pt").exists()
+
+
+def check_sam3(cfg: Any) -> tuple[str, str]:
+    """Whether text masks can run: sam3 and its run-time needs importable, checkpoint, SAM2 to track."""
+    from void_engine.service.mask_stage import MaskStage
+
+    settings = cfg.mask_settings()
+    if settings.sam3_checkpoint is None and cfg.model is not None:
+        downloaded = Path(cfg.model) / "sam3" / "sam3.pt"
+        if downloaded.exists() and not os.environ.get("VOID_SAM3_CHECKPOINT"):
+            return "warn", f"{downloaded} is downloaded but not used: set [masks] sam3_checkpoint to it"
+    problem = MaskStage(settings).sam3_problem()
+    if problem is not None:
+        return "warn", f"text masks (--remove-text) cannot run: {problem}"
+    checkpoint = settings.sam3_checkpoint or os.environ.get("VOID_SAM3_CHECKPOINT") or "random weights (tests)"
+    return "ok", f"text masks available: SAM3 {checkpoint}"
+
+
 def run(args: argparse.Namespace) -> int:
     from void_engine.config import ConfigError, load_config
 
@@ -86,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         ("weights", lambda: check_weights(cfg.model)),
         ("ocio", check_ocio),
         ("port", lambda: check_port(cfg.bind)),
-    ):
+    ) + ((("sam3", lambda: check_sam3(cfg)),) if sam3_configured(cfg) else ()):
         try:
             status, detail, *more = check()
         except Exception as exc:

@@ -1,6 +1,6 @@
 """`void-engine download`: fetch the VOID weights into a model directory, verified and resumable.
 
-    void-engine download --dir DIR [--with-pass2] [--with-sam2 SIZE] [--revision REV]
+    void-engine download --dir DIR [--with-pass2] [--with-sam2 SIZE] [--with-sam3] [--revision REV]
 
 Repos, revisions and files come from config/weights.toml (or --config / $VOID_WEIGHTS_CONFIG). The hub
 token is huggingface_hub's usual one (HF_TOKEN, or `hf auth login`); HF_ENDPOINT selects a mirror. Run
@@ -28,6 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--with-pass2", action="store_true", help="also fetch void_pass2.safetensors")
     parser.add_argument(
+        "--with-sam3",
+        action="store_true",
+        help="also fetch the SAM3 checkpoint into DIR/sam3/ (text masks; a gated hub repo: accept its "
+        "licence on the hub and set HF_TOKEN)",
+    )
+    parser.add_argument(
         "--with-sam2",
         metavar="SIZE",
         choices=SAM2_SIZES,
@@ -38,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         metavar="[NAME=]REV",
         help="branch, tag or commit: REV for every repo, or NAME=REV for one component "
-        "(base, pass1, pass2, sam2-SIZE) or repo id; repeatable. Default: the manifest's",
+        "(base, pass1, pass2, sam2-SIZE, sam3) or repo id; repeatable. Default: the manifest's",
     )
     parser.add_argument("--config", type=Path, default=None, help="weights manifest (default: config/weights.toml)")
     parser.add_argument("--retries", type=int, default=5, help="resumes per file after a dropped connection")
@@ -51,7 +57,13 @@ def _offline_report(model_dir: Path, manifest, components, revisions: dict[str, 
     from void_engine.weights.verify import diagnose, format_verdicts
 
     sam2 = next((c.when.split(":", 1)[1] for c in components if c.when.startswith("sam2:")), None)
-    verdicts = diagnose(model_dir, manifest, with_pass2=any(c.when == "pass2" for c in components), sam2=sam2)
+    verdicts = diagnose(
+        model_dir,
+        manifest,
+        with_pass2=any(c.when == "pass2" for c in components),
+        sam2=sam2,
+        sam3=True if any(c.when == "sam3" for c in components) else None,
+    )
     wanted = {str(wf.rel): wf for wf in manifest.files(components)}
     todo = [v for v in verdicts if not v.ok and v.path in wanted]
     if not todo:
@@ -91,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         revisions = parse_revisions(args.revision)
         manifest = load_manifest(args.config)
-        components = manifest.select(with_pass2=args.with_pass2, sam2=args.with_sam2)
+        components = manifest.select(with_pass2=args.with_pass2, sam2=args.with_sam2, sam3=args.with_sam3)
         known = {c.name for c in manifest.components} | {c.repo for c in manifest.components} | {"*"}
         unknown = sorted(set(revisions or {}) - known)
         if unknown:

@@ -16,7 +16,9 @@ WEIGHTS_CONFIG_ENV = "VOID_WEIGHTS_CONFIG"
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "weights.toml"
 SAM2_SIZES = ("tiny", "small", "base-plus", "large")
 _REPO_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-_WHEN_RE = re.compile(r"^(always|pass2|sam2:[\w-]+)$")
+_WHEN_RE = re.compile(r"^(always|pass2|sam3|sam2:[\w-]+)$")
+# SAM3 (text masks): `when = "sam3"`, fetched with `void-engine download --with-sam3`.
+SAM3_WHEN = "sam3"
 
 
 class ManifestError(ValueError):
@@ -31,7 +33,7 @@ class Component:
     repo: str
     revision: str
     dest: str  # folder inside the model directory, "" for the directory itself
-    when: str  # "always" | "pass2" | "sam2:SIZE"
+    when: str  # "always" | "pass2" | "sam2:SIZE" | "sam3"
     files: tuple[str, ...]
 
     def local_path(self, repo_file: str) -> PurePosixPath:
@@ -64,9 +66,13 @@ class Manifest:
     source: Path
     components: tuple[Component, ...]
 
-    def select(self, with_pass2: bool = False, sam2: str | None = None) -> list[Component]:
+    def select(self, with_pass2: bool = False, sam2: str | None = None, sam3: bool = False) -> list[Component]:
         """The components a download with these options fetches ("always" ones first, pass 1 last)."""
         wanted = {"always"} | ({"pass2"} if with_pass2 else set()) | ({f"sam2:{sam2}"} if sam2 else set())
+        if sam3:
+            if SAM3_WHEN not in {c.when for c in self.components}:
+                raise ManifestError(f'{self.source}: no component with when = "{SAM3_WHEN}" (the SAM3 checkpoint)')
+            wanted.add(SAM3_WHEN)
         if sam2 and f"sam2:{sam2}" not in {c.when for c in self.components}:
             sizes = sorted(c.when.split(":", 1)[1] for c in self.components if c.when.startswith("sam2:"))
             raise ManifestError(f"{self.source}: no SAM2 size {sam2!r}; known sizes: {', '.join(sizes)}")
@@ -118,7 +124,7 @@ def load_manifest(path: str | os.PathLike[str] | None = None) -> Manifest:
         if not isinstance(dest, str) or dest.startswith("/") or ".." in PurePosixPath(dest).parts:
             raise ManifestError(f"{where}: dest must be a relative folder, got {dest!r}")
         if not isinstance(when, str) or not _WHEN_RE.match(when):
-            raise ManifestError(f"{where}: when must be 'always', 'pass2' or 'sam2:SIZE', got {when!r}")
+            raise ManifestError(f"{where}: when must be 'always', 'pass2', 'sam2:SIZE' or 'sam3', got {when!r}")
         files = entry.get("files")
         if not isinstance(files, list) or not files or not all(isinstance(f, str) and f for f in files):
             raise ManifestError(f"{where}: files must be a non-empty list of paths")

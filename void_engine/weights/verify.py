@@ -200,11 +200,13 @@ def diagnose(
     with_pass2: bool | None = None,
     sam2: str | None = None,
     verify: str = "changed",
+    sam3: bool | None = None,
 ) -> list[FileVerdict]:
     """One FileVerdict per file the model directory should hold.
 
     Expects the manifest's "always" components, plus pass 2 (optional; left out only when `with_pass2` is
-    False) and SAM2 of size `sam2` (None: any SAM2 checkpoint that exists or was downloaded).
+    False) and SAM2 of size `sam2` (None: any SAM2 checkpoint that exists or was downloaded), and
+    SAM3 when `sam3` (None: when its checkpoint exists or was downloaded; False: never).
     `verify`: "never", "changed" (re-hash files modified since download; the default, cheap) or
     "always" (re-hash everything).
     """
@@ -225,6 +227,8 @@ def diagnose(
         elif comp.when == "pass2" and with_pass2 is not False:
             chosen.append(comp)
         elif comp.when.startswith("sam2:") and (comp.when == f"sam2:{sam2}" or (sam2 is None and exists)):
+            chosen.append(comp)
+        elif comp.when == "sam3" and (sam3 or (sam3 is None and exists)):
             chosen.append(comp)
     base = next((c for c in manifest.components if c.name == "base"), None)
     rules = _ShapeRules(model_dir, base)
