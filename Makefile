@@ -16,6 +16,10 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	# sam2 ships only an sdist whose metadata asks for CUDA torch and torchvision (which
 	# does not import beside our torch); its video predictor needs neither at run time.
 	SAM2_BUILD_CUDA=0 $(PIP) install -q -c constraints.txt --no-deps --no-build-isolation sam2==1.1.0
+	# sam3 (text masks) pins huggingface-hub<2 (we use 2.x); timm, which it imports, asks for
+	# torchvision. Both go in without their dependency resolution; what they really import at run
+	# time is in requirements.txt (torchvision is not: see void_engine/masks/_torchvision_stand_in.py).
+	$(PIP) install -q -c constraints.txt --no-deps --no-build-isolation sam3==0.1.4 timm==1.0.31
 	$(PIP) install -q -c constraints.txt --no-deps --no-build-isolation -e .
 	@touch $@
 
