@@ -1,6 +1,6 @@
 """The small "Remove Object" panel (``nukescripts.PythonPanel``): prompt, range, seed, steps,
-pass 2, mask mode (with key frames and instruction for propagate/reason), engine address, frame
-transfer and output folder."""
+pass 2, mask mode (with key frames and instruction for propagate/reason, the object's name for
+text), engine address, frame transfer and output folder."""
 
 from __future__ import annotations
 
@@ -54,6 +54,11 @@ class RemovePanel(nukescripts.PythonPanel):  # nukescripts ships no stubs: an An
             "reason: what to remove, in words (e.g. 'the man and his shadow'); the "
             "engine's reasoner finds what else the object affects."
         )
+        self.remove_text = nuke.String_Knob("remove_text", "remove text")
+        self.remove_text.setTooltip(
+            "find by text: the object to remove, in words (e.g. 'the glass'); the engine finds it "
+            "with SAM3 and tracks it over the range (no roto needed)."
+        )
         self.engine = nuke.String_Knob("engine", "engine")
         self.engine.setValue(engine)
         self.transfer = nuke.Enumeration_Knob("transfer", "frames", [_TRANSFER_LABELS[t] for t in TRANSFERS])
@@ -70,6 +75,7 @@ class RemovePanel(nukescripts.PythonPanel):  # nukescripts ships no stubs: an An
             self.mask_mode,
             self.keyframes,
             self.instruction,
+            self.remove_text,
             self.engine,
             self.transfer,
             self.out_dir,
@@ -91,4 +97,5 @@ class RemovePanel(nukescripts.PythonPanel):  # nukescripts ships no stubs: an An
             out_dir=str(self.out_dir.value()).strip(),
             keyframes=parse_keyframes(str(self.keyframes.value()), self.current_frame),
             instruction=str(self.instruction.value()).strip(),
+            remove_text=str(self.remove_text.value()).strip(),
         ).check()

@@ -20,7 +20,7 @@ from typing import Any, List, Optional, Tuple
 
 import nuke
 from bridge.client import EngineClient, EngineUnavailable, default_token
-from bridge.protocol import DONE, FAILED, ProtocolError
+from bridge.protocol import DONE, FAILED, MASK_TEXT, ProtocolError
 from bridge.versions import next_version, version_name
 
 from . import nodes, ui
@@ -118,7 +118,10 @@ class RemoveJob:
         if plate is None:
             plate, colorspace = self._render(task, self.inputs.plate, work / "plate.####.exr", "rgba")
         mask_channels = "rgb" if s.mask_mode == "quadmask" else "alpha"
-        if s.mask_mode in KEYFRAME_MODES:
+        remove: Optional[str] = None
+        if s.mask_mode == MASK_TEXT:
+            pass  # the engine finds the object by its name: no remove matte to render
+        elif s.mask_mode in KEYFRAME_MODES:
             # Only the key frames: the engine propagates the roto over the range (mask mode c/d).
             remove, _ = self._render(
                 task, self.inputs.remove, work / "roto.####.exr", "alpha", frames=tuple(sorted(s.keyframes))

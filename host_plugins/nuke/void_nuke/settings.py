@@ -10,17 +10,18 @@ from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
 from bridge.client import DEFAULT_ADDRESS
-from bridge.protocol import MASK_PROPAGATE, MASK_REASON, JobMasks, JobSpec
+from bridge.protocol import MASK_PROPAGATE, MASK_REASON, MASK_TEXT, JobMasks, JobSpec
 from bridge.sequences import parse_frame_list
 
 from .errors import SetupError
 
-MASK_MODES = ("mattes", "quadmask", "propagate", "reason")
+MASK_MODES = ("mattes", "quadmask", "propagate", "reason", "text")
 MASK_MODE_LABELS = {
     "mattes": "mattes (remove + affected)",
     "quadmask": "ready quadmask",
     "propagate": "propagate roto (SAM2)",
     "reason": "reason about effects (VLM)",
+    "text": "find by text (SAM3)",
 }
 #: Modes whose roto is drawn on a few key frames and spread over the range by the engine (SAM2).
 KEYFRAME_MODES = (MASK_PROPAGATE, MASK_REASON)
@@ -59,6 +60,7 @@ class RemoveSettings:
     timeout_s: float = dataclasses.field(default_factory=default_timeout)
     keyframes: Tuple[int, ...] = ()  # propagate/reason: the frames the roto is drawn on
     instruction: str = ""  # reason: what to remove, in words, for the engine's reasoner
+    remove_text: str = ""  # text: the object to remove, named (e.g. "the glass"); SAM3 finds it
 
     def check(self) -> "RemoveSettings":
         """Return self, or raise SetupError naming the field to fix."""
@@ -84,6 +86,8 @@ class RemoveSettings:
             outside = [f for f in self.keyframes if not self.first <= f <= self.last]
             if outside:
                 raise SetupError(f"Key frame {outside[0]} is outside the frame range {self.first}-{self.last}.")
+        if self.mask_mode == MASK_TEXT and not self.remove_text.strip():
+            raise SetupError("Name what to remove in 'remove text' (e.g. 'the glass'): the engine finds it by text.")
         if self.mask_mode == MASK_REASON and not self.instruction.strip():
             raise SetupError(
                 "Say what to remove in 'instruction' (e.g. 'the man and his shadow'): "
@@ -124,12 +128,20 @@ def check_affected(settings: RemoveSettings, affected: Optional[str]) -> None:
 
 
 def build_spec(
-    settings: RemoveSettings, *, plate: str, remove: str, affected: Optional[str] = None, name: str, job_key: str
+    settings: RemoveSettings,
+    *,
+    plate: str,
+    remove: Optional[str],
+    affected: Optional[str] = None,
+    name: str,
+    job_key: str,
 ) -> JobSpec:
     """The engine job for ``settings`` and rendered/located input patterns (paths on this host).
 
     In "quadmask" mode ``remove`` is the quadmask sequence; in "propagate"/"reason" it is the
-    roto rendered on the key frames only (mask modes (c)/(d): the engine propagates it).
+    roto rendered on the key frames only (mask modes (c)/(d): the engine propagates it); in
+    "text" it is not used (the engine finds the object by ``remove_text``; ``affected`` and the
+    instruction may join it).
     """
     settings.check()
     check_affected(settings, affected)
@@ -144,7 +156,14 @@ def build_spec(
         "job_key": job_key,
         "pass2": settings.pass2,
     }
-    if settings.mask_mode == "quadmask":
+    if settings.mask_mode == MASK_TEXT:
+        kw["masks"] = JobMasks(
+            mode=MASK_TEXT,
+            remove_text=settings.remove_text.strip(),
+            affected=affected,
+            instruction=settings.instruction.strip() or None,
+        )
+    elif settings.mask_mode == "quadmask":
         kw["quadmask"] = remove
     elif settings.mask_mode in KEYFRAME_MODES:
         reason = settings.mask_mode == MASK_REASON
