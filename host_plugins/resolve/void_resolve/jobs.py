@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from bridge.protocol import MASK_PROPAGATE, MASK_REASON, JobMasks, JobSpec
+from bridge.protocol import MASK_PROPAGATE, MASK_REASON, MASK_TEXT, JobMasks, JobSpec
 
 from .engine_job import EngineJob
 from .roles import MaskError
@@ -49,10 +49,19 @@ def build_spec(
 
     With ``keyframes`` the remove matte is a roto rendered on those frames only, sent as mask
     mode "propagate" (or "reason" with the settings' instruction); full mattes with an
-    instruction go as "reason" too. ``settings.pass2`` asks for the refinement pass.
+    instruction go as "reason" too. With ``settings.remove_text`` the engine finds the object by
+    its name (mask mode "text"): the remove matte is not sent, a full affected matte is.
+    ``settings.pass2`` asks for the refinement pass.
     """
     masks: JobMasks | None = None
-    if keyframes:
+    if settings.remove_text:
+        masks = JobMasks(
+            mode=MASK_TEXT,
+            remove_text=settings.remove_text,
+            affected=None if keyframes else affected,
+            instruction=settings.instruction,
+        )
+    elif keyframes:
         if affected is not None:
             raise MaskError(
                 'A roto on key frames is spread over the shot by the engine; an "affected" mask '

@@ -23,6 +23,7 @@ else:  # Python 3.7 (Resolve uses the machine's Python 3) has no typing.Protocol
     Protocol = object  # below are only type annotations, so a plain base does at run time.
 
 from .engine_job import EngineJob, Outcome, Progress
+from .settings import Settings
 
 WINDOW_ID = "VoidRemoveObject"
 TIMER_ID = "VoidPoll"
@@ -41,6 +42,7 @@ class Pending(Protocol):
 
 class Action(Protocol):
     title: str
+    settings: Settings
 
     def summary(self) -> str: ...
 
@@ -156,7 +158,7 @@ class WindowSession:
         self.pending: Pending | None = None
         self.poll_ms = poll_ms
         self.win = self.disp.AddWindow(
-            {"ID": WINDOW_ID, "WindowTitle": title, "Geometry": [200, 200, 520, 190]},
+            {"ID": WINDOW_ID, "WindowTitle": title, "Geometry": [200, 200, 520, 220]},
             self.ui.VGroup(
                 {"Spacing": 6},
                 [
@@ -170,6 +172,19 @@ class WindowSession:
                                     "ID": "Prompt",
                                     "Text": prompt,
                                     "PlaceholderText": "describe the background left behind",
+                                }
+                            ),
+                        ],
+                    ),
+                    self.ui.HGroup(
+                        {"Weight": 0},
+                        [
+                            self.ui.Label({"Text": "Remove text", "Weight": 0}),
+                            self.ui.LineEdit(
+                                {
+                                    "ID": "RemoveText",
+                                    "Text": "",
+                                    "PlaceholderText": "optional: name what to remove (SAM3 finds it)",
                                 }
                             ),
                         ],
@@ -211,8 +226,12 @@ class WindowSession:
             return
         self.items["Start"].Enabled = False
         self.items["Prompt"].Enabled = False
+        self.items["RemoveText"].Enabled = False
         self._status("Rendering plate and mattes...")
         try:
+            text = str(self.items["RemoveText"].Text)
+            if text.strip():  # named in the window: mask mode "text" (else the settings' own)
+                self.action.settings = self.action.settings.with_remove_text(text)
             begun = self.action.start(str(self.items["Prompt"].Text))
         except Exception as exc:
             self.record.state = "error"

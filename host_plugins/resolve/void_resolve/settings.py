@@ -26,6 +26,8 @@ class Settings:
     handle wanted on each side on the Edit page (fewer if the media has fewer). pass2: run VOID's
     refinement pass too. instruction: what to remove, in words, for the engine's reasoner (with a
     key-frame roto: mask mode "reason"; with full mattes: the reasoner adds the affected region).
+    remove_text: the object to remove, named (e.g. "the glass"): mask mode "text", the engine
+    finds it with SAM3 and tracks it, and the remove matte is not sent.
     """
 
     engine: str = DEFAULT_ADDRESS
@@ -40,6 +42,10 @@ class Settings:
     render_timeout_s: float = 600.0
     pass2: bool = False
     instruction: str | None = None
+    remove_text: str | None = None
+
+    def with_remove_text(self, text: str) -> "Settings":
+        return replace(self, remove_text=text.strip() or None)
 
     def with_prompt(self, prompt: str) -> "Settings":
         return replace(self, prompt=prompt.strip() or self.prompt)
@@ -58,7 +64,7 @@ def _int(env: dict[str, str], name: str, default: int | None) -> int | None:
 def settings_from_env(env: dict[str, str] | None = None) -> Settings:
     """Settings from ``VOID_ENGINE``, ``VOID_PROMPT``, ``VOID_SEED``, ``VOID_STEPS``,
     ``VOID_BACKEND``, ``VOID_TIMEOUT``, ``VOID_WORK_DIR``, ``VOID_BY_VALUE``, ``VOID_HANDLES``,
-    ``VOID_PASS2``, ``VOID_INSTRUCTION``.
+    ``VOID_PASS2``, ``VOID_INSTRUCTION``, ``VOID_REMOVE_TEXT``.
 
     Raises ValueError naming the variable when one cannot be read.
     """
@@ -82,6 +88,7 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
         handles=_int(env, "VOID_HANDLES", base.handles) or 0,
         pass2=_flag(env, "VOID_PASS2"),
         instruction=env.get("VOID_INSTRUCTION", "").strip() or None,
+        remove_text=env.get("VOID_REMOVE_TEXT", "").strip() or None,
     )
 
 
