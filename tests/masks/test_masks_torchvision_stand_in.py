@@ -28,3 +28,26 @@ def test_roi_align_answers_for_no_boxes_and_refuses_real_ones():
 def test_unprovided_names_raise_naming_themselves():
     with pytest.raises(NotImplementedError, match="FrozenBatchNorm2d"):
         stand_in._unavailable_class("FrozenBatchNorm2d")()
+
+
+def test_after_sam3_loads_the_stand_in_is_gone_so_the_void_pipeline_still_imports():
+    """The engine runs SAM3 and the VOID pipeline in one process: once the tiny SAM3 is built,
+    torchvision is as absent as before (transformers/diffusers probe for it) and diffusers' VAE
+    still imports."""
+    import subprocess
+    import sys
+
+    code = (
+        "import importlib.util, sys, torch\n"
+        "torch.set_num_threads(1)\n"
+        "real = importlib.util.find_spec('torchvision') is not None\n"
+        "from void_engine.masks.segment_text import Sam3Config, load_sam3\n"
+        "load_sam3(Sam3Config.tiny())\n"
+        "assert (importlib.util.find_spec('torchvision') is not None) == real\n"
+        "assert not any(getattr(m, '__void_engine_stand_in__', False) for n, m in list(sys.modules.items())"
+        " if n.split('.')[0] in ('torchvision', 'timm'))\n"
+        "from diffusers import AutoencoderKLCogVideoX\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]

@@ -9,6 +9,11 @@ never uses. :func:`install` registers this stand-in only when the real torchvisi
 imported, and only the names listed below; anything the text path would need beyond them raises
 :class:`NotImplementedError` naming it, rather than computing something else.
 
+The stand-in is registered only *while* sam3's modules are imported (:func:`while_importing_sam3`):
+they bind the names they use at import time, and afterwards ``torchvision`` is absent again, so
+libraries that probe for it (transformers, diffusers: the VOID pipeline in the same engine) see
+this host as it is.
+
 Where torchvision imports (a CUDA host with matching wheels), the real one is used and this module
 does nothing.
 """
@@ -20,6 +25,8 @@ import importlib.machinery
 import importlib.util
 import sys
 import types
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 _MISSING = (
@@ -87,10 +94,32 @@ def _real_torchvision_imports() -> bool:
     return True
 
 
+@contextmanager
+def while_importing_sam3() -> Iterator[bool]:
+    """Within the block, ``import torchvision`` (stand-in), ``import timm.layers`` (without timm's
+    model zoo) and sam3's Triton module work; on leaving, the stand-in torchvision and the hollow
+    ``timm`` package are taken out of ``sys.modules`` again (the modules imported meanwhile keep
+    what they bound). Yields whether the stand-in was used (False: the real torchvision imports)."""
+    installed = install()
+    try:
+        yield installed
+    finally:
+        if installed:
+            uninstall()
+
+
+def uninstall() -> None:
+    """Take the stand-in torchvision and the hollow ``timm`` package out of ``sys.modules``."""
+    for name in list(sys.modules):
+        top = name.split(".", 1)[0]
+        if top in ("torchvision", "timm") and getattr(sys.modules[name], "__void_engine_stand_in__", False):
+            del sys.modules[name]
+
+
 def install() -> bool:
     """Make ``import torchvision`` work for sam3/timm; True when the stand-in was installed.
 
-    Idempotent. Does nothing when the real torchvision imports.
+    Idempotent. Does nothing when the real torchvision imports. Prefer :func:`while_importing_sam3`.
     """
     existing = sys.modules.get("torchvision")
     if existing is not None:
@@ -161,6 +190,7 @@ def package_without_init(name: str) -> None:
     pkg.__spec__ = importlib.machinery.ModuleSpec(name, None, is_package=True)
     pkg.__spec__.submodule_search_locations = list(spec.submodule_search_locations)
     pkg.__path__ = list(spec.submodule_search_locations)
+    pkg.__dict__["__void_engine_stand_in__"] = True
     sys.modules[name] = pkg
 
 

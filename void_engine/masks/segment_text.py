@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -74,15 +75,40 @@ class Sam3Config:
         return cls(device=device, score_threshold=score_threshold, allow_random_weights=True, tiny_model=True)
 
 
-def _import_sam3_modules() -> None:
-    """Make sam3's image-model modules importable on this host (see ``_torchvision_stand_in``)."""
-    from ._torchvision_stand_in import edt_without_triton, install, package_without_init
+# The sam3 modules the text path uses (the tiny builder's and the segmenter's), imported once
+# while the stand-ins are in place.
+_SAM3_MODULES = (
+    "sam3.model.data_misc",
+    "sam3.model.decoder",
+    "sam3.model.encoder",
+    "sam3.model.geometry_encoders",
+    "sam3.model.maskformer_segmentation",
+    "sam3.model.model_misc",
+    "sam3.model.necks",
+    "sam3.model.position_encoding",
+    "sam3.model.sam3_image",
+    "sam3.model.text_encoder_ve",
+    "sam3.model.tokenizer_ve",
+    "sam3.model.vitdet",
+    "sam3.model.vl_combiner",
+)
 
-    install()
-    # sam3/__init__.py imports its whole builder, video predictor included (Triton kernels);
-    # the text path needs the image model's modules only
-    package_without_init("sam3")
-    edt_without_triton()
+
+def _import_sam3_modules() -> None:
+    """Import sam3's image-model modules on this host (see ``_torchvision_stand_in``)."""
+    import importlib
+
+    from ._torchvision_stand_in import edt_without_triton, package_without_init, while_importing_sam3
+
+    if all(name in sys.modules for name in _SAM3_MODULES):
+        return
+    with while_importing_sam3():
+        # sam3/__init__.py imports its whole builder, video predictor included (Triton kernels);
+        # the text path needs the image model's modules only
+        package_without_init("sam3")
+        edt_without_triton()
+        for name in _SAM3_MODULES:
+            importlib.import_module(name)
 
 
 def _tiny_bpe(folder: Path) -> Path:
@@ -276,10 +302,14 @@ def build_tiny_sam3(device: str, bpe_folder: Path) -> Any:
 
 def build_production_sam3(config: Sam3Config, device: str) -> Any:
     """sam3's own image-model builder with the configured checkpoint and vocabulary."""
-    from ._torchvision_stand_in import install
+    import importlib
 
-    install()
-    from sam3.model_builder import build_sam3_image_model  # lazy: sam3 is heavy
+    from ._torchvision_stand_in import while_importing_sam3
+
+    _import_sam3_modules()
+    with while_importing_sam3():
+        builder = importlib.import_module("sam3.model_builder")  # lazy: sam3 is heavy
+    build_sam3_image_model = builder.build_sam3_image_model
 
     return build_sam3_image_model(
         bpe_path=str(config.bpe) if config.bpe else None,
