@@ -122,3 +122,15 @@ def test_image_sequences_line_up_whether_resolve_counts_from_the_first_file_or_z
     # the placed frames are the cut's: result frame 1003 sits at the record start
     result = host.project.current_timeline.item_at(RECORD, 2)
     assert result.media.frame_file(result.source_start).endswith(".1003.exr")
+
+
+def test_render_settings_resolve_will_not_put_back_are_named_with_their_preset(plugin_env, shot, work, monkeypatch):
+    plugin_env("tcp://127.0.0.1:9", VOID_HANDLES="0")
+    host = _movie_scene(shot, work)
+    monkeypatch.setattr(host.project, "LoadRenderPreset", lambda name: False)
+    record = run_script(EDIT_SCRIPT, host)
+    assert record.state == "error"
+    assert "would not put back the render settings" in record.message and '"VOID keep ' in record.message
+    (kept,) = [p for p in host.project.render_presets if p.startswith("VOID keep ")]  # left for the artist
+    assert kept in record.message
+    assert host.project.render_jobs == {} and [t.name for t in host.project.timelines] == ["Edit v1"]

@@ -14,7 +14,9 @@ from .engine_job import EngineJob
 from .roles import MaskError
 from .settings import Settings
 
-KEEP_INPUTS_WHEN = ("unreachable", "closed")
+# States after which the engine may still be reading a run's inputs ("not started": the run was
+# interrupted before it knew how the job ended).
+KEEP_INPUTS_WHEN = ("unreachable", "closed", "not started")
 
 
 @dataclass(frozen=True)
@@ -28,8 +30,8 @@ class WorkDirs:
     def discard_inputs(self, state: str) -> None:
         """Delete this run's plate/matte renders once the engine no longer needs them.
 
-        Kept when the run ended ``unreachable`` or ``closed``: the engine may still be reading
-        them for a job it is running. Results (and fetched copies) are never touched.
+        Kept when the run ended ``unreachable``, ``closed`` or was interrupted: the engine may
+        still be reading them for a job it is running. Results (and fetched copies) are never touched.
         """
         if state in KEEP_INPUTS_WHEN:
             return
