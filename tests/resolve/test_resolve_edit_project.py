@@ -134,3 +134,20 @@ def test_render_settings_resolve_will_not_put_back_are_named_with_their_preset(p
     (kept,) = [p for p in host.project.render_presets if p.startswith("VOID keep ")]  # left for the artist
     assert kept in record.message
     assert host.project.render_jobs == {} and [t.name for t in host.project.timelines] == ["Edit v1"]
+
+
+def test_a_bin_name_already_taken_gets_a_suffix_and_still_counts_as_a_result(engine, plugin_env, shot, work):
+    import shutil
+
+    eng = engine("preview")
+    plugin_env(eng.endpoint, VOID_HANDLES="0")
+    host = _sequence_scene(shot, mattes=("remove",))
+    assert run_script(EDIT_SCRIPT, host).state == "done"
+    shutil.rmtree(work / "sample" / "results")  # the work folder was emptied: the engine starts at v001 again
+    second = run_script(EDIT_SCRIPT, host)
+    assert second.state == "done", second.message
+    s = summary(host, second)
+    assert sorted(c["name"] for c in _bin(s)["clips"]) == ["sample_void_v001", "sample_void_v001_2"]
+    assert [i["name"] for i in s["tracks"]["3"]] == ["sample_void_v001_2"]
+    third = run_script(EDIT_SCRIPT, host)  # the playhead is on v001_2 now: still the shot below is cleaned
+    assert third.state == "done", third.message

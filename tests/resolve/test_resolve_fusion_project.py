@@ -145,3 +145,13 @@ def test_cancel_during_fusion_s_render_stops_it_and_restores_the_comp(plugin_env
     assert s["lock_depth"] == 0 and s["undo_open"] == []
     renders = work / "MediaIn1" / "renders"
     assert not renders.exists() or list(renders.iterdir()) == []
+
+
+def test_headless_fusion_run_renders_and_reports_on_the_console(engine, plugin_env, shot, capsys):
+    eng = engine("preview")
+    plugin_env(eng.endpoint, VOID_HEADLESS="1")
+    host = _scene(shot, [{"name": "remove", "points": SQUARE}])
+    record = run_script(COMP_SCRIPT, host)
+    assert record.state == "done", record.message
+    assert "Done: Loader VOID_MediaIn1_v001" in capsys.readouterr().out
+    assert summary(host, record)["status"] == []  # no window was opened

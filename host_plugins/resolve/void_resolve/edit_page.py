@@ -101,11 +101,12 @@ def clip_origin(media: "MediaPoolItem", first_file: int) -> int:
     return first_file
 
 
-_VOID_RESULT = re.compile(r"_void_v\d+$")
+_VOID_RESULT = re.compile(r"_void_v\d+(_\d+)?$")
 
 
 def is_void_result(media: "MediaPoolItem") -> bool:
-    """Whether a media pool item is a VOID result (``<shot>_void_v003``), never a shot to clean."""
+    """Whether a media pool item is a VOID result (``<shot>_void_v003``, ``<shot>_void_v003_2``),
+    never a shot to clean."""
     return bool(_VOID_RESULT.search(os.path.splitext(str(media.GetName()))[0]))
 
 
@@ -435,6 +436,17 @@ def _append(media_pool: "MediaPool", infos: "list[MediaPoolClipInfo]") -> "list[
     return list(append(infos) or [])
 
 
+def unique_name(name: str, taken: "list[str]") -> str:
+    """``name``, or ``name_2``, ``name_3``... when the bin holds it already (results from a work
+    folder that was emptied start again at v001)."""
+    n = 1
+    found = name
+    while found in taken:
+        n += 1
+        found = f"{name}_{n}"
+    return found
+
+
 def void_bin(media_pool: "MediaPool") -> "Folder":
     """The "VOID" bin under the media pool's root, made when missing."""
     root = media_pool.GetRootFolder()
@@ -569,10 +581,11 @@ class EditRemoveAction:
         if not imported:
             raise EditPageError(f"Resolve would not import {outcome.pattern} ({first}-{last}).")
         result = imported[0]
+        taken = [c.GetName() for c in folder.GetClipList() or [] if c is not result]
         if outcome.version:
-            name = f"{self.shot}_void_{outcome.version}"  # the bin's name says which results/v### it is
+            name = unique_name(f"{self.shot}_void_{outcome.version}", taken)  # the name says which results/v###
         else:
-            name = next_version_name(self.shot, [c.GetName() for c in folder.GetClipList() or [] if c is not result])
+            name = next_version_name(self.shot, taken)
         result.SetClipProperty("Clip Name", name)
         # The result holds the handles too: use the cut part, counted in the clip's own frames.
         base = clip_origin(result, first) + self.count_shift
