@@ -100,6 +100,7 @@ class LocalEngine:
         self.endpoint = ""
         self.proc: subprocess.Popen[str] | None = None
         self._pump: threading.Thread | None = None
+        self._stdout: list[str] = []
 
     @property
     def pid(self) -> int | None:
@@ -120,6 +121,7 @@ class LocalEngine:
             raise RuntimeError(f"engine already running (pid {self.proc.pid})")
         timeout = self.start_timeout if timeout is None else timeout
         self.endpoint = ""
+        self._stdout = []
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "a") as log:
             # Its own session: a Ctrl-C in the terminal reaches only the parent, which stops the
@@ -161,6 +163,7 @@ class LocalEngine:
         assert proc.stdout is not None
         with open(self.log_path, "a") as log:
             for line in proc.stdout:
+                self._stdout.append(line)
                 lines.put(line)
                 log.write(line)
                 log.flush()
@@ -169,6 +172,13 @@ class LocalEngine:
     def log(self) -> str:
         """What the engine has written so far (stderr and stdout)."""
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def output(self) -> str:
+        """What the engine has printed on stdout ("void-engine listening on ...", "void-engine
+        stopped"); all of it once the engine has exited."""
+        if self.proc is not None and self.proc.poll() is not None and self._pump is not None:
+            self._pump.join(timeout=2.0)
+        return "".join(self._stdout)
 
     def _log_tail(self, chars: int = 4000) -> str:
         return self.log()[-chars:]
