@@ -48,14 +48,14 @@ class Knob:
         if self._node is not None:
             require_main(f"knob {self._name!r}")
 
-    def value(self, *args: Any) -> Any:
+    def value(self, index: int = 0) -> Any:
         self._touch()
         return self._value
 
-    def getValue(self, *args: Any) -> Any:
+    def getValue(self, channel: int = 0) -> Any:
         return self.value()
 
-    def setValue(self, val: Any, *args: Any) -> bool:
+    def setValue(self, val: Any, chan: int = 0) -> bool:
         self._touch()
         self._value = val
         return True
@@ -87,7 +87,7 @@ class Knob:
     def visible(self) -> bool:
         return self._visible
 
-    def toScript(self, *args: Any) -> str:
+    def toScript(self, quote: bool = False, context: Any = None) -> str:
         return str(self.value())
 
     def fromScript(self, script: str) -> None:
@@ -101,7 +101,10 @@ class String_Knob(Knob):
     def __init__(self, name: str, label: str | None = None, value: str = "") -> None:
         super().__init__(name, label, str(value))
 
-    def setValue(self, val: Any, *args: Any) -> bool:
+    def value(self, oc: Any = None) -> Any:
+        return super().value()
+
+    def setValue(self, val: Any, view: str | None = None) -> bool:
         if not isinstance(val, str):
             raise TypeError(f"{self._name}: a string knob takes a string, got {type(val).__name__}")
         return super().setValue(val)
@@ -136,6 +139,12 @@ class PyScript_Knob(Knob):
     def __init__(self, name: str, label: str | None = None, command: str = "") -> None:
         super().__init__(name, label, command)
 
+    def value(self) -> Any:
+        return super().value()
+
+    def setValue(self, cmd: Any) -> bool:
+        return super().setValue(cmd)
+
 
 class Array_Knob(Knob):
     pass
@@ -145,7 +154,10 @@ class Int_Knob(Array_Knob):
     def __init__(self, name: str, label: str | None = None, value: int = 0) -> None:
         super().__init__(name, label, int(value))
 
-    def setValue(self, val: Any, *args: Any) -> bool:
+    def value(self) -> Any:
+        return super().value()
+
+    def setValue(self, val: Any) -> bool:
         if isinstance(val, bool) or not isinstance(val, (int, float)):
             raise TypeError(f"{self._name}: an int knob takes a number, got {type(val).__name__}")
         return super().setValue(int(val))
@@ -163,8 +175,11 @@ class Boolean_Knob(Array_Knob):
     def __init__(self, name: str, label: str | None = None, value: bool = False) -> None:
         super().__init__(name, label, bool(value))
 
-    def setValue(self, val: Any, *args: Any) -> bool:
-        return super().setValue(bool(val))
+    def value(self) -> Any:
+        return super().value()
+
+    def setValue(self, b: Any) -> bool:
+        return super().setValue(bool(b))
 
 
 class Enumeration_Knob(Knob):
@@ -185,6 +200,9 @@ class Enumeration_Knob(Knob):
 
     def enumName(self, n: int) -> str:
         return self._items[n]
+
+    def value(self) -> Any:
+        return super().value()
 
     def setValue(self, val: Any, *args: Any) -> bool:
         if isinstance(val, int) and not isinstance(val, bool):

@@ -178,7 +178,7 @@ class Node:
         self._inputs[i] = node
         return True
 
-    def dependent(self, mask: int = 0, forceEvaluate: bool = True) -> list[Node]:
+    def dependent(self, mask: int, forceEvaluate: bool = True) -> list[Node]:
         return [n for n in session().nodes if self in n._inputs]
 
     def isSelected(self) -> bool:
@@ -432,10 +432,10 @@ def _parse_knob_script(text: str) -> dict[str, Any]:
     return out
 
 
-def createNode(node: str, args: str = "", inpanel: bool = True) -> Node:
+def createNode(typ: str, knobs: str = "", inpanel: bool = True) -> Node:
     """Like the Node menu: the new node connects to and replaces the selection."""
     selected = selectedNodes()
-    new = _add_node(node, _parse_knob_script(args) if args else {})
+    new = _add_node(typ, _parse_knob_script(knobs) if knobs else {})
     if selected:
         new.setInput(0, selected[-1])
         new.setXYpos(selected[-1].xpos(), selected[-1].ypos() + 60)

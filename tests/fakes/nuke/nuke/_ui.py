@@ -50,14 +50,18 @@ class MenuItem:
             exec(self._command, {})
 
 
-class Menu(MenuItem):
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
-        self._items: dict[str, MenuItem] = {}
+class _ItemTree:
+    """What a menu and a toolbar share (Nuke's ToolBar is no Menu): items by name, "a/b" paths."""
 
-    def _item(self, path: str) -> tuple["Menu", str]:
+    _name: str
+    _items: dict[str, MenuItem]
+
+    def name(self) -> str:
+        return self._name
+
+    def _item(self, path: str) -> tuple[_ItemTree, str]:
         parts = path.split("/")
-        menu = self
+        menu: _ItemTree = self
         for p in parts[:-1]:
             sub = menu._items.get(p)
             if not isinstance(sub, Menu):
@@ -102,7 +106,7 @@ class Menu(MenuItem):
     def findItem(self, name: str) -> MenuItem | None:
         menu: Any = self
         for p in name.split("/"):
-            if not isinstance(menu, Menu) or p not in menu._items:
+            if not isinstance(menu, _ItemTree) or p not in menu._items:
                 return None
             menu = menu._items[p]
         return menu
@@ -115,8 +119,16 @@ class Menu(MenuItem):
         return list(self._items.values())
 
 
-class ToolBar(Menu):
-    pass
+class Menu(_ItemTree, MenuItem):
+    def __init__(self, name: str) -> None:
+        MenuItem.__init__(self, name)
+        self._items = {}
+
+
+class ToolBar(_ItemTree):
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._items = {}
 
 
 def menu(name: str) -> Menu:
@@ -135,8 +147,8 @@ def toolbar(name: str, create: bool = True) -> ToolBar | None:
     return session().toolbars[name]
 
 
-def pluginAddPath(path: str, addToSysPath: bool = True) -> None:
+def pluginAddPath(args: str, addToSysPath: bool = True) -> None:
     import sys
 
-    if addToSysPath and path not in sys.path:
-        sys.path.insert(0, path)
+    if addToSysPath and args not in sys.path:
+        sys.path.insert(0, args)
