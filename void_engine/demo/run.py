@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import write_config
+from ..config import EngineConfig, write_config
 from ..service.local import LOOPBACK_ANY_PORT, EngineStartError, LocalEngine
 from .samples import SampleShot, make_sample_shot
 
@@ -248,8 +248,9 @@ def _void_in_process(video: np.ndarray, quadmask: np.ndarray, steps: int | None,
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
     pipe = VoidPipeline.from_pretrained(paths.base, pass1=paths.pass1, pass2=paths.pass2, device=device, dtype=dtype)
-    kwargs = {"num_inference_steps": steps} if steps else {}
-    return pipe(video, quadmask, PROMPT, seed=seed, progress=progress, **kwargs)
+    # The pipeline wants a step count; without --steps, the engine's default (as through an engine).
+    steps = steps or EngineConfig().steps
+    return pipe(video, quadmask, PROMPT, seed=seed, progress=progress, num_inference_steps=steps)
 
 
 def _engine_available() -> bool:
