@@ -26,10 +26,13 @@ def tiny_files(tiny: Path) -> list[str]:
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
-    """A tiny random VOID model directory (with pass 2), made once by the pipeline's own writer."""
+    """A tiny random VOID model directory (with pass 2), made once by the pipeline's own writer.
+
+    Its VOID checkpoints are deltas on the base transformer, so a download needs every base file.
+    """
     from void_engine.pipeline.tiny import make_tiny_model
 
-    return make_tiny_model(tmp_path_factory.mktemp("tiny") / "model", with_pass2=True)
+    return make_tiny_model(tmp_path_factory.mktemp("tiny") / "model", with_pass2=True, layout="delta")
 
 
 def write_manifest(path: Path, tiny: Path, base_revision: str = "main") -> Path:

@@ -10,13 +10,15 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..windows import OVERLAP_LATENTS
+
 # Raw quadmask levels as artists paint them.
 QUAD_REMOVE, QUAD_OVERLAP, QUAD_AFFECTED, QUAD_KEEP = 0, 63, 127, 255
 QUAD_LEVELS = (QUAD_REMOVE, QUAD_OVERLAP, QUAD_AFFECTED, QUAD_KEEP)
 
 # Latent frames blended with a linear ramp where two multidiffusion windows overlap
 # (the reference's temporal_multidiffusion_stride of 16 frames, / 4).
-WINDOW_OVERLAP_LATENTS = 4
+WINDOW_OVERLAP_LATENTS = OVERLAP_LATENTS
 
 # The reference's longest clip; we do not cut there (long shots become more windows).
 REFERENCE_MAX_FRAMES = 197

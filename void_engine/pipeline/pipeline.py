@@ -25,11 +25,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from diffusers import AutoencoderKLCogVideoX, CogVideoXTransformer3DModel, DDIMScheduler, DiffusionPipeline
+from diffusers.models.autoencoders.autoencoder_kl_cogvideox import AutoencoderKLCogVideoX
 from diffusers.models.embeddings import get_3d_rotary_pos_embed
+from diffusers.models.transformers.cogvideox_transformer_3d import CogVideoXTransformer3DModel
+from diffusers.pipelines.pipeline_utils import DiffusionPipeline
+from diffusers.schedulers.scheduling_ddim import DDIMScheduler
 from diffusers.utils.torch_utils import randn_tensor
 from transformers import PreTrainedTokenizerBase, T5EncoderModel
 
+from ..windows import window_frames_problem
 from .conditioning import (
     add_masked_video_noise,
     invert_quadmask,
@@ -47,6 +51,7 @@ from .loader import CheckpointError, load_components, load_void_checkpoint
 from .memory import apply_memory_mode, default_dtype
 from .model_dir import ModelDir
 from .pass2 import DEFAULT_DEGRADATION, warped_latent_noise
+from .speed import attention_context, check_attention_backend, compile_blocks
 
 log = logging.getLogger(__name__)
 
@@ -95,12 +100,13 @@ class VoidPipeline(DiffusionPipeline):
         )
         self.add_noise_in_inpaint_model = add_noise_in_inpaint_model
         self.checkpoints = {"pass1": pass1_path, "pass2": pass2_path}
+        self.attention_backend = ""  # see speed.py; set by from_pretrained
         self.vae_scale_factor_spatial = 2 ** (len(vae.config.block_out_channels) - 1)
         self.vae_scale_factor_temporal = vae.config.temporal_compression_ratio
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def from_pretrained(  # type: ignore[override]
+    def from_pretrained(  # type: ignore[override]  # VOID's own signature: a base folder plus checkpoints
         cls,
         base_dir: str | os.PathLike[str],
         pass1: str | os.PathLike[str],
@@ -108,12 +114,19 @@ class VoidPipeline(DiffusionPipeline):
         device: str | torch.device = "cpu",
         dtype: torch.dtype | None = None,
         memory_mode: str = "full",
+        attention_backend: str = "",
+        compile_transformer_blocks: bool = False,
+        compile_cache_dir: str | os.PathLike[str] | None = None,
     ) -> VoidPipeline:
         """Load the base folder (CogVideoX-Fun-V1.5-5b-InP, diffusers layout) and the VOID pass-1 checkpoint.
 
         `dtype` None means bf16 on a GPU, float32 on the CPU. `memory_mode`: full, model_offload, fp8,
         sequential. Errors name the missing folder or the checkpoint and tensor shape that does not fit.
+        When the pass-1 checkpoint holds the whole 48-channel transformer, the base folder's transformer
+        weights are not read (they may be absent). `attention_backend` and `compile_transformer_blocks`
+        are the opt-in speed settings of speed.py.
         """
+        check_attention_backend(attention_backend)
         dtype = dtype or default_dtype(device)
         pass2_path = Path(pass2) if pass2 is not None else None
         if pass2_path is not None and not pass2_path.is_file():
@@ -130,6 +143,9 @@ class VoidPipeline(DiffusionPipeline):
             pass2_path=pass2_path,
         )
         apply_memory_mode(pipe, memory_mode, device)
+        pipe.attention_backend = attention_backend
+        if compile_transformer_blocks:
+            compile_blocks(pipe.transformer, Path(compile_cache_dir) if compile_cache_dir is not None else None)
         return pipe
 
     @classmethod
@@ -206,6 +222,7 @@ class VoidPipeline(DiffusionPipeline):
             # 3. Prompt
             do_cfg = guidance_scale > 1.0
             prompt_embeds = self.encode_prompt(prompt, negative_prompt, do_cfg, device)  # (B, 226, D)
+            self.offload_text_encoder()
 
             # 4. Timesteps (DDIM, strength 1)
             self.scheduler.set_timesteps(num_inference_steps, device=device)
@@ -328,9 +345,11 @@ class VoidPipeline(DiffusionPipeline):
             raise ValueError(f"prompt must be a string; got {type(prompt).__name__}")
         if num_inference_steps < 1:
             raise ValueError(f"num_inference_steps must be at least 1; got {num_inference_steps}")
-        latent_window(window_frames, self.transformer.config.patch_size_t)  # raises for a too-small window
         if self.transformer.config.patch_size_t is None:
             raise ValueError("the transformer is not CogVideoX 1.5 (patch_size_t is None)")
+        problem = window_frames_problem(window_frames, self.transformer.config.patch_size_t)
+        if problem:
+            raise ValueError(problem)
         return num_frames, height, width
 
     def preprocess_video(self, video: np.ndarray) -> torch.Tensor:
@@ -352,6 +371,17 @@ class VoidPipeline(DiffusionPipeline):
             negative = DEFAULT_NEGATIVE_PROMPT if negative_prompt is None else negative_prompt
             embeds = torch.cat([self._t5_embeds(negative, device), embeds], dim=0)
         return embeds
+
+    def offload_text_encoder(self) -> None:
+        """Move T5 off the GPU now, if model offload hooks manage it (model_offload and fp8 on a GPU).
+
+        accelerate's hook chain (text_encoder -> transformer -> vae) would only offload T5 when the
+        transformer first runs, so T5-XXL (9.5 GB) would sit beside both VAE encodes. Under sequential
+        offload, or with no hooks, there is nothing to do.
+        """
+        for hook in getattr(self, "_all_hooks", None) or ():
+            if getattr(hook, "model", None) is self.text_encoder:
+                hook.offload()
 
     def _t5_embeds(self, prompt: str, device: torch.device) -> torch.Tensor:
         ids = self.tokenizer(
@@ -496,13 +526,14 @@ class VoidPipeline(DiffusionPipeline):
         model_input = torch.cat([latents] * 2) if do_cfg else latents
         model_input = self.scheduler.scale_model_input(model_input, t)
         hidden_states = torch.cat([model_input, inpaint_latents], dim=2)  # (B, n, 48, h, w)
-        noise_pred = self.transformer(
-            hidden_states=hidden_states,
-            encoder_hidden_states=prompt_embeds,
-            timestep=t.expand(model_input.shape[0]),
-            image_rotary_emb=rotary,
-            return_dict=False,
-        )[0].float()
+        with attention_context(self.attention_backend):
+            noise_pred = self.transformer(
+                hidden_states=hidden_states,
+                encoder_hidden_states=prompt_embeds,
+                timestep=t.expand(model_input.shape[0]),
+                image_rotary_emb=rotary,
+                return_dict=False,
+            )[0].float()
         if do_cfg:
             uncond, text = noise_pred.chunk(2)
             noise_pred = uncond + guidance_scale * (text - uncond)

@@ -13,14 +13,13 @@ from enum import Enum
 from pathlib import Path
 
 from .hashing import git_blob_sha1, sha256_file
+from .layout import PATCH_EMBED_KEY, VOID_IN_CHANNELS
 from .lockfile import LockEntry, read_lock
 from .manifest import Component, Manifest, WeightFile, load_manifest
 from .safetensors_header import HeaderError, SafetensorsHeader, read_header
 
 STAGING_DIR = ".void-download"  # partial and not-yet-verified files, inside the model directory
 PART_SUFFIX = ".part"
-VOID_IN_CHANNELS = 48  # the VOID transformer's input channels (16 latents + 16 mask + 16 masked video)
-PATCH_EMBED_KEY = "patch_embed.proj.weight"
 BASE_TRANSFORMER = "transformer"  # subfolder of the base component holding the transformer
 
 
