@@ -68,7 +68,9 @@ def test_loaded_tokenizer_gives_sentencepiece_ids_plus_eos(pipe, model_dir):
 def test_protobuf_is_a_declared_engine_dependency():
     # transformers converts spiece.model with protobuf; without it the load falls back to TikToken and fails.
     project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
-    engine = [re.split(r"[<>=!~;\[ ]", req, maxsplit=1)[0].lower() for req in project["optional-dependencies"]["engine"]]
+    engine = [
+        re.split(r"[<>=!~;\[ ]", req, maxsplit=1)[0].lower() for req in project["optional-dependencies"]["engine"]
+    ]
     assert "protobuf" in engine and "sentencepiece" in engine
     pinned = [line.split("#")[0].strip() for line in (REPO_ROOT / "requirements.txt").read_text().splitlines()]
     assert any(re.split(r"[<>=!~; ]", line, maxsplit=1)[0].lower() == "protobuf" for line in pinned if line)
