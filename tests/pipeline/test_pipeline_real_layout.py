@@ -9,6 +9,7 @@ fixtures live.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import tomllib
@@ -182,8 +183,6 @@ def test_compile_blocks_compiles_each_transformer_block_and_sets_the_cache(model
     blocks = list(pipe.transformer.transformer_blocks)
     assert len(blocks) == 2 and all(is_compiled(b) for b in blocks)
     assert not is_compiled(pipe.transformer)  # regional: the blocks, not the whole model
-    import os
-
     assert cache.is_dir() and os.environ["TORCHINDUCTOR_CACHE_DIR"] == str(cache)
 
 
@@ -192,3 +191,26 @@ def test_speed_settings_are_off_by_default(pipe):
     assert not any(is_compiled(b) for b in pipe.transformer.transformer_blocks)
     cfg = load_config(None)
     assert cfg.attention_backend == "" and cfg.compile_blocks is False
+
+
+def test_worker_speed_settings_reach_the_pipeline(model_dir, tmp_path, monkeypatch):
+    from void_engine.backends import BackendSettings, make_backend
+
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
+    path = tmp_path / "engine.toml"
+    path.write_text(
+        f'[server]\nstate_dir = "{tmp_path / "state"}"\n'
+        f'[worker]\nmodel = "{model_dir}"\ndevice = "cpu"\nattention_backend = "math"\ncompile_blocks = true\n'
+    )
+    backend = make_backend("void", BackendSettings.from_config(load_config(path)))
+    pipe = backend.pipe
+    assert pipe.attention_backend == "math"
+    assert all(is_compiled(b) for b in pipe.transformer.transformer_blocks)
+    assert Path(os.environ["TORCHINDUCTOR_CACHE_DIR"]) == tmp_path / "state" / "compile-cache"
+
+
+def test_unknown_attention_backend_is_refused_at_config_load(tmp_path):
+    path = tmp_path / "engine.toml"
+    path.write_text('[worker]\nattention_backend = "triton"\n')
+    with pytest.raises(ConfigError, match=r"\[worker\] attention_backend must be one of '', 'cudnn'"):
+        load_config(path)
