@@ -153,7 +153,7 @@ def _expected_type(name: str) -> Any:
         return str
     if name in _PATH_LISTS or name in ("plugins", "model_size"):
         return list
-    value = default.default if default.default is not dataclasses.MISSING else default.default_factory()  # type: ignore[misc,operator]
+    value = default.default if default.default is not dataclasses.MISSING else default.default_factory()  # type: ignore[operator]
     return type(value)
 
 

@@ -247,8 +247,10 @@ def _void_in_process(video: np.ndarray, quadmask: np.ndarray, steps: int | None,
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
     pipe = VoidPipeline.from_pretrained(paths.base, pass1=paths.pass1, pass2=paths.pass2, device=device, dtype=dtype)
-    kwargs = {"num_inference_steps": steps} if steps else {}
-    return pipe(video, quadmask, PROMPT, seed=seed, progress=progress, **kwargs)
+    from ..config import EngineConfig
+
+    # num_inference_steps is required; without --steps the demo runs the engine's default ([worker] steps).
+    return pipe(video, quadmask, PROMPT, seed=seed, progress=progress, num_inference_steps=steps or EngineConfig.steps)
 
 
 def _engine_available() -> bool:

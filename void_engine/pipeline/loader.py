@@ -135,8 +135,14 @@ def _assign(
     if still_meta:
         raise CheckpointError(f"{what}: no weights for {', '.join(still_meta[:3])}")
     if any(param.dtype != dtype for param in model.parameters()):
-        model = model.to(dtype)
+        _cast(model, dtype)
     return model.eval(), len(unexpected)
+
+
+def _cast(module: torch.nn.Module, dtype: torch.dtype) -> None:
+    # In place (Module.to returns the module itself). Typed as nn.Module because diffusers wraps its
+    # ModelMixin.to with functools.wraps, which mypy cannot bind; at run time ModelMixin.to still runs.
+    module.to(dtype)
 
 
 def build_transformer(base: Path, dtype: torch.dtype) -> tuple[CogVideoXTransformer3DModel, bool]:

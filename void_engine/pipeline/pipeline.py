@@ -75,7 +75,9 @@ class Cancelled(Exception):
 class VoidPipeline(DiffusionPipeline):
     """VOID object-and-effect removal on a video clip. Build with ``from_pretrained`` or ``from_model_dir``."""
 
-    model_cpu_offload_seq = "text_encoder->transformer->vae"
+    # diffusers declares this attribute by its default, None, so mypy takes its type to be None; every
+    # diffusers pipeline sets a string here, which is what enable_model_cpu_offload reads.
+    model_cpu_offload_seq = "text_encoder->transformer->vae"  # type: ignore[assignment]
     # Registered by register_modules; declared for readers and type checkers.
     tokenizer: PreTrainedTokenizerBase
     text_encoder: T5EncoderModel
@@ -101,8 +103,8 @@ class VoidPipeline(DiffusionPipeline):
         self.add_noise_in_inpaint_model = add_noise_in_inpaint_model
         self.checkpoints = {"pass1": pass1_path, "pass2": pass2_path}
         self.attention_backend = ""  # see speed.py; set by from_pretrained
-        self.vae_scale_factor_spatial = 2 ** (len(vae.config.block_out_channels) - 1)
-        self.vae_scale_factor_temporal = vae.config.temporal_compression_ratio
+        self.vae_scale_factor_spatial = 2 ** (len(vae.config["block_out_channels"]) - 1)
+        self.vae_scale_factor_temporal = vae.config["temporal_compression_ratio"]
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -240,7 +242,7 @@ class VoidPipeline(DiffusionPipeline):
                 inpaint_latents = torch.cat([inpaint_latents] * 2)
 
             # 7. Denoise, with temporal multidiffusion when the clip exceeds one window
-            window = latent_window(window_frames, self.transformer.config.patch_size_t)
+            window = latent_window(window_frames, self.transformer.config["patch_size_t"])
             latents = self.denoise(
                 latents,
                 inpaint_latents,
@@ -325,13 +327,13 @@ class VoidPipeline(DiffusionPipeline):
         if height % 16 or width % 16 or height == 0 or width == 0:
             raise ValueError(f"video height and width must be multiples of 16; got {height}x{width}")
         config = self.transformer.config
-        if config.use_rotary_positional_embeddings and config.patch_size_t is not None:
+        if config["use_rotary_positional_embeddings"] and config["patch_size_t"] is not None:
             # The "slice" rotary grid covers sample_height x sample_width latents; a larger frame would
             # fail deep inside attention with a bare size mismatch.
-            unit = self.vae_scale_factor_spatial * config.patch_size
+            unit = self.vae_scale_factor_spatial * config["patch_size"]
             max_h, max_w = (
-                (config.sample_height // config.patch_size) * unit,
-                (config.sample_width // config.patch_size) * unit,
+                (config["sample_height"] // config["patch_size"]) * unit,
+                (config["sample_width"] // config["patch_size"]) * unit,
             )
             if height > max_h or width > max_w:
                 raise ValueError(
@@ -345,9 +347,9 @@ class VoidPipeline(DiffusionPipeline):
             raise ValueError(f"prompt must be a string; got {type(prompt).__name__}")
         if num_inference_steps < 1:
             raise ValueError(f"num_inference_steps must be at least 1; got {num_inference_steps}")
-        if self.transformer.config.patch_size_t is None:
+        if self.transformer.config["patch_size_t"] is None:
             raise ValueError("the transformer is not CogVideoX 1.5 (patch_size_t is None)")
-        problem = window_frames_problem(window_frames, self.transformer.config.patch_size_t)
+        problem = window_frames_problem(window_frames, self.transformer.config["patch_size_t"])
         if problem:
             raise ValueError(problem)
         return num_frames, height, width
@@ -413,7 +415,7 @@ class VoidPipeline(DiffusionPipeline):
         shape = (
             1,
             num_latents,
-            self.vae.config.latent_channels,
+            self.vae.config["latent_channels"],
             height // self.vae_scale_factor_spatial,
             width // self.vae_scale_factor_spatial,
         )
@@ -430,7 +432,7 @@ class VoidPipeline(DiffusionPipeline):
         # Posterior mode x scaling_factor, one clip at a time; (1, C, T, H, W) -> (1, L, 16, h, w).
         pixels = pixels.to(device=device, dtype=self.vae.dtype)
         latents = torch.cat([self.vae.encode(clip).latent_dist.mode() for clip in pixels.split(1)])
-        latents = latents * self.vae.config.scaling_factor
+        latents = latents * self.vae.config["scaling_factor"]
         return latents.permute(0, 2, 1, 3, 4)
 
     def prepare_mask_latents(self, condition: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -449,15 +451,15 @@ class VoidPipeline(DiffusionPipeline):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """3D rotary embeddings ("slice" grid, CogVideoX 1.5) for a window of `num_latents` latent frames."""
         config = self.transformer.config
-        p, p_t = config.patch_size, config.patch_size_t
+        p, p_t = config["patch_size"], config["patch_size_t"]
         grid = (height // (self.vae_scale_factor_spatial * p), width // (self.vae_scale_factor_spatial * p))
         cos, sin = get_3d_rotary_pos_embed(
-            embed_dim=config.attention_head_dim,
+            embed_dim=config["attention_head_dim"],
             crops_coords=None,
             grid_size=grid,
             temporal_size=(num_latents + p_t - 1) // p_t,
             grid_type="slice",
-            max_size=(config.sample_height // p, config.sample_width // p),
+            max_size=(config["sample_height"] // p, config["sample_width"] // p),
         )
         return cos.to(device=device), sin.to(device=device)
 
@@ -520,11 +522,11 @@ class VoidPipeline(DiffusionPipeline):
         do_cfg = guidance_scale > 1.0
         rotary = (
             self.rotary_embeddings(height, width, latents.shape[1], latents.device)
-            if self.transformer.config.use_rotary_positional_embeddings
+            if self.transformer.config["use_rotary_positional_embeddings"]
             else None
         )
         model_input = torch.cat([latents] * 2) if do_cfg else latents
-        model_input = self.scheduler.scale_model_input(model_input, t)
+        model_input = self.scheduler.scale_model_input(model_input, int(t))  # DDIM: the input unchanged
         hidden_states = torch.cat([model_input, inpaint_latents], dim=2)  # (B, n, 48, h, w)
         with attention_context(self.attention_backend):
             noise_pred = self.transformer(
@@ -537,7 +539,8 @@ class VoidPipeline(DiffusionPipeline):
         if do_cfg:
             uncond, text = noise_pred.chunk(2)
             noise_pred = uncond + guidance_scale * (text - uncond)
-        latents = self.scheduler.step(noise_pred, t, latents, eta=0.0, return_dict=False)[0]
+        # The timestep only indexes the alphas table, so int(t) picks exactly the value the tensor would.
+        latents = self.scheduler.step(noise_pred, int(t), latents, eta=0.0, return_dict=False)[0]
         return latents.to(prompt_embeds.dtype)
 
     @staticmethod

@@ -5,6 +5,7 @@ Importing this package is cheap: no torch, no huggingface_hub (those load when a
 """
 
 import os
+from pathlib import Path
 
 from .gpu import GpuReport, choose_memory_mode, gpu_report
 from .layout import CheckpointLayout
@@ -44,6 +45,7 @@ def doctor_weights(
     status is "ok", "warn" (only optional files have problems) or "FAIL". The summary ends with the VOID
     checkpoints' layout: complete (base transformer weights unused) or a delta on the base transformer.
     """
+    model_dir = Path(model_dir)
     manifest = manifest or load_manifest()
     verdicts = diagnose(model_dir, manifest, verify=verify)
     status, detail = summarize(model_dir, verdicts)
