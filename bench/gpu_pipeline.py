@@ -165,7 +165,7 @@ def plan(args: argparse.Namespace) -> list[Measurement]:
     """Every measurement of the run, grouped by memory mode (one model build per mode), full first."""
     frames = TINY["frames"] if args.tiny else args.frames
     steps = TINY["steps"] if args.tiny else args.steps
-    timing_steps = TINY["steps"] if args.tiny else args.step_timing_steps
+    timing_steps = min(args.step_timing_steps, TINY["steps"]) if args.tiny else args.step_timing_steps
     backends = TINY["backends"] if args.tiny and args.backends is None else args.backends
     backends = GPU_BACKENDS if backends is None else backends
     window = TINY["window"] if args.tiny else 85
