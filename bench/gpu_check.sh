@@ -6,8 +6,11 @@
 set -u
 OUT="${OUT:-$PWD/gpu-check-out}"
 BUDGET_S="${BUDGET_S:-480}"
-PYTHON="${PYTHON:-python3}"
-[ -x .venv/bin/python ] && PYTHON="${PYTHON_OVERRIDE:-.venv/bin/python}"
+# $PYTHON if set, else the project's venv, else python3 (a bare machine needs torch with CUDA, diffusers,
+# transformers, accelerate, sentencepiece and protobuf: requirements.txt).
+if [ -z "${PYTHON:-}" ]; then
+  if [ -x .venv/bin/python ]; then PYTHON=.venv/bin/python; else PYTHON=python3; fi
+fi
 mkdir -p "$OUT"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 {
