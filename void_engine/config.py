@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .pipeline.windows import window_frames_problem
+
 
 class ConfigError(ValueError):
     """A setting that cannot be used; the message names the file and the key."""
@@ -43,6 +45,9 @@ class EngineConfig:
     max_attempts: int = 3
     model_size: list[int] = field(default_factory=lambda: [384, 672])
     window_frames: int = 85
+    attention_backend: str = ""
+    compile_blocks: bool = False
+    compile_cache_dir: Path | None = None
     # [masks]
     sam2_checkpoint: Path | None = None
     sam2_config: str = "configs/sam2.1/sam2.1_hiera_l.yaml"
@@ -117,7 +122,19 @@ class MaskSettings:
 _SECTIONS = {
     "server": ("bind", "state_dir", "roots", "heartbeat_s", "upload_timeout_s", "events_wait_max_s", "plugins"),
     "limits": ("chunk_bytes", "credit", "max_file_bytes", "max_job_bytes", "max_frames", "max_queued"),
-    "worker": ("backend", "model", "device", "memory_mode", "steps", "max_attempts", "model_size", "window_frames"),
+    "worker": (
+        "backend",
+        "model",
+        "device",
+        "memory_mode",
+        "steps",
+        "max_attempts",
+        "model_size",
+        "window_frames",
+        "attention_backend",
+        "compile_blocks",
+        "compile_cache_dir",
+    ),
     "masks": (
         "sam2_checkpoint",
         "sam2_config",
@@ -139,7 +156,17 @@ _SECTIONS = {
     ),
     "cluster": ("ray_address", "engines", "gpus_per_engine", "cpus_per_engine", "actor_retries", "ray_namespace"),
 }
-_PATHS = {"state_dir", "model", "server_secret_key", "clients_dir", "sam2_checkpoint", "admin_token_file"}
+_PATHS = {
+    "state_dir",
+    "model",
+    "server_secret_key",
+    "clients_dir",
+    "sam2_checkpoint",
+    "admin_token_file",
+    "compile_cache_dir",
+}
+# [worker] attention_backend: "" = PyTorch's own choice; otherwise one torch.nn.attention.SDPBackend.
+ATTENTION_BACKENDS = ("", "cudnn", "flash", "efficient", "math")
 
 # An admin token must carry at least 32 random bytes: 43 characters as URL-safe base64, which is
 # what `void-engine keys --admin-token` writes (secrets.token_urlsafe(32)).
@@ -254,6 +281,14 @@ def _check(cfg: EngineConfig) -> None:
             raise ConfigError(f"engine setting {name} must be >= 1, got {getattr(cfg, name)}")
     if len(cfg.model_size) != 2 or not all(isinstance(v, int) and v > 0 and v % 16 == 0 for v in cfg.model_size):
         raise ConfigError(f"[worker] model_size must be [height, width], multiples of 16, got {cfg.model_size}")
+    problem = window_frames_problem(cfg.window_frames)
+    if problem:
+        raise ConfigError(f"[worker] {problem}")
+    if cfg.attention_backend not in ATTENTION_BACKENDS:
+        raise ConfigError(
+            f"[worker] attention_backend must be one of {', '.join(repr(b) for b in ATTENTION_BACKENDS)}, "
+            f"got {cfg.attention_backend!r}"
+        )
     if cfg.reasoner_timeout_s <= 0:
         raise ConfigError(f"[masks] reasoner_timeout_s must be > 0, got {cfg.reasoner_timeout_s}")
     if not cfg.reasoner_api_key_env.strip():

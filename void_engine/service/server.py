@@ -154,9 +154,7 @@ class Engine:
             self._discard_partial(jid)
         if requeued or failed:
             log.warning("recovered after a crash: %d job(s) re-queued, %d failed", len(requeued), len(failed))
-        settings = BackendSettings(
-            model=cfg.model, device=cfg.device, memory_mode=cfg.memory_mode, window_frames=cfg.window_frames
-        )
+        settings = BackendSettings.from_config(cfg)
         self.backend_settings = settings
 
         def local_worker(journal: Journal, notify: Notify) -> JobRunner:
