@@ -137,3 +137,33 @@ def test_gpu_memory_in_use_and_peak_are_reported_once_the_engine_has_used_cuda()
     assert values["void_engine_gpu_memory_used_bytes"] >= held.numel()
     assert values["void_engine_gpu_memory_peak_bytes"] >= values["void_engine_gpu_memory_used_bytes"]
     del held
+
+
+class CountingJournal(Journal):
+    """The real journal, counting the events it hands out."""
+
+    read = 0
+
+    def events(self, job, after=0, limit=500):
+        evs = super().events(job, after, limit)
+        self.read += len(evs)
+        return evs
+
+
+def test_a_job_that_ended_before_the_monitor_started_is_read_from_its_first_and_last_events(tmp_path):
+    from void_engine.monitor.tracker import JobTracker
+
+    journal = CountingJournal(tmp_path / "journal.sqlite3")
+    spec = JobSpec(plate="/shots/a/plate.####.exr", frames=(1001,), prompt="river", remove="/m.####.exr")
+    jid = journal.submit("token:abc", spec)[0].id
+    journal.claim_next()
+    for step in range(1, 1201):  # more events than one journal read returns
+        journal.add_event(jid, kind="step", window=0, step=step, total=1200)
+    journal.finish(jid, "failed", error="GPU out of memory")
+    tracker = JobTracker(journal, limit=10, since=journal.events(jid, journal.last_seq(jid) - 1)[-1].ts + 1e-6)
+    journal.read = 0
+    tracker.poll()
+    (row,) = tracker.rows()
+    assert row.progress.state == "failed" and row.progress.seq == journal.last_seq(jid)
+    assert row.progress.started_at is not None and row.to_json(0.0)["error"] == "GPU out of memory"
+    assert journal.read <= 501  # its first 500 events and the last, not all 1,203

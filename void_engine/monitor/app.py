@@ -3,7 +3,7 @@
 Every endpoint that touches the journal or a file is a plain function, which Starlette runs on
 its worker threads, so neither the server's event loop nor the engine's socket loop ever waits
 on SQLite or an EXR. Reading is open to anyone who can reach the page (loopback by default);
-cancel and retry need ``Authorization: Bearer <[security] admin_token>``.
+cancel and retry need ``Authorization: Bearer <the engine's admin token>`` ([security]).
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def build_app(ctx: MonitorContext) -> Starlette:
 
     def admin_refusal(request: Request) -> JSONResponse | None:
         if not ctx.admin_token:
-            return _error(403, "this engine has no [security] admin_token, so nobody can change jobs from the page")
+            return _error(403, "this engine has no [security] admin token, so nobody can change jobs from the page")
         header = request.headers.get("authorization", "")
         given = header[7:] if header[:7].lower() == "bearer " else ""
         if not given or not hmac.compare_digest(given.encode(), ctx.admin_token.encode()):

@@ -234,8 +234,11 @@ class JobTracker:
         recs = self.journal.list_jobs(None, self.limit)
         rows = []
         for rec in recs:
-            prog = self._progress.get(rec.id) or JobProgress()
-            if not (prog.state in TERMINAL_STATES and prog.seq and rec.state == prog.state):
+            prog = self._progress.get(rec.id)
+            if prog is None and rec.state in TERMINAL_STATES and rec.updated < self.since:
+                prog = self._settled(rec.id)
+            elif prog is None or not (prog.state in TERMINAL_STATES and prog.seq and rec.state == prog.state):
+                prog = prog or JobProgress()
                 self._catch_up(rec.id, prog)
             self._progress[rec.id] = prog
             rows.append(JobSummary(rec, replace(prog)))
@@ -244,6 +247,18 @@ class JobTracker:
             del self._progress[jid]
         with self._lock:
             self._rows = rows
+
+    def _settled(self, jid: str) -> JobProgress:
+        """A job that ended before the monitor started: its first events (queued, running) and its
+        last, not every frame and step between (a long 4K job stores thousands)."""
+        prog = JobProgress()
+        for ev in self.journal.events(jid, 0, _BATCH):
+            prog.apply(ev)
+        last = self.journal.last_seq(jid)
+        if last > prog.seq:
+            for ev in self.journal.events(jid, last - 1, 1):
+                prog.apply(ev)
+        return prog
 
     def _catch_up(self, jid: str, prog: JobProgress, *, observe: bool = True) -> None:
         while True:
