@@ -74,6 +74,17 @@ class EngineConfig:
     cpus_per_engine: float = 1.0
     actor_retries: int = 1
     ray_namespace: str = "void-engine"
+    # [monitor] (void_engine.monitor: the web page and /metrics; off by default)
+    monitor_enabled: bool = False
+    monitor_bind: str = "127.0.0.1"
+    monitor_port: int = 8555
+    monitor_allow_remote: bool = False
+    monitor_jobs_shown: int = 200
+    monitor_refresh_s: float = 1.0
+    monitor_strip_frames: int = 8
+    monitor_thumbnail_px: int = 256
+    monitor_display: str = ""
+    monitor_view: str = ""
 
     @property
     def max_message_bytes(self) -> int:
@@ -97,6 +108,12 @@ class EngineConfig:
             reasoner_base_url=self.reasoner_base_url or None,
         )
 
+    def monitor_settings(self) -> "MonitorSettings":
+        """The [monitor] settings as one typed value (what void_engine.monitor is built from)."""
+        return MonitorSettings(
+            **{f.name: getattr(self, f"monitor_{f.name}") for f in dataclasses.fields(MonitorSettings)}
+        )
+
     def journal_path(self) -> Path:
         return self.state_dir / "journal.sqlite3"
 
@@ -117,6 +134,26 @@ class MaskSettings:
     reasoner_api_key_env: str = "GEMINI_API_KEY"
     reasoner_timeout_s: float = 180.0
     reasoner_base_url: str | None = None
+
+
+@dataclass(frozen=True)
+class MonitorSettings:
+    """The [monitor] settings: the engine's web page and Prometheus ``/metrics`` (see config/engine.toml).
+
+    ``bind`` is a host name or address; one that is not loopback is refused unless
+    ``allow_remote`` is set. ``port`` 0 picks a free port (the engine logs the address).
+    """
+
+    enabled: bool = False
+    bind: str = "127.0.0.1"
+    port: int = 8555
+    allow_remote: bool = False
+    jobs_shown: int = 200
+    refresh_s: float = 1.0
+    strip_frames: int = 8
+    thumbnail_px: int = 256
+    display: str = ""
+    view: str = ""
 
 
 _SECTIONS = {
@@ -155,6 +192,8 @@ _SECTIONS = {
         "allow_insecure",
     ),
     "cluster": ("ray_address", "engines", "gpus_per_engine", "cpus_per_engine", "actor_retries", "ray_namespace"),
+    # The same settings as MonitorSettings, each named monitor_<field>.
+    "monitor": tuple(f"monitor_{f.name}" for f in dataclasses.fields(MonitorSettings)),
 }
 _PATHS = {
     "state_dir",
@@ -301,6 +340,12 @@ def _check(cfg: EngineConfig) -> None:
         raise ConfigError("[cluster] engines and actor_retries must be >= 0")
     if cfg.gpus_per_engine < 0 or cfg.cpus_per_engine < 0:
         raise ConfigError("[cluster] gpus_per_engine and cpus_per_engine must be >= 0")
+    if not 0 <= cfg.monitor_port <= 65535:
+        raise ConfigError(f"[monitor] monitor_port must be 0..65535, got {cfg.monitor_port}")
+    if cfg.monitor_refresh_s <= 0 or cfg.monitor_jobs_shown < 1 or cfg.monitor_strip_frames < 1:
+        raise ConfigError("[monitor] monitor_refresh_s must be > 0, monitor_jobs_shown and monitor_strip_frames >= 1")
+    if not 16 <= cfg.monitor_thumbnail_px <= 2048:
+        raise ConfigError(f"[monitor] monitor_thumbnail_px must be 16..2048, got {cfg.monitor_thumbnail_px}")
 
 
 def _toml_value(v: Any) -> str:
