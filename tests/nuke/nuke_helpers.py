@@ -73,6 +73,7 @@ def make_scene(nuke, folder: Path, frames: range, *, tag_affected: bool = False,
     """A Read of a fresh EXR plate and a Roto box moving right (plus an 'affected' Roto); returns (read, roto)."""
     pattern = write_plate(folder / "plates", frames, size=PLATE_HW)
     nuke.root().fake_set_format(PLATE_HW[1], PLATE_HW[0])  # the project format matches the plate
+    nuke.root()["OCIO_config"].setValue("aces_1.2")  # the plate's colourspace is an ACES one
     read = nuke.nodes.Read(file=pattern, first=frames[0], last=frames[-1], colorspace="ACES - ACEScg")
     read.setXYpos(100, 200)
     roto = nuke.nodes.Roto()
