@@ -26,6 +26,23 @@ def start_engine(root: Path, state: Path, backend: str = "preview", config: Path
     ).start()
 
 
+# The fake's own renderer needs numpy and OpenImageIO (Nuke renders in C++); a child interpreter
+# that must not see site-packages gets them from a folder of links of their own.
+FAKE_RENDER_DEPS = ("numpy", "numpy.libs", "OpenImageIO")
+
+
+def link_fake_render_deps(folder: Path) -> Path:
+    """``folder`` with links to the fake renderer's packages only (no zmq, msgpack or bridge)."""
+    import numpy
+
+    folder.mkdir(parents=True, exist_ok=True)
+    site = Path(numpy.__file__).resolve().parents[1]
+    for name in FAKE_RENDER_DEPS:
+        if (site / name).exists():
+            (folder / name).symlink_to(site / name)
+    return folder
+
+
 def write_plate(folder: Path, frames: range, size: tuple[int, int] = (48, 80), seed: int = 0) -> str:
     """A scene-linear half RGBA EXR sequence written straight through OpenImageIO; returns its pattern."""
     import OpenImageIO as oiio
