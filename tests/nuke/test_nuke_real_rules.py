@@ -221,3 +221,20 @@ def test_a_non_read_plate_in_an_unsaved_script_asks_for_an_output_folder(fake_nu
     assert default_out_dir(grade) == ""  # not the system's temp folder
     with pytest.raises(SetupError, match="Choose an output folder.*--out"):
         remove_object_batch(grade.name(), roto.name(), "empty street", engine="tcp://127.0.0.1:9")
+
+
+def test_the_progress_bar_closes_when_the_job_ends(fake_nuke, engine):
+    # Nuke removes a ProgressTask's bar when the object is released: the job must not keep it.
+    nuke = fake_nuke
+    import nukescripts
+
+    from void_nuke.action import remove_object
+
+    address, root = engine
+    make_scene(nuke, root / uuid.uuid4().hex[:8], range(1, 3))
+    answer_panel(nukescripts, address)
+    job = remove_object()
+    pump_until_finished(nuke, job)
+
+    assert job.outcome.state == "done", job.outcome
+    assert nuke.fake_state.progress_tasks[-1].fake_closed

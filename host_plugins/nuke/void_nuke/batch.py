@@ -51,6 +51,10 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
 
 
 def _stop(signum: int, frame: Any) -> None:
+    # The first signal stops the job; more (a second Ctrl-C, a farm's repeated TERM) must not
+    # break off the cancel it triggers. main() puts the previous handlers back.
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, signal.SIG_IGN)
     raise Interrupted(signum)
 
 

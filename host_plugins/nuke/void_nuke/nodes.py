@@ -65,7 +65,9 @@ def make_temp_write(source_name: str, pattern: str, channels: str) -> str:
     node = nuke.toNode(source_name)
     if node is None:
         raise RuntimeError(f"node {source_name} was deleted before VOID could render it")
-    write = nuke.nodes.Write(file=nuke_path(pattern), file_type="exr", channels=channels)
+    write = nuke.nodes.Write(file=nuke_path(pattern))
+    write["file_type"].setValue("exr")  # first: the EXR writer's knobs (datatype) exist only after it
+    write["channels"].setValue(channels)
     write["datatype"].setValue("32 bit float")  # never lose precision on the way to the engine
     write["create_directories"].setValue(True)
     write.setInput(0, node)
