@@ -4,6 +4,7 @@ main-thread hop does not re-raise, the engine asked before any render, an unwrit
 from __future__ import annotations
 
 import os
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -123,24 +124,33 @@ def test_a_result_read_that_cannot_be_made_fails_the_job_instead_of_ending_done(
     assert f"Job {job.job_id} finished" in text and "Can't create a node here" in text
 
 
-def _unwritable_folder(tmp_path: Path) -> Path:
-    """A folder this process cannot create files in (root ignores permission bits: sysfs then)."""
-    if os.geteuid() == 0:
-        return Path("/sys/void-nuke-tests")
-    folder = tmp_path / "read_only"
-    folder.mkdir()
-    folder.chmod(0o555)
-    return folder / "void"
+def _unwritable_folder(tmp_path: Path, request) -> Path:
+    """A folder this process cannot create files in: a read-only mount when root (root ignores
+    permission bits), else a ``chmod 555`` folder."""
+    if os.geteuid() != 0:
+        folder = tmp_path / "read_only"
+        folder.mkdir()
+        folder.chmod(0o555)
+        return folder / "void"
+    mount = tmp_path / "read_only_fs"
+    mount.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(mount)], capture_output=True)
+    if proc.returncode != 0:
+        return Path("/sys/void-nuke-tests")  # sysfs refuses new files to root as well
+    request.addfinalizer(lambda: subprocess.run(["umount", "-l", str(mount)], check=False))
+    return mount / "void"
 
 
-def test_an_unwritable_output_folder_is_named_with_the_os_reason_before_anything_runs(fake_nuke, engine, tmp_path):
+def test_an_unwritable_output_folder_is_named_with_the_os_reason_before_anything_runs(
+    fake_nuke, engine, tmp_path, request
+):
     nuke = fake_nuke
     import nukescripts
 
     from void_nuke.action import remove_object
 
     address, _ = engine
-    out = _unwritable_folder(tmp_path)
+    out = _unwritable_folder(tmp_path, request)
     make_scene(nuke, tmp_path, range(1, 3))
     answer_panel(nukescripts, address, out_dir=str(out))
     job = remove_object()
