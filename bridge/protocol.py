@@ -65,7 +65,7 @@ PROTOCOL_VERSION = 1
 MAX_HEADER_BYTES = 256 * 1024
 MAX_BLOBS = 4
 
-# Stable error codes (DESIGN.md §3). Clients switch on these; messages are for people.
+# Stable error codes (docs/architecture.md). Clients switch on these; messages are for people.
 BAD_REQUEST = "bad_request"
 BAD_FRAME = "bad_frame"
 TOO_LARGE = "too_large"

@@ -1,6 +1,6 @@
 """One entry point from what a job carries to a quadmask sequence on disk.
 
-A job's masks come in one of four ways (issue 6's acceptance list):
+A job's masks come in one of four ways:
   (a) a ready quadmask sequence — validated and written out normalised;
   (b) remove mattes (+ optional affected mattes) per frame — combined by the quadmask rules;
   (c) roto on one or a few key frames (or click points) — propagated with SAM2;

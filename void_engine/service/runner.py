@@ -96,6 +96,7 @@ def run_job(
     """
     from void_engine.plates import FrameSequence, Shot, ShotSettings
     from void_engine.plates.output import publish_version
+    from void_engine.plates.space import check_free_space, estimate_output_bytes, full_disk_error
 
     if isinstance(settings, dict):
         settings = ShotSettings(**settings)
@@ -123,10 +124,12 @@ def run_job(
     if job.pass2 and refine is None:
         raise ValueError(f"job.pass2: the {backend_name or 'chosen'} backend has no pass 2")
     staging = staging_dir(job.out_root, job_id)
+    plate_seq = FrameSequence(job.plate, job.frames)
+    needed = estimate_output_bytes(plate_seq)
     try:
         shutil.rmtree(staging, ignore_errors=True)
+        check_free_space(job.out_root, needed)
         staging.mkdir(parents=True)
-        plate_seq = FrameSequence(job.plate, job.frames)
         report("stage", stage="masks", step=0, total=1)
         quad_rel = f"{QUADMASK_FOLDER}/{job.name}_quadmask.####.exr"
         built = mask_stage.build(
@@ -191,6 +194,9 @@ def run_job(
         )
         final = publish_version(staging, job.out_root)
         return JobOutput(final, str(final / name), tuple(written.frames))
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
+        full = full_disk_error(exc, job.out_root, needed)
+        if full is not None and full is not exc:
+            raise full from exc
         raise

@@ -154,9 +154,7 @@ class Engine:
             self._discard_partial(jid)
         if requeued or failed:
             log.warning("recovered after a crash: %d job(s) re-queued, %d failed", len(requeued), len(failed))
-        settings = BackendSettings(
-            model=cfg.model, device=cfg.device, memory_mode=cfg.memory_mode, window_frames=cfg.window_frames
-        )
+        settings = BackendSettings.from_config(cfg)
         self.backend_settings = settings
 
         def local_worker(journal: Journal, notify: Notify) -> JobRunner:
@@ -174,6 +172,13 @@ class Engine:
 
         # Built now (cheap: no backend is loaded until it starts), started by serve_forever.
         self.worker: JobRunner = (make_runner or local_worker)(self.journal, self._notify)
+        # [monitor]: the web page and /metrics, served from their own threads (void_engine.monitor).
+        self.monitor = None
+        if cfg.monitor_enabled:
+            from ..monitor import Monitor
+
+            info = {"version": __version__, "backend": cfg.backend, "endpoint": self.endpoint}
+            self.monitor = Monitor(cfg, self.journal, notify=self._notify, wake=self.worker.wake.set, engine_info=info)
 
     # -- worker -> loop --------------------------------------------------------------------
 
@@ -206,6 +211,8 @@ class Engine:
     def serve_forever(self, ready: Callable[[str], None] | None = None) -> None:
         """Run until ``shutdown`` or :meth:`stop`; ``ready(endpoint)`` once listening."""
         self.worker.start()
+        if self.monitor is not None:
+            self.monitor.start()
         poller = zmq.Poller()
         poller.register(self.router, zmq.POLLIN)
         poller.register(self.pull, zmq.POLLIN)
@@ -239,6 +246,8 @@ class Engine:
         self._stop.set()
 
     def _close(self) -> None:
+        if self.monitor is not None:
+            self.monitor.stop()
         self.worker.stop()
         self.worker.join(timeout=10)
         if self.curve is not None:

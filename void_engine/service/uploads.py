@@ -142,8 +142,19 @@ class UploadStore:
                 f"frame 1 (chunk) runs past the announced size of {up.names[index]} ({up.sizes[index]} bytes)",
                 "blob",
             )
-        with open(up.folder / up.names[index], "ab") as f:
-            f.write(data)
+        try:
+            with open(up.folder / up.names[index], "ab") as f:
+                f.write(data)
+        except OSError as exc:
+            # A full spool: the upload cannot finish, so its files go now and the client is told why.
+            self.drop(upload_id)
+            free = shutil.disk_usage(self.spool).free
+            raise ProtocolError(
+                BUSY,
+                f"the engine's spool {self.spool} cannot take {up.names[index]}: {exc.strerror or exc} "
+                f"({sum(up.sizes) - sum(up.received)} bytes of this upload still to come, {free} bytes free)",
+                "blob",
+            ) from None
         up.received[index] += len(data)
         up.last_seen = time.monotonic()
         return up
