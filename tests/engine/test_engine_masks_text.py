@@ -18,9 +18,10 @@ import pytest
 from bridge import protocol as P
 from bridge.client import EngineClient
 from bridge.protocol import JobMasks, JobSpec
+from tests.fakes.gemini_server import FakeGemini
 
 from .engine_harness import REPO, env_for_engine
-from .test_engine_masks_pass2 import KEY_ENV, load_fake_gemini, provenance, quadmasks_of
+from .test_engine_masks_pass2 import KEY_ENV, provenance, quadmasks_of
 
 
 @pytest.fixture
@@ -181,7 +182,6 @@ def test_reason_job_segments_the_named_object_with_sam3(
     from void_engine.masks.grid import Grid
     from void_engine.masks.quadmask import split_quadmask
 
-    FakeGemini = load_fake_gemini()
     cells = [(6, 0), (7, 0), (7, 1)]  # bottom left, where the seeded tiny SAM3 "sees" a cushion
     answer = {
         "reasoning": "the ball leans on a cushion",

@@ -11,14 +11,8 @@ import sys
 
 import numpy as np
 import pytest
-from masks_helpers import (
-    FIRST,
-    load_fake_gemini,
-    one_torch_thread,  # noqa: F401 (fixture)
-    write_matte,
-    write_plate_sequence,
-)
 
+from tests.fakes.gemini_server import FakeGemini
 from void_engine.masks import MaskSpec, QuadmaskError, build_quadmask_sequence
 from void_engine.masks.build import TextNotFoundError, describe_frames
 from void_engine.masks.grid import Grid
@@ -27,6 +21,8 @@ from void_engine.masks.quadmask import split_quadmask
 from void_engine.masks.reasoner import ReasonerConfig
 from void_engine.masks.segment_text import Sam3Config, load_sam3
 from void_engine.plates import FrameSequence
+
+from .masks_helpers import FIRST, write_matte, write_plate_sequence
 
 N, H, W = 4, 48, 80
 FINDS_ALL = Sam3Config.tiny(score_threshold=0.0)
@@ -182,7 +178,6 @@ def test_reasoner_named_object_is_segmented_by_sam3_within_its_cells(tmp_path, p
         ],
         "scene_description": "a grey ground",
     }
-    FakeGemini = load_fake_gemini()
     with FakeGemini() as fake:
         fake.reply_json(answer)
         reasoner = ReasonerConfig(
@@ -220,7 +215,6 @@ def test_reasoner_falls_back_to_cells_where_sam3_finds_nothing(tmp_path, plate):
         ],
         "scene_description": "a grey ground",
     }
-    FakeGemini = load_fake_gemini()
     with FakeGemini() as fake:
         fake.reply_json(answer)
         reasoner = ReasonerConfig(
