@@ -63,7 +63,13 @@ def test_doctor_reports_sam3_when_configured_and_says_what_is_missing(tmp_path, 
     missing = _doctor(tmp_path, f'sam3_checkpoint = "{ckpt}"\n')["sam3"]
     assert missing.startswith("warn") and str(ckpt) in missing and "sam3_checkpoint" in missing
     ckpt.write_bytes(b"x")
-    no_sam2 = _doctor(tmp_path, f'sam3_checkpoint = "{ckpt}"\n')["sam3"]
+    sam2 = "sam2_random_weights = true\n"
+    no_bpe = _doctor(tmp_path, f'sam3_checkpoint = "{ckpt}"\n' + sam2)["sam3"]
+    assert no_bpe.startswith("warn") and "sam3_bpe" in no_bpe  # the 0.1.4 wheel ships no vocabulary
+    bpe = tmp_path / "bpe_simple_vocab_16e6.txt.gz"
+    bpe.write_bytes(b"x")
+    sam3 = f'sam3_checkpoint = "{ckpt}"\nsam3_bpe = "{bpe}"\n'
+    no_sam2 = _doctor(tmp_path, sam3)["sam3"]
     assert no_sam2.startswith("warn") and "SAM2" in no_sam2
-    ready = _doctor(tmp_path, f'sam3_checkpoint = "{ckpt}"\nsam2_random_weights = true\n')["sam3"]
+    ready = _doctor(tmp_path, sam3 + sam2)["sam3"]
     assert ready.startswith("ok") and str(ckpt) in ready

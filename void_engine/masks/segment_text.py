@@ -414,6 +414,17 @@ def sam3_import_problem() -> str | None:
     return None
 
 
+def packaged_bpe() -> Path | None:
+    """Where sam3's builder looks for its BPE vocabulary when none is given (``assets/`` beside the
+    package; the 0.1.4 wheel does not ship it); None when sam3 is not installed."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("sam3")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0]).parent / "assets" / "bpe_simple_vocab_16e6.txt.gz"
+
+
 def load_sam3(config: Sam3Config) -> Sam3Segmenter:
     """Build (once per config, then cached: the engine keeps models resident) a segmenter."""
     with _CACHE_LOCK:
@@ -450,5 +461,6 @@ __all__ = [
     "TextSegmentationError",
     "build_tiny_sam3",
     "load_sam3",
+    "packaged_bpe",
     "sam3_import_problem",
 ]

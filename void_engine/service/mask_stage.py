@@ -109,7 +109,7 @@ class MaskStage:
 
         File and package look-ups only: sam3 is not imported.
         """
-        from void_engine.masks.segment_text import sam3_import_problem
+        from void_engine.masks.segment_text import packaged_bpe, sam3_import_problem
 
         s = self.settings
         problem = sam3_import_problem()
@@ -126,6 +126,12 @@ class MaskStage:
                 return f"the SAM3 checkpoint {checkpoint} does not exist ([masks] sam3_checkpoint)"
             if s.sam3_bpe is not None and not os.path.isfile(s.sam3_bpe):
                 return f"the SAM3 BPE vocabulary {s.sam3_bpe} does not exist ([masks] sam3_bpe)"
+            packaged = packaged_bpe()
+            if s.sam3_bpe is None and (packaged is None or not packaged.is_file()):
+                return (
+                    "the installed sam3 has no BPE vocabulary (its 0.1.4 wheel ships none): set [masks] "
+                    "sam3_bpe to bpe_simple_vocab_16e6.txt.gz from sam3's source tree"
+                )
         sam2 = self.sam2_problem()
         if sam2 is not None:
             return f"SAM2 tracks what SAM3 finds, and {sam2}"
