@@ -27,6 +27,10 @@ class EngineConfig:
     upload_timeout_s: float = 60.0
     events_wait_max_s: float = 10.0
     plugins: list[str] = field(default_factory=list)
+    # By-value results (state_dir/jobs/<id>/out) older than this many seconds are deleted; 0 = kept.
+    result_retention_s: float = 0.0
+    # ...and the oldest go while they hold more than this many bytes in all; 0 = no size limit.
+    result_retention_bytes: int = 0
     # [limits]
     chunk_bytes: int = 2 * 1024 * 1024
     credit: int = 8
@@ -34,6 +38,8 @@ class EngineConfig:
     max_job_bytes: int = 16 * 1024**3
     max_frames: int = 10000
     max_queued: int = 1000
+    # Most bytes the spool may hold: uploads in progress, by-value inputs and by-value results.
+    max_spool_bytes: int = 256 * 1024**3
     # [worker]
     backend: str = "void"
     model: Path | None = None
@@ -43,6 +49,13 @@ class EngineConfig:
     max_attempts: int = 3
     model_size: list[int] = field(default_factory=lambda: [384, 672])
     window_frames: int = 85
+    # Overlap job N+1's plate reading and job N-1's writing with job N's model run (false: one
+    # job at a time, each stage after the other).
+    pipeline: bool = True
+    # Threads reading and writing the frames of a job in parallel; 0 = one per core.
+    io_threads: int = 0
+    # Most bytes of frames prepared and pending jobs may hold (the job on the GPU included).
+    pipeline_memory_bytes: int = 8 * 1024**3
     # [masks]
     sam2_checkpoint: Path | None = None
     sam2_config: str = "configs/sam2.1/sam2.1_hiera_l.yaml"
@@ -92,8 +105,25 @@ class EngineConfig:
             reasoner_base_url=self.reasoner_base_url or None,
         )
 
+    def pipeline_settings(self) -> "PipelineSettings":
+        """How the worker overlaps jobs (the [worker] pipeline settings, as one typed value)."""
+        return PipelineSettings(
+            enabled=self.pipeline,
+            io_threads=self.io_threads or (os.cpu_count() or 1),
+            memory_bytes=self.pipeline_memory_bytes,
+        )
+
     def journal_path(self) -> Path:
         return self.state_dir / "journal.sqlite3"
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    """How the worker overlaps its jobs' plate I/O with the model run."""
+
+    enabled: bool = True  # False: the serial worker (each job read, run, written, then the next)
+    io_threads: int = 1  # threads running the frames of a read or a write
+    memory_bytes: int = 8 * 1024**3  # cap on the frames held by prepared and pending jobs
 
 
 @dataclass(frozen=True)
@@ -115,9 +145,39 @@ class MaskSettings:
 
 
 _SECTIONS = {
-    "server": ("bind", "state_dir", "roots", "heartbeat_s", "upload_timeout_s", "events_wait_max_s", "plugins"),
-    "limits": ("chunk_bytes", "credit", "max_file_bytes", "max_job_bytes", "max_frames", "max_queued"),
-    "worker": ("backend", "model", "device", "memory_mode", "steps", "max_attempts", "model_size", "window_frames"),
+    "server": (
+        "bind",
+        "state_dir",
+        "roots",
+        "heartbeat_s",
+        "upload_timeout_s",
+        "events_wait_max_s",
+        "plugins",
+        "result_retention_s",
+        "result_retention_bytes",
+    ),
+    "limits": (
+        "chunk_bytes",
+        "credit",
+        "max_file_bytes",
+        "max_job_bytes",
+        "max_frames",
+        "max_queued",
+        "max_spool_bytes",
+    ),
+    "worker": (
+        "backend",
+        "model",
+        "device",
+        "memory_mode",
+        "steps",
+        "max_attempts",
+        "model_size",
+        "window_frames",
+        "pipeline",
+        "io_threads",
+        "pipeline_memory_bytes",
+    ),
     "masks": (
         "sam2_checkpoint",
         "sam2_config",
@@ -246,6 +306,8 @@ def _check(cfg: EngineConfig) -> None:
         "max_queued",
         "max_attempts",
         "steps",
+        "max_spool_bytes",
+        "pipeline_memory_bytes",
     ):
         if getattr(cfg, name) < 1:
             raise ConfigError(f"engine setting {name} must be >= 1, got {getattr(cfg, name)}")
@@ -259,6 +321,10 @@ def _check(cfg: EngineConfig) -> None:
         raise ConfigError("engine setting chunk_bytes must be <= 64 MiB")
     if cfg.curve and cfg.server_secret_key is None:
         raise ConfigError("[security] curve = true needs server_secret_key (make one with `void-engine keys`)")
+    if cfg.io_threads < 0:
+        raise ConfigError(f"[worker] io_threads must be >= 0 (0 = one per core), got {cfg.io_threads}")
+    if cfg.result_retention_s < 0 or cfg.result_retention_bytes < 0:
+        raise ConfigError("[server] result_retention_s and result_retention_bytes must be >= 0 (0 = no limit)")
     if cfg.engines < 0 or cfg.actor_retries < 0:
         raise ConfigError("[cluster] engines and actor_retries must be >= 0")
     if cfg.gpus_per_engine < 0 or cfg.cpus_per_engine < 0:

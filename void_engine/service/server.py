@@ -161,6 +161,7 @@ class Engine:
                 notify=notify,
                 settings=cfg.shot_settings(),
                 masks=cfg.mask_settings(),
+                pipeline=cfg.pipeline_settings(),
             )
 
         # Built now (cheap: no backend is loaded until it starts), started by serve_forever.
