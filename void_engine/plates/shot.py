@@ -271,7 +271,13 @@ class Shot:
         s = self.settings
         plate = read_plate(self.plate.path(self.plate.frames[t]))
         matte = composite_matte(self.quadmask_roi[t], s.dilate_px, s.feather_px)
-        model_lin = self.colour.from_model(resize_from_model(model_frame, self.roi))
+        model_lin = resize_from_model(model_frame, self.roi)
+        # Only pixels inside the matte are blended; converting just their box to the plate's space
+        # gives them the same values as converting the whole ROI (OCIO works pixel by pixel).
+        box = mask_bbox(matte > 0)
+        if box is not None:
+            ys, xs = slice(box.y, box.y_end), slice(box.x, box.x_end)
+            model_lin[ys, xs] = self.colour.from_model(model_lin[ys, xs])
         pixels = self._composite_frame(plate, model_lin, matte)
         write_plate(target, Plate(pixels, plate.spec.with_attributes(attrs)))
 
