@@ -201,10 +201,10 @@ def engine_roundtrip(shot, dest: Path, threads: int) -> float:
     """Seconds for the engine's plate path on the same files (``Shot.load``: ROI read, colour,
     resize; ``Shot.write_result``: full read, composite, atomic write), with the frames on an I/O
     pool as the pipelined worker runs them. The quadmasks are built from the mattes first, untimed."""
+    import numpy as np
+
     from void_engine.levels import AFFECTED, KEEP, REMOVE
     from void_engine.plates import FrameSequence, Shot, ShotSettings, read_image_channel
-
-    import numpy as np
 
     seq = FrameSequence(shot.plate, tuple(shot.frames))
 
@@ -262,8 +262,8 @@ def main() -> int:
 
     for name, r in (("serial", serial), ("pipelined", piped)):
         print(
-            f"{name:9}: wall {r['wall_s']:7.1f} s, backend {r['backend_s']:6.1f} s, first read {r['first_read_s']:5.1f} s, "
-            f"GPU idle {r['idle']:.3f}, peak RSS {r['peak_rss'] / 2**20:.0f} MiB"
+            f"{name:9}: wall {r['wall_s']:7.1f} s, backend {r['backend_s']:6.1f} s, "
+            f"first read {r['first_read_s']:5.1f} s, GPU idle {r['idle']:.3f}, peak RSS {r['peak_rss'] / 2**20:.0f} MiB"
         )
     plate_s = serial["wall_s"] / args.jobs - args.gpu_s  # the serial worker's plate time per job
     print(f"plate time per job (serial): {plate_s:.1f} s; backend per job: {args.gpu_s:.1f} s")
