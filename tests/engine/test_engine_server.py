@@ -174,7 +174,9 @@ def test_cancel_stops_within_one_step_and_leaves_no_partial_output(engine_config
 def test_cancelling_a_queued_by_value_job_deletes_its_uploaded_inputs(
     engine_config, start_engine, sample_shot, tmp_path
 ):
-    eng = start_engine(engine_config(worker__steps=40), step_s=0.1)
+    # The serial worker, so the second job stays queued behind the first (the pipelined one would
+    # claim it at once, to prepare it).
+    eng = start_engine(engine_config(worker__steps=40, worker__pipeline=False), step_s=0.1)
     with EngineClient(eng.endpoint) as client:
         running = client.submit(job_for(sample_shot, tmp_path / "out"))
         assert wait_until(lambda: client.status(running).state == "running")

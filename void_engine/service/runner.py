@@ -145,9 +145,10 @@ class JobRun:
         except (PlateError, OSError):
             return 0
         mh, mw = self.shot_settings.model_size
-        # Per frame: quadmask + its ROI crop (<= 2 bytes a pixel), video and result (12 bytes a
-        # model pixel each) and the model quadmask (1).
-        return len(frames) * (2 * display.width * display.height + 25 * mh * mw)
+        # Per frame: the mask stage's remove and affected regions and the quadmask, and the ROI
+        # crop (<= 4 bytes a plate pixel); video and result (12 bytes a model pixel each) and the
+        # model quadmask (1).
+        return len(frames) * (4 * display.width * display.height + 25 * mh * mw)
 
     def check_backend(self, backend: Backend) -> None:
         """Refuse a backend that cannot run this job (pass 2 asked of one without it), unless an

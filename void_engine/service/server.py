@@ -64,6 +64,7 @@ from .job_runner import JobRunner, Notify, RunnerFactory
 from .journal import DuplicateKeyError, Journal, QueueFullError
 from .runner import discard_staging
 from .security import CurveSetup, check_path, is_loopback, start_curve
+from .spool import Retention, SpoolKeeper
 from .uploads import UploadStore
 from .worker import WorkerThread
 
@@ -130,12 +131,19 @@ class Engine:
             )
         cfg.state_dir.mkdir(parents=True, exist_ok=True)
         self.journal = Journal(cfg.journal_path())
+        self.spool = SpoolKeeper(
+            cfg.state_dir,
+            self.journal,
+            Retention(max_age_s=cfg.result_retention_s, max_bytes=cfg.result_retention_bytes),
+        )
         self.uploads = UploadStore(
             cfg.state_dir / "spool",
             chunk_bytes=cfg.chunk_bytes,
             max_file_bytes=cfg.max_file_bytes,
             max_job_bytes=cfg.max_job_bytes,
             timeout_s=cfg.upload_timeout_s,
+            keeper=self.spool,
+            max_spool_bytes=cfg.max_spool_bytes,
         )
         self.ctx = zmq.Context()
         self.router = self.ctx.socket(zmq.ROUTER)
@@ -169,6 +177,8 @@ class Engine:
             self._discard_partial(jid)
         if requeued or failed:
             log.warning("recovered after a crash: %d job(s) re-queued, %d failed", len(requeued), len(failed))
+        for jid in self.spool.sweep():  # retention at start; then on the keeper's own thread
+            log.info("result of job %s deleted at start (retention)", jid)
         settings = BackendSettings(
             model=cfg.model, device=cfg.device, memory_mode=cfg.memory_mode, window_frames=cfg.window_frames
         )
@@ -222,6 +232,7 @@ class Engine:
     def serve_forever(self, ready: Callable[[str], None] | None = None) -> None:
         """Run until ``shutdown`` or :meth:`stop`; ``ready(endpoint)`` once listening."""
         self.worker.start()
+        self.spool.start()
         poller = zmq.Poller()
         poller.register(self.router, zmq.POLLIN)
         poller.register(self.pull, zmq.POLLIN)
@@ -258,6 +269,7 @@ class Engine:
         self._stop.set()
 
     def _close(self) -> None:
+        self.spool.stop()
         # A check still statting a slow file server is not waited for; its reply is not sent.
         self._admission_pool.shutdown(wait=False, cancel_futures=True)
         self.worker.stop()
@@ -559,6 +571,13 @@ class Engine:
             # A by-path result folder sits on storage clients can write: if it has been replaced
             # by a symlink leading out of the roots, nothing in it is served.
             version_dir = check_path(str(version_dir), list(self.cfg.roots), "job")
+        elif not version_dir.is_dir():
+            raise ProtocolError(
+                NOT_FOUND,
+                f"field 'job': the result of job {rec.id} is no longer kept (deleted by the engine's result "
+                "retention, [server] result_retention_s / result_retention_bytes)",
+                "job",
+            )
         name = msg.header.get("file")
         if name is None:
             files = []
