@@ -85,8 +85,11 @@ class EngineConfig:
 
     @property
     def max_message_bytes(self) -> int:
-        """libzmq MAXMSGSIZE: one chunk plus room for its header."""
-        return self.chunk_bytes + 64 * 1024
+        """libzmq MAXMSGSIZE: one chunk plus room for its header, or the largest header the
+        protocol allows (the `upload` of a job of max_frames frames), whichever is larger."""
+        from bridge.protocol import MAX_HEADER_BYTES
+
+        return max(self.chunk_bytes, MAX_HEADER_BYTES) + 64 * 1024
 
     def shot_settings(self) -> dict[str, Any]:
         """Keyword arguments for plates.ShotSettings (kept as a dict: the loop imports no numpy)."""
@@ -321,6 +324,13 @@ def _check(cfg: EngineConfig) -> None:
         raise ConfigError("engine setting chunk_bytes must be <= 64 MiB")
     if cfg.curve and cfg.server_secret_key is None:
         raise ConfigError("[security] curve = true needs server_secret_key (make one with `void-engine keys`)")
+    from bridge.protocol import MAX_FRAMES
+
+    if cfg.max_frames > MAX_FRAMES:
+        raise ConfigError(
+            f"[limits] max_frames must be <= {MAX_FRAMES} (the protocol's header cap holds the upload of a job "
+            f"that long, no longer), got {cfg.max_frames}"
+        )
     if cfg.io_threads < 0:
         raise ConfigError(f"[worker] io_threads must be >= 0 (0 = one per core), got {cfg.io_threads}")
     if cfg.result_retention_s < 0 or cfg.result_retention_bytes < 0:

@@ -16,12 +16,22 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bridge.protocol import BAD_REQUEST, BUSY, NOT_FOUND, TOO_LARGE, UNAUTHORISED, ProtocolError, check_safe_name
+from bridge.protocol import (
+    BAD_REQUEST,
+    BUSY,
+    MAX_FILES_PER_FRAME,
+    MAX_FRAMES,
+    NOT_FOUND,
+    TOO_LARGE,
+    UNAUTHORISED,
+    ProtocolError,
+    check_safe_name,
+)
 
 from .spool import SpoolKeeper
 
 MAX_OPEN_UPLOADS = 64
-MAX_FILES_PER_UPLOAD = 40_000
+MAX_FILES_PER_UPLOAD = MAX_FRAMES * MAX_FILES_PER_FRAME
 
 
 @dataclass
