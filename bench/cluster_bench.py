@@ -29,7 +29,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(REPO))
 
 
 # -- the fake-GPU backend, registered when an engine (or actor) imports this file as a plugin ---
@@ -202,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="void-cluster-bench-"))
     shot = make_sample_shot(tmp / "shot", seed=3, width=160, height=96, frames=args.frames)
     os.environ["VOID_BENCH_GPU_S"] = str(args.gpu_s)
-    sys.path.insert(0, str(HERE))  # the gateway imports the plugin too
+    # The gateway imports the plugin too: as a script, this folder is first on sys.path already.
     ray_env = {"PYTHONPATH": os.pathsep.join([str(HERE), str(REPO)])}
     print(
         f"machine: {os.cpu_count()} CPU cores; fake GPU time {args.gpu_s:g} s/job; {args.frames} frames/job; "

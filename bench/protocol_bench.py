@@ -18,14 +18,15 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from void_engine.config import write_config
+from void_engine.service.local import LOOPBACK_ANY_PORT, LocalEngine
+
+HERE = Path(__file__).resolve().parent
 
 
 # -- the identity backend, registered when the engine imports this file as a plugin ------------
@@ -89,17 +90,13 @@ def make_shot(folder: Path, frames: int, width: int, height: int) -> tuple[str, 
     return str(folder / "plate.####.exr"), str(folder / "matte.####.exr"), list(range(1, frames + 1))
 
 
-def start_engine(work: Path, curve: bool) -> tuple[subprocess.Popen, str, dict]:
-    state = work / ("state-curve" if curve else "state-plain")
-    lines = [
-        "[server]",
-        'bind = "tcp://127.0.0.1:*"',
-        f'state_dir = "{state}"',
-        'plugins = ["protocol_bench"]',
-        "[worker]",
-        'backend = "bench-identity"',
-        "steps = 1",
-    ]
+def start_engine(work: Path, curve: bool) -> tuple[LocalEngine, dict]:
+    """A local engine whose plugin is this file (the identity backend), plain or CURVE."""
+    name = "curve" if curve else "plain"
+    sections: dict[str, dict] = {
+        "server": {"bind": LOOPBACK_ANY_PORT, "state_dir": str(work / f"state-{name}"), "plugins": ["protocol_bench"]},
+        "worker": {"backend": "bench-identity", "steps": 1},
+    }
     keys: dict = {}
     if curve:
         from void_engine.service.security import make_keypair
@@ -109,41 +106,23 @@ def start_engine(work: Path, curve: bool) -> tuple[subprocess.Popen, str, dict]:
         make_keypair(kdir, "client")
         allowed.mkdir(exist_ok=True)
         shutil.copy(kdir / "client.key", allowed / "client.key")
-        lines += [
-            "[security]",
-            "curve = true",
-            f'server_secret_key = "{kdir / "engine.key_secret"}"',
-            f'clients_dir = "{allowed}"',
-        ]
+        sections["security"] = {
+            "curve": True,
+            "server_secret_key": str(kdir / "engine.key_secret"),
+            "clients_dir": str(allowed),
+        }
         keys = {"server_key": kdir / "engine.key", "client_secret": kdir / "client.key_secret"}
-    cfg = work / ("curve.toml" if curve else "plain.toml")
-    cfg.write_text("\n".join(lines) + "\n")
-    env = dict(
-        os.environ,
-        VOID_BENCH_PLUGIN="1",
-        PYTHONUNBUFFERED="1",
-        PYTHONPATH=os.pathsep.join([str(REPO / "bench"), str(REPO), os.environ.get("PYTHONPATH", "")]),
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "void_engine.cli", "serve", "--config", str(cfg)],
-        cwd=str(REPO),
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    line = proc.stdout.readline()
-    if "listening on" not in line:
-        proc.kill()
-        raise RuntimeError(f"engine did not start: {line!r}")
-    return proc, line.split()[-1], keys
+    cfg = write_config(work / f"{name}.toml", sections)
+    engine = LocalEngine(cfg, env={"VOID_BENCH_PLUGIN": "1"}, pythonpath=[HERE])
+    return engine.start(), keys
 
 
 def bench_transport(work: Path, plate: str, matte: str, frames: list[int], curve: bool) -> dict:
     from bridge.client import EngineClient
     from bridge.protocol import JobSpec
 
-    proc, endpoint, keys = start_engine(work, curve)
+    engine, keys = start_engine(work, curve)
+    endpoint = engine.endpoint
     try:
         if curve:
             client = EngineClient.from_key_files(endpoint, keys["server_key"], keys["client_secret"], timeout=60)
@@ -169,8 +148,7 @@ def bench_transport(work: Path, plate: str, matte: str, frames: list[int], curve
             down_bytes = sum(p.stat().st_size for p in res.files)
             shutil.rmtree(dest, ignore_errors=True)
     finally:
-        proc.terminate()
-        proc.wait(30)
+        engine.stop(timeout=30)
     mb = 1024 * 1024
     return {
         "transport": "curve" if curve else "plain",

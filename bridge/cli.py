@@ -27,8 +27,8 @@ from .protocol import (
     JobMasks,
     JobSpec,
     ProtocolError,
-    parse_frame_list,
 )
+from .sequences import parse_frame_list
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
 

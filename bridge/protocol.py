@@ -54,6 +54,10 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import msgpack
 
+# The frame-list grammar lives with the frame patterns (bridge.sequences); it was defined here
+# before, so the name stays importable from this module for code written against that.
+from .sequences import parse_frame_list as parse_frame_list
+
 PROTOCOL_VERSION = 1
 
 # The most frames one job may name (an engine's [limits] max_frames may be lower, not higher).
@@ -69,7 +73,7 @@ FILE_ENTRY_BYTES = 64
 MAX_HEADER_BYTES = max(256 * 1024, MAX_FRAMES * MAX_FILES_PER_FRAME * FILE_ENTRY_BYTES)
 MAX_BLOBS = 4
 
-# Stable error codes (DESIGN.md §3). Clients switch on these; messages are for people.
+# Stable error codes (docs/architecture.md). Clients switch on these; messages are for people.
 BAD_REQUEST = "bad_request"
 BAD_FRAME = "bad_frame"
 TOO_LARGE = "too_large"
@@ -316,32 +320,6 @@ def check_safe_name(name: Any, label: str) -> str:
             BAD_REQUEST, f"field '{label}' must be a plain file name (letters, digits, '._-#'), got {name!r:.80}", label
         )
     return name
-
-
-def parse_frame_list(text: str) -> list[int]:
-    """Frames from text like ``"1001-1096"`` or ``"1,3,5-9"`` (ascending, no duplicates).
-
-    The bridge's own copy of the plate convention, so host plugins need not import the engine.
-    """
-    frames: list[int] = []
-    for part in str(text).replace(" ", "").split(","):
-        if not part:
-            continue
-        m = re.fullmatch(r"(-?\d+)(?:-(-?\d+))?", part)
-        if not m:
-            raise ValueError(f"frames: cannot read {part!r} in {text!r} (expected e.g. 1001-1096 or 1,3,5-9)")
-        a = int(m.group(1))
-        b = int(m.group(2)) if m.group(2) is not None else a
-        if b < a:
-            raise ValueError(f"frames: range {part!r} runs backwards")
-        if b - a > 1_000_000:
-            raise ValueError(f"frames: range {part!r} is too long")
-        frames.extend(range(a, b + 1))
-    if not frames:
-        raise ValueError(f"frames: {text!r} names no frames")
-    if len(set(frames)) != len(frames):
-        raise ValueError(f"frames: {text!r} names a frame twice")
-    return sorted(frames)
 
 
 # ---------------------------------------------------------------------------------------------

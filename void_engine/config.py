@@ -216,8 +216,11 @@ def _expected_type(name: str) -> Any:
         return str
     if name in _PATH_LISTS or name in ("plugins", "model_size"):
         return list
-    value = default.default if default.default is not dataclasses.MISSING else default.default_factory()  # type: ignore[misc,operator]
-    return type(value)
+    if default.default is not dataclasses.MISSING:
+        return type(default.default)
+    if default.default_factory is not dataclasses.MISSING:
+        return type(default.default_factory())
+    raise TypeError(f"config field {name!r} has no default")
 
 
 def load_config(path: Path | None = None, **overrides: Any) -> EngineConfig:
@@ -339,3 +342,26 @@ def _check(cfg: EngineConfig) -> None:
         raise ConfigError("[cluster] engines and actor_retries must be >= 0")
     if cfg.gpus_per_engine < 0 or cfg.cpus_per_engine < 0:
         raise ConfigError("[cluster] gpus_per_engine and cpus_per_engine must be >= 0")
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def write_config(path: Path, sections: dict[str, dict[str, Any]]) -> Path:
+    """Write ``{section: {key: value}}`` as an engine config TOML (what :func:`load_config` reads).
+
+    Values are bools, numbers, strings, paths or lists of those. Returns ``path``.
+    """
+    lines = []
+    for name, body in sections.items():
+        lines.append(f"[{name}]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in body.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path

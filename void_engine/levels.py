@@ -11,6 +11,7 @@ import numpy as np
 REMOVE, OVERLAP, AFFECTED, KEEP = 0, 63, 127, 255
 LEVELS = (REMOVE, OVERLAP, AFFECTED, KEEP)
 CUTS = (31, 95, 191)
+LEVELS_TEXT = "/".join(map(str, LEVELS))  # "0/63/127/255", for messages
 
 
 def snap_quadmask(values: np.ndarray) -> np.ndarray:

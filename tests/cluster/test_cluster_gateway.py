@@ -16,23 +16,22 @@ from pathlib import Path
 
 import pytest
 
+from bridge.client import EngineClient
+from bridge.protocol import JobSpec
+from tests.engine.engine_harness import wait_until
+from void_engine.cluster.gateway import ClusterGateway  # imports Ray only when a gateway starts
+from void_engine.config import load_config
+
 ray = pytest.importorskip("ray", reason="the cluster tests need the [cluster] extra (ray 2.60)")
 
-from bridge.client import EngineClient  # noqa: E402
-from bridge.protocol import JobSpec  # noqa: E402
-from tests.engine.engine_harness import wait_until  # noqa: E402
-from void_engine.cluster.gateway import ClusterGateway  # noqa: E402
-from void_engine.config import load_config  # noqa: E402
-
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
+REPO = Path(__file__).resolve().parents[2]
 STEP_S = 0.1
 
 
 @pytest.fixture(scope="module")
 def ray_cluster():
-    """A local Ray with two fake GPUs; its workers import the test backend from this folder."""
-    path = os.pathsep.join([str(HERE), str(REPO), os.environ.get("PYTHONPATH", "")])
+    """A local Ray with two fake GPUs; its workers import the test backend from this checkout."""
+    path = os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])
     ray.init(
         address="local",
         num_cpus=2,
@@ -67,7 +66,7 @@ def gateway(ray_cluster, shot, tmp_path_factory):
         bind="tcp://127.0.0.1:*",
         state_dir=tmp / "state",
         roots=[Path(shot.root), out],
-        plugins=["cluster_test_backends"],
+        plugins=["tests.cluster.cluster_test_backends"],
         backend="sleepy",
         steps=3,
         model_size=[32, 64],
@@ -77,9 +76,6 @@ def gateway(ray_cluster, shot, tmp_path_factory):
         gpus_per_engine=1.0,
         admin_token="admin-secret-1234-for-tests-only-0123456789abcdef",
     )
-    import sys
-
-    sys.path.insert(0, str(HERE))  # the gateway imports the plugin too (backend names for validation)
     gw = ClusterGateway(cfg)
     thread = threading.Thread(target=gw.serve_forever, daemon=True)
     thread.start()

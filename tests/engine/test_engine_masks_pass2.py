@@ -8,7 +8,6 @@ model (both passes run); what the engine cannot do is refused at submit, naming 
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -19,21 +18,11 @@ import pytest
 from bridge import protocol as P
 from bridge.client import EngineClient
 from bridge.protocol import JobMasks, JobSpec
+from tests.fakes.gemini_server import FakeGemini
 
 from .engine_harness import REPO, env_for_engine
 
-FAKE_GEMINI = REPO / "tests" / "fakes" / "gemini_server.py"
 KEY_ENV = "VOID_TEST_GEMINI_KEY"
-
-
-def load_fake_gemini():
-    name = "void_tests_fake_gemini"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, FAKE_GEMINI)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name].FakeGemini
 
 
 @pytest.fixture
@@ -175,7 +164,6 @@ def test_reason_job_asks_the_fake_gemini_and_marks_the_affected_region(
     from void_engine.masks.grid import Grid
     from void_engine.masks.quadmask import split_quadmask
 
-    FakeGemini = load_fake_gemini()
     cells = [(0, 0), (0, 1)]  # the top-left corner: far from the ball
     with FakeGemini() as fake:
         fake.reply_json(_shadow_answer(sample_shot.frames, cells))

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import OpenImageIO as oiio
-import pytest
 
 FIRST = 1001
 
@@ -68,28 +65,3 @@ def write_matte(path: Path, matte: np.ndarray, *, channel: str = "A") -> Path:
         rgba[..., 3] = matte
         return write_exr(path, rgba, ("R", "G", "B", "A"))
     return write_exr(path, matte[..., None].astype(np.float32), (channel,))
-
-
-def load_fake_gemini():
-    """The FakeGemini class from tests/fakes/gemini_server.py (tests/ is not a package)."""
-    path = Path(__file__).resolve().parents[1] / "fakes" / "gemini_server.py"
-    name = "void_tests_fake_gemini"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name].FakeGemini
-
-
-@pytest.fixture(scope="module", autouse=False)
-def one_torch_thread():
-    """Run torch on one thread for the module, then restore. The tiny SAM2's ops are far too
-    small to gain from threads, and on a shared 2-core machine torch's spinning worker threads
-    made a propagation ten times slower (measured: 18 s vs 1.3 s)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)

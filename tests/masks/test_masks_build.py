@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from masks_helpers import (
-    FIRST,
-    load_fake_gemini,
-    one_torch_thread,  # noqa: F401 (fixture)
-    write_exr,
-    write_matte,
-    write_plate_sequence,
-)
 
+from tests.fakes.gemini_server import FakeGemini
 from void_engine.masks import (
     AFFECTED,
     KEEP,
@@ -31,7 +24,8 @@ from void_engine.masks.quadmask import split_quadmask
 from void_engine.masks.reasoner import ReasonerConfig, ReasonerError
 from void_engine.plates import FrameSequence
 
-FakeGemini = load_fake_gemini()
+from .masks_helpers import FIRST, write_exr, write_matte, write_plate_sequence
+
 N, H, W = 6, 48, 80
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

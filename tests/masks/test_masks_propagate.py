@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from masks_helpers import one_torch_thread, square_masks  # noqa: F401 (fixture)
 
 from void_engine.masks.propagate import (
     Cancelled,
@@ -15,6 +14,8 @@ from void_engine.masks.propagate import (
     prepare_frames,
     propagate_roto,
 )
+
+from .masks_helpers import square_masks
 
 T, H, W = 8, 48, 80
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import OpenImageIO as oiio
 import pytest
-from masks_helpers import FIRST, write_exr
 
 from void_engine.masks.quadmask import (
     AFFECTED,
@@ -24,6 +23,8 @@ from void_engine.masks.quadmask import (
     write_quadmask_sequence,
 )
 from void_engine.plates import FrameSequence, PlateError
+
+from .masks_helpers import FIRST, write_exr
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,8 @@ import time
 
 import numpy as np
 import pytest
-from masks_helpers import load_fake_gemini, one_torch_thread  # noqa: F401 (fixture)
 
+from tests.fakes.gemini_server import FakeGemini
 from void_engine.masks.grid import Grid
 from void_engine.masks.reasoner import (
     Analysis,
@@ -23,7 +23,6 @@ from void_engine.masks.reasoner import (
     skip_reason,
 )
 
-FakeGemini = load_fake_gemini()
 T, H, W = 5, 64, 128  # an 8 x 16 grid of 8-px cells
 FRAMES = [1001, 1002, 1003, 1004, 1005]
 INSTRUCTION = "remove the man holding the cup, and his shadow"

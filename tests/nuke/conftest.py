@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from .nuke_helpers import FAKES, PLUGIN, start_engine, stop_engine
+from .nuke_helpers import FAKES, PLUGIN, start_engine
 
 
 @pytest.fixture
@@ -29,8 +29,8 @@ def fake_nuke(monkeypatch, tmp_path):
 def engine(tmp_path_factory):
     """A real ``void-engine serve`` (preview backend) on 127.0.0.1; yields (address, root folder)."""
     root = tmp_path_factory.mktemp("engine_root")
-    proc, address = start_engine(root, tmp_path_factory.mktemp("engine_state"))
+    eng = start_engine(root, tmp_path_factory.mktemp("engine_state"))
     try:
-        yield address, root
+        yield eng.endpoint, root
     finally:
-        stop_engine(proc)
+        eng.stop()

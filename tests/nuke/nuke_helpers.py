@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
+
+from void_engine.config import write_config
+from void_engine.service.local import LOOPBACK_ANY_PORT, LocalEngine
 
 REPO = Path(__file__).resolve().parents[2]
 FAKES = REPO / "tests" / "fakes" / "nuke"
@@ -16,59 +15,15 @@ PLUGIN = REPO / "host_plugins" / "nuke"
 ENGINE_START_TIMEOUT_S = 60.0
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_engine(
-    root: Path, state: Path, backend: str = "preview", config: Path | None = None
-) -> tuple[subprocess.Popen, str]:
-    """Start ``void-engine serve`` as a subprocess and wait until it has bound its socket."""
-    endpoint = state / "endpoint"
-    log = open(state / "engine.log", "wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "void_engine.cli",
-            "serve",
-            "--bind",
-            "tcp://127.0.0.1:0",
-            "--backend",
-            backend,
-            "--root",
-            str(root),
-            "--state-dir",
-            str(state),
-            *(["--config", str(config)] if config else []),
-        ],
-        cwd=REPO,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + ENGINE_START_TIMEOUT_S
-    while not endpoint.is_file() or not endpoint.read_text().strip():
-        if proc.poll() is not None:
-            raise RuntimeError(
-                f"void-engine serve exited with {proc.returncode}:\n"
-                f"{(state / 'engine.log').read_text(errors='replace')}"
-            )
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError("void-engine serve did not start in time")
-        time.sleep(0.05)
-    return proc, endpoint.read_text().strip()
-
-
-def stop_engine(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
+def start_engine(root: Path, state: Path, backend: str = "preview", config: Path | None = None) -> LocalEngine:
+    """A real ``void-engine serve`` on a free 127.0.0.1 port whose root is ``root``; ``config``
+    adds settings (its roots, state folder and backend are replaced)."""
+    if config is None:
+        config = write_config(state / "engine.toml", {})  # the flags below say it all
+    args = ["--bind", LOOPBACK_ANY_PORT, "--backend", backend, "--root", str(root), "--state-dir", str(state)]
+    return LocalEngine(
+        config, args=args, cwd=REPO, log_path=state / "engine.log", start_timeout=ENGINE_START_TIMEOUT_S
+    ).start()
 
 
 def write_plate(folder: Path, frames: range, size: tuple[int, int] = (48, 80), seed: int = 0) -> str:

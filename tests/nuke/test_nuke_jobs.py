@@ -8,8 +8,9 @@ import uuid
 from pathlib import Path
 
 from bridge.client import EngineClient
+from tests.engine.engine_harness import free_port
 
-from .nuke_helpers import answer_panel, free_port, make_scene, pump_until_finished, read_exr
+from .nuke_helpers import answer_panel, make_scene, pump_until_finished, read_exr
 
 TOKEN = "nuke-tests-token"  # set by the fake_nuke fixture, so the test can ask about the plugin's jobs
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .nuke_helpers import answer_panel, make_scene, pump_until_finished, start_engine, stop_engine
+from .nuke_helpers import answer_panel, make_scene, pump_until_finished, start_engine
 
 FRAMES = range(1001, 1005)
 
@@ -22,11 +22,11 @@ def sam2_engine(tmp_path, monkeypatch):
     state.mkdir()
     config = tmp_path / "engine.toml"
     config.write_text("[masks]\nsam2_random_weights = true\n")
-    proc, address = start_engine(root, state, config=config)
+    eng = start_engine(root, state, config=config)
     try:
-        yield address, root
+        yield eng.endpoint, root
     finally:
-        stop_engine(proc)
+        eng.stop()
 
 
 def test_propagate_mode_renders_the_key_frame_only_and_reaches_the_engine_as_mode_c(fake_nuke, sam2_engine):

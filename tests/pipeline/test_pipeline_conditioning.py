@@ -7,6 +7,7 @@ import pytest
 import torch
 from diffusers import AutoencoderKLCogVideoX
 
+from void_engine.levels import snap_quadmask
 from void_engine.pipeline.conditioning import (
     invert_quadmask,
     latent_count,
@@ -14,7 +15,6 @@ from void_engine.pipeline.conditioning import (
     mask_condition,
     mirror_pad,
     padded_length,
-    snap_quadmask,
     window_spans,
     window_weights,
 )

@@ -33,7 +33,10 @@ def test_full_size_models_have_the_real_parameter_counts(bench):
         transformer = CogVideoXTransformer3DModel(**bench.TRANSFORMER_CONFIG)
         text_encoder = T5EncoderModel(T5Config(**bench.T5_CONFIG))
         vae = AutoencoderKLCogVideoX(**bench.VAE_CONFIG)
-    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+
+    def count(m: torch.nn.Module) -> int:
+        return sum(p.numel() for p in m.parameters())
+
     assert transformer.config.in_channels == 48
     assert 5.4e9 < count(transformer) < 5.8e9  # 10.4 GiB in bf16
     assert 4.7e9 < count(text_encoder) < 4.8e9  # T5-XXL encoder

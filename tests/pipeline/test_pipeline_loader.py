@@ -7,7 +7,6 @@ import shutil
 
 import pytest
 import torch
-from pipeline_tiny_fixtures import tiny_model_dir  # noqa: F401  (fixture)
 from safetensors.torch import load_file, save_file
 
 from void_engine.pipeline import CheckpointError, ModelDir, ModelDirError, VoidPipeline

@@ -6,10 +6,11 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from pipeline_tiny_fixtures import PROMPT, WINDOW, make_clip, tiny_model_dir, tiny_pipe  # noqa: F401
 
 from void_engine.pipeline import VoidPipeline
 from void_engine.pipeline.pass2 import blend_fresh, pool_to_latent, warped_latent_noise
+
+from .tiny_clip import PROMPT, WINDOW, make_clip
 
 
 def _texture(height: int, width: int, seed: int = 0) -> np.ndarray:

@@ -7,10 +7,11 @@ import time
 import numpy as np
 import pytest
 import torch
-from pipeline_tiny_fixtures import FRAMES, PROMPT, WINDOW, make_clip, tiny_model_dir, tiny_pipe  # noqa: F401
 
 from void_engine.pipeline import Cancelled, VoidPipeline
 from void_engine.pipeline.conditioning import add_masked_video_noise
+
+from .tiny_clip import FRAMES, PROMPT, WINDOW, make_clip
 
 
 def _run(pipe, video, quadmask, **kwargs):

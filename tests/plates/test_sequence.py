@@ -12,11 +12,17 @@ from void_engine.plates import FrameRangeError, FrameSequence, MissingFramesErro
         ("1001", [1001]),
         ("1,3,5-7", [1, 3, 5, 6, 7]),
         ("1001-1009x4", [1001, 1005, 1009]),
-        (" 1-2, 2-3 ", [1, 2, 3]),
+        (" 1-2, 3 ", [1, 2, 3]),
     ],
 )
 def test_parse_frames_reads_ranges_lists_and_steps(text, frames):
     assert parse_frames(text) == frames
+
+
+def test_parse_frames_refuses_a_frame_named_twice_naming_it():
+    # It used to drop the second 2 silently; the one grammar (bridge.sequences) refuses it.
+    with pytest.raises(FrameRangeError, match="frame 2 twice"):
+        parse_frames(" 1-2, 2-3 ")
 
 
 @pytest.mark.parametrize("text", ["", "abc", "1005-1001", "1-", "1-5x0", "1..5"])

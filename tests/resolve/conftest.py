@@ -1,23 +1,19 @@
-"""Fixtures for the Resolve plugin tests: the fakes on sys.path, a sample shot, real engines."""
+"""Fixtures for the Resolve plugin tests: a sample shot, real engines (the plugin and its fakes
+are on sys.path through pyproject's pytest ``pythonpath``)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.engine.engine_harness import EngineProcess, free_port, write_config
 
 REPO = Path(__file__).resolve().parents[2]
 PLUGIN = REPO / "host_plugins" / "resolve"
 FAKES = REPO / "tests" / "fakes" / "resolve"
 COMP_SCRIPT = PLUGIN / "Comp" / "VOID Remove Object.py"
 EDIT_SCRIPT = PLUGIN / "Edit" / "VOID Remove Object.py"
-
-for p in (str(PLUGIN), str(FAKES)):
-    if p not in sys.path:
-        sys.path.insert(0, p)
-
-from tests.engine.engine_harness import EngineProcess, free_port, write_config  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -125,3 +125,14 @@ def test_settings_from_env_name_the_bad_variable():
     assert s.engine == "tcp://gpu1:5555" and s.steps == 20 and s.by_value and s.handles == 8
     with pytest.raises(ValueError, match="VOID_HANDLES"):
         settings_from_env({"VOID_HANDLES": "lots"})
+
+
+def test_exr_display_size_is_read_from_the_header_without_openimageio(shot, tmp_path):
+    from void_resolve.exr_header import ExrHeaderError, display_size
+
+    assert display_size(shot.path(shot.plate, 1001)) == (shot.width, shot.height)
+    (tmp_path / "not.exr").write_bytes(b"P6 2 2 255\n")
+    with pytest.raises(ExrHeaderError, match="not an OpenEXR file"):
+        display_size(tmp_path / "not.exr")
+    with pytest.raises(ExrHeaderError, match="cannot read"):
+        display_size(tmp_path / "missing.exr")

@@ -9,11 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from install_resolve import default_fusion_dir, install_resolve
 
-from .conftest import FAKES, PLUGIN
-
-sys.path.insert(0, str(PLUGIN))
-from install_resolve import default_fusion_dir, install_resolve  # noqa: E402
+from .conftest import FAKES
 
 SQUARE = [[0.3, 0.3], [0.7, 0.3], [0.7, 0.7], [0.3, 0.7]]
 

@@ -3,7 +3,7 @@
 A backend is any object with ``run(video, quadmask, prompt, *, seed, steps, progress, cancel)``
 returning float32 (T, H, W, 3) in [0, 1] (the pipeline's array conventions). ``progress(window,
 step, total)`` is called per step; ``cancel()`` is polled between steps and a backend that sees it
-true raises :class:`Cancelled` (or its own library's Cancelled, which the worker also accepts).
+true raises :class:`void_engine.progress.Cancelled` (the one every stage raises).
 
 Backends are made by factories registered by name; a factory gets the engine config and is
 called once per engine (the model is loaded once and stays resident).
@@ -22,12 +22,9 @@ from typing import Any, Callable, Protocol
 
 from ..devices import AUTO, resolve_device
 
-ProgressFn = Callable[[int, int, int], None]
-CancelFn = Callable[[], bool]
-
-
-class Cancelled(Exception):
-    """A job stopped because its cancel was requested."""
+# Cancelled is re-exported: a backend's author finds what to raise beside the Backend contract.
+from ..progress import CancelFn, ProgressFn
+from ..progress import Cancelled as Cancelled
 
 
 class BackendError(RuntimeError):
@@ -89,11 +86,6 @@ def pass2_problem(name: str, settings: BackendSettings) -> str | None:
     if probe is None:
         return f"the {name!r} backend has no pass 2 (use the 'void' backend)"
     return probe(settings)
-
-
-def is_cancellation(exc: BaseException) -> bool:
-    """True for our Cancelled and for the pipeline's / preview's own cancellation exceptions."""
-    return isinstance(exc, Cancelled) or type(exc).__name__ in ("Cancelled", "PreviewCancelled")
 
 
 # ---------------------------------------------------------------------------------------------

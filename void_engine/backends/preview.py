@@ -8,7 +8,7 @@ classic compositor's trick instead of a diffusion model:
    distance in time. With a static camera and a moving object this recovers the true background;
 2. spatial inpainting (OpenCV, Telea) for what no frame of the shot ever shows.
 
-Both the object (remove, 0/63) and what it affected (127: its shadow, reflection) are replaced:
+Both the object (remove and overlap) and what it affected (its shadow, reflection) are replaced:
 under a shadow the background is visible, but darkened, so it is no clean source either.
 
 It takes and returns the same arrays as the VOID pipeline (model space, [0, 1]), so it goes through
@@ -17,30 +17,17 @@ the same plate path (colour, ROI, composite) and the same protocol.
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
-
 import cv2
 import numpy as np
 
-KEEP = 255
+from ..levels import KEEP, LEVELS_TEXT
+from ..progress import CancelFn, Cancelled, ProgressFn
+
 # Quadmask edges are snapped at model resolution, so the ring of pixels just outside them can
 # still carry a little of the object or its shadow. Those pixels are neither trusted as sources
 # nor kept: they are filled like the masked ones.
 DEFAULT_GROW_PX = 3
 INPAINT_RADIUS_PX = 6
-
-ProgressFn = Callable[[int, int, int], None]
-CancelFn = Callable[[], bool]
-
-
-class PreviewCancelled(Exception):
-    """The preview fill was cancelled between frames.
-
-    Raised when ``void_engine.pipeline`` is not loaded in this process; when it is, its
-    ``Cancelled`` is raised instead, so code that catches that one (and so has imported it) sees a
-    cancelled preview exactly like a cancelled VOID run. The engine accepts either.
-    """
 
 
 def preview_inpaint(
@@ -54,24 +41,24 @@ def preview_inpaint(
     """Fill the quadmask's remove and affected regions of ``video`` with the background.
 
     ``video`` is float32 (T, H, W, 3) in [0, 1]; ``quadmask`` is uint8 (T, H, W) with raw levels
-    0/63/127/255 (255 keeps). Returns a new float32 (T, H, W, 3) array. Pixels further than
+    (:mod:`void_engine.levels`; KEEP keeps). Returns a new float32 (T, H, W, 3) array. Pixels further than
     ``grow_px`` from every masked pixel are returned unchanged (bit-identical).
     ``progress(window, step, total)`` is called once per frame (window is always 0);
-    ``cancel()`` is polled before each frame and a true answer raises the pipeline's ``Cancelled``
-    when the pipeline is loaded, else :class:`PreviewCancelled`.
+    ``cancel()`` is polled before each frame and a true answer raises :class:`Cancelled`, as a
+    cancelled VOID run does.
     """
     video, quadmask = _check_inputs(video, quadmask)
     frames, height, width = quadmask.shape
     fill = _grow(quadmask != KEEP, grow_px)  # (T, H, W) pixels to replace
     clean = ~fill  # pixels trusted as background samples
     prev_idx, next_idx = _nearest_clean_frames(clean)  # (T, H, W) int, -1 where none
-    never_clean = ~clean.any(axis=0)  # (H, W) background no frame shows
+    never_clean = ~np.asarray(clean.any(axis=0))  # (H, W) background no frame shows
 
     out = video.copy()
     total = frames
     for t in range(frames):
         if cancel is not None and cancel():
-            _raise_cancelled(t, frames)
+            raise Cancelled(f"preview cancelled before frame index {t} of {frames}")
         todo = fill[t]
         if todo.any():
             out[t] = _fill_frame(video, t, todo, prev_idx[t], next_idx[t], never_clean, out[t])
@@ -88,7 +75,7 @@ def _check_inputs(video: np.ndarray, quadmask: np.ndarray) -> tuple[np.ndarray, 
     if quadmask.ndim != 3 or quadmask.shape != video.shape[:3]:
         raise ValueError(f"quadmask must be (T, H, W) = {video.shape[:3]}, got shape {quadmask.shape}")
     if quadmask.dtype != np.uint8:
-        raise ValueError(f"quadmask must be uint8 raw levels 0/63/127/255, got dtype {quadmask.dtype}")
+        raise ValueError(f"quadmask must be uint8 raw levels {LEVELS_TEXT}, got dtype {quadmask.dtype}")
     if video.shape[0] == 0:
         raise ValueError("video has no frames")
     return video.astype(np.float32, copy=False), quadmask
@@ -158,14 +145,3 @@ def _inpaint(frame: np.ndarray, hole: np.ndarray) -> np.ndarray:
         filled = cv2.inpaint(channel, mask8, INPAINT_RADIUS_PX, cv2.INPAINT_TELEA)
         out[..., c][hole] = filled[hole].astype(np.float32) / 65535.0
     return out
-
-
-def _raise_cancelled(t: int, frames: int) -> None:
-    message = f"preview cancelled before frame index {t} of {frames}"
-    # Whoever catches the pipeline's Cancelled has imported the pipeline, so it is loaded then;
-    # when it is not, importing it here would load torch just to raise an exception.
-    pipeline = sys.modules.get("void_engine.pipeline")
-    cancelled = getattr(pipeline, "Cancelled", None)
-    if isinstance(cancelled, type) and issubclass(cancelled, Exception):
-        raise cancelled(message)
-    raise PreviewCancelled(message)

@@ -168,7 +168,7 @@ class EngineActor:
         return backend
 
     def _attempt(self, job: ActorJob, flag: threading.Event, items: queue.SimpleQueue) -> None:
-        from void_engine.backends import is_cancellation
+        from void_engine.progress import Cancelled
         from void_engine.service.admission import resolve_job
         from void_engine.service.runner import discard_staging, run_job
 
@@ -219,7 +219,7 @@ class EngineActor:
         except BaseException as exc:
             if out_root is not None:
                 discard_staging(out_root, job.job_id)
-            if is_cancellation(exc) or flag.is_set():
+            if isinstance(exc, Cancelled) or flag.is_set():
                 items.put(ActorOutcome(CANCELLED))
             else:
                 msg = exc.message if isinstance(exc, ProtocolError) else f"{type(exc).__name__}: {exc}"

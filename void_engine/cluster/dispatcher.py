@@ -16,7 +16,6 @@ actor into the journal (stored, then announced). Failures split three ways:
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import shutil
 import threading
@@ -305,7 +304,9 @@ class ClusterDispatcher(threading.Thread):
             return
         if outcome.state == DONE:
             if staging is not None:
-                version_dir = _publish(staging, staging.parent)
+                from ..plates.output import publish_version
+
+                version_dir = publish_version(staging, staging.parent)
                 result = {
                     "version_dir": str(version_dir),
                     "pattern": str(version_dir / (outcome.pattern_name or "")),
@@ -363,15 +364,3 @@ class ClusterDispatcher(threading.Thread):
             discard_staging(check_path(rec.spec.out, list(self.cfg.roots), "job.out"), rec.id)
         except Exception:
             pass
-
-
-def _publish(staging: Path, out_root: Path) -> Path:
-    """Rename a complete by-value result folder to the next free ``v###`` of the job's store."""
-    taken = [int(p.name[1:]) for p in out_root.iterdir() if p.name[:1] == "v" and p.name[1:].isdigit()]
-    version = max(taken, default=0) + 1
-    while True:
-        target = out_root / f"v{version:03d}"
-        if not target.exists():
-            os.rename(staging, target)
-            return target
-        version += 1

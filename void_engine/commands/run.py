@@ -32,8 +32,9 @@ def run(args: argparse.Namespace) -> int:
 
     from bridge.cli import ProgressBar, spec_from_args
     from bridge.protocol import ProtocolError
-    from void_engine.backends import BackendError, BackendSettings, Cancelled, is_cancellation, make_backend
+    from void_engine.backends import BackendError, BackendSettings, make_backend
     from void_engine.config import ConfigError, load_config
+    from void_engine.progress import Cancelled
     from void_engine.service.admission import check_capabilities, resolve_job
     from void_engine.service.mask_stage import MaskStage
     from void_engine.service.runner import run_job
@@ -97,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         )
     except Exception as exc:
         bar.finish()
-        if is_cancellation(exc) or isinstance(exc, Cancelled):
+        if isinstance(exc, Cancelled):
             print("void-engine run: cancelled; no output written", file=sys.stderr)
             return 130
         print(f"void-engine run: failed: {type(exc).__name__}: {exc}", file=sys.stderr)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -32,6 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import EngineConfig, write_config
+from ..levels import KEEP
+from ..service.local import LOOPBACK_ANY_PORT, EngineStartError, LocalEngine
 from .samples import SampleShot, make_sample_shot
 
 DEFAULT_OUT = Path("demo_out")
@@ -247,8 +249,9 @@ def _void_in_process(video: np.ndarray, quadmask: np.ndarray, steps: int | None,
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
     pipe = VoidPipeline.from_pretrained(paths.base, pass1=paths.pass1, pass2=paths.pass2, device=device, dtype=dtype)
-    kwargs = {"num_inference_steps": steps} if steps else {}
-    return pipe(video, quadmask, PROMPT, seed=seed, progress=progress, **kwargs)
+    # Without --steps, the engine's own default (a job that names no steps gets the same).
+    steps = steps or EngineConfig().steps
+    return pipe(video, quadmask, PROMPT, seed=seed, num_inference_steps=steps, progress=progress)
 
 
 def _engine_available() -> bool:
@@ -270,16 +273,18 @@ def _run_through_engine(
     from bridge.protocol import ProtocolError
 
     work_dir = work_dir.resolve()
-    engine = LocalEngine(work_dir, backend, steps)
+    engine = _local_engine(work_dir, backend, steps)
     try:
         with engine:
             return _submit_and_follow(engine, shot, quadmask_pattern, backend, steps, seed)
+    except EngineStartError as exc:
+        raise SystemExit(f"void-engine demo: {exc.reason}; see {exc.log_path}") from None
     except (EngineUnavailable, ProtocolError) as exc:
         raise SystemExit(f"void-engine demo: the engine answered: {exc}; engine log: {engine.log_path}") from None
 
 
 def _submit_and_follow(
-    engine: "LocalEngine", shot: SampleShot, quadmask_pattern: str, backend: str, steps: int | None, seed: int
+    engine: LocalEngine, shot: SampleShot, quadmask_pattern: str, backend: str, steps: int | None, seed: int
 ) -> str:
     from bridge.client import EngineClient
     from bridge.protocol import JobSpec
@@ -327,130 +332,28 @@ def _submit_and_follow(
         return client.fetch(job).pattern
 
 
-def _die_with_parent():
-    """A preexec_fn asking Linux to SIGTERM the child when this process dies (None elsewhere)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes
-    import signal
-
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-    except OSError:
-        return None
-    pr_set_pdeathsig = 1
-
-    def preexec() -> None:
-        libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
-
-    return preexec
-
-
-class LocalEngine:
-    """`void-engine serve` as a child process on 127.0.0.1 for the length of a ``with`` block."""
-
-    def __init__(self, work_dir: Path, backend: str, steps: int | None, start_timeout: float = 120.0):
-        self.work_dir = work_dir
-        self.backend = backend
-        self.steps = steps
-        self.start_timeout = start_timeout
-        self.state_dir = work_dir / "engine"
-        self.log_path = work_dir / "engine.log"
-        self.endpoint = ""
-        self.proc: "subprocess.Popen[str] | None" = None
-
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc else None
-
-    def command(self) -> list[str]:
-        cmd = [
-            sys.executable,
-            "-m",
-            "void_engine.cli",
-            "serve",
-            "--bind",
-            "tcp://127.0.0.1:*",
-            "--backend",
-            self.backend,
-            "--root",
-            str(self.work_dir),
-            "--state-dir",
-            str(self.state_dir),
-        ]
-        if self.backend == "void":
-            model = os.environ.get("VOID_MODEL_DIR")
-            if not model:
-                raise SystemExit("void-engine demo: the void backend needs VOID_MODEL_DIR (the model folder)")
-            cmd += ["--model", str(Path(model).resolve())]
-            if os.environ.get("VOID_DEVICE"):
-                cmd += ["--device", os.environ["VOID_DEVICE"]]
-        if self.steps:
-            cmd += ["--steps", str(self.steps)]
-        return cmd
-
-    def __enter__(self) -> "LocalEngine":
-        import queue
-        import threading
-
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "a")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        # Its own session: a Ctrl-C in the terminal reaches only us, and we stop the engine in order.
-        # And the kernel kills it should we die without running our cleanup (SIGKILL, OOM).
-        self.proc = subprocess.Popen(
-            self.command(),
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-            env=env,
-            start_new_session=True,
-            preexec_fn=_die_with_parent(),
-        )
-        log.close()
-        lines: "queue.Queue[str | None]" = queue.Queue()
-
-        def pump() -> None:  # stdout must keep draining, or a chatty engine would block on it
-            assert self.proc is not None and self.proc.stdout is not None
-            for line in self.proc.stdout:
-                lines.put(line)
-            lines.put(None)
-
-        threading.Thread(target=pump, daemon=True).start()
-        deadline = time.monotonic() + self.start_timeout
-        try:
-            while not self.endpoint:
-                try:
-                    line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
-                except queue.Empty:
-                    raise SystemExit(
-                        f"void-engine demo: the engine did not start within {self.start_timeout:.0f} s; "
-                        f"see {self.log_path}"
-                    ) from None
-                if line is None:
-                    raise SystemExit(
-                        f"void-engine demo: the engine exited (code {self.proc.wait()}); see {self.log_path}"
-                    )
-                if "listening on" in line:
-                    self.endpoint = line.strip().split()[-1]
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        """SIGTERM (the engine finishes its current request and exits), then SIGKILL if it lingers."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+def _local_engine(work_dir: Path, backend: str, steps: int | None) -> LocalEngine:
+    """The demo's engine: serves ``work_dir`` on a free 127.0.0.1 port, journal in work_dir/engine."""
+    worker: dict[str, object] = {"backend": backend}
+    if backend == "void":
+        model = os.environ.get("VOID_MODEL_DIR")
+        if not model:
+            raise SystemExit("void-engine demo: the void backend needs VOID_MODEL_DIR (the model folder)")
+        worker["model"] = str(Path(model).resolve())
+        if os.environ.get("VOID_DEVICE"):
+            worker["device"] = os.environ["VOID_DEVICE"]
+    if steps:
+        worker["steps"] = steps
+    state_dir = work_dir / "engine"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    config = write_config(
+        state_dir / "engine.toml",
+        {
+            "server": {"bind": LOOPBACK_ANY_PORT, "roots": [str(work_dir)], "state_dir": str(state_dir)},
+            "worker": worker,
+        },
+    )
+    return LocalEngine(config, log_path=work_dir / "engine.log", start_timeout=120.0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -499,7 +402,7 @@ def _outside_matte(quadmask: np.ndarray) -> np.ndarray:
 
     settings = ShotSettings()
     reach = float(settings.dilate_px) + float(settings.feather_px) + 1.0
-    region = quadmask != 255
+    region = quadmask != KEEP
     if not region.any():
         return np.ones(quadmask.shape, bool)
     distance = cv2.distanceTransform((~region).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
@@ -512,7 +415,7 @@ def _measure_frame(shot: SampleShot, frame: int, q: np.ndarray, result_pattern: 
     result = _read(Path(result_pattern.replace("####", f"{frame:04d}")))
     if result.shape != plate.shape:
         raise ValueError(f"result frame {frame} is {result.shape}, the plate is {plate.shape}")
-    inside = q != 255
+    inside = q != KEEP
     diff = _to_display(processor, result[inside]) - _to_display(processor, clean[inside])
     squared = float(np.square(diff, dtype=np.float64).sum())
     keep = _outside_matte(q)

@@ -15,14 +15,11 @@ Importing this package is cheap: SAM2 (torch, hydra) and google-genai load only 
 propagation or reasoning stages run.
 """
 
+from ..levels import AFFECTED, KEEP, LEVELS, OVERLAP, REMOVE
+from ..progress import Cancelled
 from .build import ClickPoints, MaskSpec, QuadmaskBuild, build_quadmask_sequence
-from .propagate import Cancelled, PropagationError, Sam2Config
+from .propagate import PropagationError, Sam2Config
 from .quadmask import (
-    AFFECTED,
-    KEEP,
-    LEVELS,
-    OVERLAP,
-    REMOVE,
     QuadmaskError,
     quadmask_from_mattes,
     read_matte,

@@ -43,7 +43,7 @@ def read_mask_channel(
     Rec.709 luminance of R,G,B when all three are present, else the first channel).
     Pixels of the display window outside the data window get ``outside``.
     """
-    plate = read_plate(path)
+    plate = read_plate(Path(path))
     names = list(plate.spec.channel_names)
     if channel is None:
         alpha = next((n for n in _ALPHA_NAMES if n in names), None)
@@ -82,4 +82,4 @@ def write_grey_exr(
         + tuple(Attribute(k, "string", v) for k, v in (attributes or {}).items()),
     )
     rgb = np.repeat(values.astype(np.float32)[..., None], 3, axis=2)
-    return write_plate(path, Plate(rgb, spec), replace=overwrite)
+    return write_plate(Path(path), Plate(rgb, spec), replace=overwrite)

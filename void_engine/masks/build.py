@@ -1,6 +1,6 @@
 """One entry point from what a job carries to a quadmask sequence on disk.
 
-A job's masks come in one of four ways (issue 6's acceptance list):
+A job's masks come in one of four ways:
   (a) a ready quadmask sequence — validated and written out normalised;
   (b) remove mattes (+ optional affected mattes) per frame — combined by the quadmask rules;
   (c) roto on one or a few key frames (or click points) — propagated with SAM2;
@@ -10,7 +10,7 @@ A job's masks come in one of four ways (issue 6's acceptance list):
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from void_engine.plates import FrameSequence
+from void_engine.progress import CancelFn, Cancelled, StageProgress
 
 from .quadmask import (
     QuadmaskError,
@@ -28,8 +29,6 @@ from .quadmask import (
 )
 
 log = logging.getLogger(__name__)
-
-Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 
 @dataclass(frozen=True)
@@ -176,8 +175,8 @@ def build_quadmask_sequence(
     model_space: str = "sRGB Encoded Rec.709 (sRGB)",
     ocio_config: str | None = None,
     overwrite: bool = False,
-    progress: Progress | None = None,
-    cancel: Callable[[], bool] | None = None,
+    progress: StageProgress | None = None,
+    cancel: CancelFn | None = None,
 ) -> QuadmaskBuild:
     """Build the quadmask sequence for ``plate``'s frames from ``spec`` and write it to ``out``.
 
@@ -256,10 +255,8 @@ def build_quadmask_sequence(
     return QuadmaskBuild(out_seq, masks, source, notes, analysis)
 
 
-def _check(cancel: Callable[[], bool] | None) -> None:
+def _check(cancel: CancelFn | None) -> None:
     if cancel is not None and cancel():
-        from .propagate import Cancelled
-
         raise Cancelled("mask building cancelled")
 
 
@@ -267,8 +264,8 @@ def _load_display(
     plate: FrameSequence,
     max_side: int,
     colour: tuple[str, str, str | None],
-    report: Progress,
-    cancel: Callable[[], bool] | None,
+    report: StageProgress,
+    cancel: CancelFn | None,
 ) -> Any:
     from .frames import load_display_frames
 
@@ -295,7 +292,7 @@ def _sam2(sam2: Any) -> Any:
 
 
 def _propagate(
-    spec: MaskSpec, display: Any, size: tuple[int, int], prop: Any, report: Progress, cancel: Callable[[], bool] | None
+    spec: MaskSpec, display: Any, size: tuple[int, int], prop: Any, report: StageProgress, cancel: CancelFn | None
 ) -> np.ndarray:
     """Roto/clicks on key frames -> bool (T, H, W) remove region at the display size."""
     from .frames import resize_masks, resize_plane

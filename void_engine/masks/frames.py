@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from void_engine.plates import ColourConverter, FrameSequence, read_plate, read_spec
+from void_engine.progress import CancelFn, Cancelled
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def load_display_frames(
     model_space: str = "sRGB Encoded Rec.709 (sRGB)",
     ocio_config: str | None = None,
     progress: Callable[[int, int], None] | None = None,
-    cancel: Callable[[], bool] | None = None,
+    cancel: CancelFn | None = None,
 ) -> DisplayFrames:
     """Read every plate frame, on its display window, to display-referred RGB at a working size.
 
@@ -86,8 +87,6 @@ def load_display_frames(
     out = np.empty((len(plate.frames), *wsize, 3), dtype=np.float32)
     for i, f in enumerate(plate.frames):
         if cancel is not None and cancel():
-            from .propagate import Cancelled
-
             raise Cancelled("cancelled while reading plate frames")
         p = read_plate(plate.path(f))
         win = p.spec.display_window

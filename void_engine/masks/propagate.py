@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from void_engine.devices import resolve_device
+from void_engine.progress import CancelFn, Cancelled
 
 # sam2 1.1.0 normalises frames with the ImageNet statistics (sam2.utils.misc.load_video_frames).
 _IMG_MEAN = (0.485, 0.456, 0.406)
@@ -49,10 +50,6 @@ TINY_SAM2_OVERRIDES: tuple[str, ...] = (
 
 class PropagationError(ValueError):
     """Bad prompts, frames or configuration for propagation; the message names what."""
-
-
-class Cancelled(Exception):
-    """Raised between frames when the caller's ``cancel()`` returns True."""
 
 
 @dataclass(frozen=True)
@@ -205,7 +202,7 @@ class Sam2Propagator:
         objects: Mapping[Any, Sequence[Prompt]],
         *,
         progress: Callable[[int, int], None] | None = None,
-        cancel: Callable[[], bool] | None = None,
+        cancel: CancelFn | None = None,
     ) -> dict[Any, np.ndarray]:
         """Propagate each object's prompts over all frames: {object key: bool (T, H, W)}.
 

@@ -1,10 +1,11 @@
 """Quadmasks: VOID's four-level mask, built from mattes, validated, stored as EXR sequences.
 
-Levels (raw, uint8): 0 remove (the object), 63 overlap (the object over a region it affected),
-127 affected (what the object did to the scene: shadow, reflection, things it moved), 255 keep.
+Levels (raw uint8, their numbers in :mod:`void_engine.levels`): REMOVE (the object), OVERLAP (the
+object over a region it affected), AFFECTED (what the object did to the scene: shadow, reflection,
+things it moved), KEEP.
 
-Storage: an EXR quadmask holds level/255 in its first channel (0, 63/255, 127/255, 1.0) at the
-plate's display-window size; an 8-bit image holds the raw levels.
+Storage: an EXR quadmask holds level/255 in its first channel (KEEP is 1.0) at the plate's
+display-window size; an 8-bit image holds the raw levels.
 """
 
 from __future__ import annotations
@@ -15,13 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
+from void_engine.levels import AFFECTED, KEEP, LEVELS, OVERLAP, REMOVE
 from void_engine.plates.errors import PlateError
 from void_engine.plates.sequence import FrameSequence
 
 from ._image_io import read_mask_channel, write_grey_exr
-
-REMOVE, OVERLAP, AFFECTED, KEEP = 0, 63, 127, 255
-LEVELS = (REMOVE, OVERLAP, AFFECTED, KEEP)
 
 # Codecs and 8-bit round trips move levels by a few codes; a level is still recognised within
 # this distance. The closest pair (0, 63) is 63 apart, so snapping can never be ambiguous.
@@ -67,7 +66,7 @@ def quadmask_from_mattes(
 
     A pixel belongs to a matte where its coverage is > ``threshold`` (float mattes in [0, 1];
     uint8 mattes are read as coverage/255). Both regions are grown by ``dilate_px`` first.
-    remove only -> 0, affected only -> 127, both -> 63, neither -> 255.
+    remove only -> REMOVE, affected only -> AFFECTED, both -> OVERLAP, neither -> KEEP.
     """
     rem = dilate(_as_plane(remove, "remove") > threshold, dilate_px)
     out = np.full(rem.shape, KEEP, dtype=np.uint8)

@@ -9,8 +9,9 @@
 See pipeline.py for the algorithm and VOID_SPEC.md for the specification.
 """
 
+from ..progress import Cancelled
 from .loader import CheckpointError
 from .model_dir import ModelDir, ModelDirError
-from .pipeline import Cancelled, VoidPipeline
+from .pipeline import VoidPipeline
 
 __all__ = ["Cancelled", "CheckpointError", "ModelDir", "ModelDirError", "VoidPipeline"]

@@ -1,4 +1,4 @@
-"""Conditioning arithmetic of VOID: quadmask levels, 4k+1 padding, multidiffusion windows.
+"""Conditioning arithmetic of VOID: quadmask inversion, 4k+1 padding, multidiffusion windows.
 
 Plain functions with no model in them, so each rule of VOID_SPEC.md can be tested on its own.
 Every float operation here is written the way the reference writes it (same order, same dtype),
@@ -10,9 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-# Raw quadmask levels as artists paint them.
-QUAD_REMOVE, QUAD_OVERLAP, QUAD_AFFECTED, QUAD_KEEP = 0, 63, 127, 255
-QUAD_LEVELS = (QUAD_REMOVE, QUAD_OVERLAP, QUAD_AFFECTED, QUAD_KEEP)
+from ..levels import AFFECTED, KEEP
 
 # Latent frames blended with a linear ramp where two multidiffusion windows overlap
 # (the reference's temporal_multidiffusion_stride of 16 frames, / 4).
@@ -22,24 +20,10 @@ WINDOW_OVERLAP_LATENTS = 4
 REFERENCE_MAX_FRAMES = 197
 
 
-def snap_quadmask(quadmask: np.ndarray) -> np.ndarray:
-    """Snap resized (hence in-between) quadmask values to the four levels 0/63/127/255.
-
-    Cut points 31 / 95 / 191, upper bound inclusive, as the reference's loader does.
-    Returns uint8 with the same shape.
-    """
-    q = np.asarray(quadmask).astype(np.float32)
-    out = np.full(q.shape, QUAD_KEEP, dtype=np.uint8)
-    out[q <= 191] = QUAD_AFFECTED
-    out[q <= 95] = QUAD_OVERLAP
-    out[q <= 31] = QUAD_REMOVE
-    return out
-
-
 def invert_quadmask(snapped: np.ndarray) -> np.ndarray:
     """255 - q, divided by 255: remove -> 1.0, overlap -> 192/255, affected -> 128/255, keep -> 0.0 (float32)."""
-    inverted = (255.0 - snapped.astype(np.float32)).astype(np.float32)
-    return (torch.from_numpy(inverted) / 255.0).numpy()
+    inverted = (float(KEEP) - snapped.astype(np.float32)).astype(np.float32)
+    return (torch.from_numpy(inverted) / float(KEEP)).numpy()
 
 
 def mask_condition(inverted: torch.Tensor) -> torch.Tensor:
@@ -48,7 +32,7 @@ def mask_condition(inverted: torch.Tensor) -> torch.Tensor:
     Overlap (192/255) lands on 1 together with remove, as in training. float32 in, float32 out.
     """
     m = torch.where(inverted > 0.75, 1.0, inverted)
-    m = torch.where((m <= 0.75) * (m >= 0.25), 127.0 / 255.0, m)
+    m = torch.where((m <= 0.75) * (m >= 0.25), AFFECTED / KEEP, m)
     m = torch.where(m < 0.25, 0.0, m)
     return m.to(torch.float32)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,8 @@ from diffusers.models.embeddings import get_3d_rotary_pos_embed
 from diffusers.utils.torch_utils import randn_tensor
 from transformers import PreTrainedTokenizerBase, T5EncoderModel
 
+from ..levels import LEVELS_TEXT, snap_quadmask
+from ..progress import CancelFn, Cancelled, ProgressFn
 from .conditioning import (
     add_masked_video_noise,
     invert_quadmask,
@@ -38,7 +40,6 @@ from .conditioning import (
     mask_condition,
     mirror_pad,
     padded_length,
-    snap_quadmask,
     window_spans,
     window_weights,
 )
@@ -50,9 +51,6 @@ from .pass2 import DEFAULT_DEGRADATION, warped_latent_noise
 
 log = logging.getLogger(__name__)
 
-ProgressFn = Callable[[int, int, int], None]
-CancelFn = Callable[[], bool]
-
 MAX_SEQUENCE_LENGTH = 226
 MASKED_VIDEO_NOISE_SIGMA = 0.0563
 PASS2_GUIDANCE_SCALE = 6.0
@@ -61,10 +59,6 @@ DEFAULT_NEGATIVE_PROMPT = (
     "The video is not of a high quality, it has a low resolution. Watermark present in each frame. "
     "The background is solid. Strange body and strange trajectory. Distortion. "
 )
-
-
-class Cancelled(Exception):
-    """Raised by the pipeline when its cancel() callback returned True between two steps."""
 
 
 class VoidPipeline(DiffusionPipeline):
@@ -304,7 +298,7 @@ class VoidPipeline(DiffusionPipeline):
                 f"got {getattr(quadmask, 'shape', type(quadmask))}"
             )
         if quadmask.dtype != np.uint8:
-            raise ValueError(f"quadmask must be uint8 raw levels 0/63/127/255; got {quadmask.dtype}")
+            raise ValueError(f"quadmask must be uint8 raw levels {LEVELS_TEXT}; got {quadmask.dtype}")
         if height % 16 or width % 16 or height == 0 or width == 0:
             raise ValueError(f"video height and width must be multiples of 16; got {height}x{width}")
         config = self.transformer.config

@@ -1,6 +1,6 @@
 """The plate layer: EXR sequences in, model-ready arrays out, composited EXR sequences back.
 
-Everything a compositor trusts us with lives here (DESIGN.md §4): windows, channels, pixel types and
+Everything a compositor trusts us with lives here (docs/architecture.md): windows, channels, pixel types and
 header attributes survive the round-trip; colour goes through OCIO; outside the matte the output is
 bit-identical to the plate; outputs are versioned and written atomically, never over a source.
 """

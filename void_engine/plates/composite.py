@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-KEEP = 255  # quadmask level for "keep"
+from ..levels import KEEP
 
 
 def composite_matte(quadmask: np.ndarray, dilate_px: int, feather_px: int) -> np.ndarray:

@@ -1,19 +1,16 @@
-"""Versioned output folders: ``<out_root>/v001/``, ``v002/``, … never reused, never overwritten."""
+"""Versioned output folders: ``<out_root>/v001/``, ``v002/``, … never reused, never overwritten.
+
+The naming rule (what counts as a version, which is next) is :mod:`bridge.versions`, shared with
+the host plugins.
+"""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
+from bridge.versions import next_version, version_name
+
 from .errors import OutputExistsError
-
-_VERSION = re.compile(r"^v(\d{3,})$")
-
-
-def existing_versions(out_root: Path) -> list[int]:
-    if not out_root.is_dir():
-        return []
-    return sorted(int(m.group(1)) for p in out_root.iterdir() if p.is_dir() and (m := _VERSION.match(p.name)))
 
 
 def reserve_version_dir(out_root: str | Path) -> Path:
@@ -23,9 +20,9 @@ def reserve_version_dir(out_root: str | Path) -> Path:
     """
     out_root = Path(out_root)
     out_root.mkdir(parents=True, exist_ok=True)
-    version = (existing_versions(out_root) or [0])[-1] + 1
+    version = next_version(out_root)
     for _ in range(1000):
-        candidate = out_root / f"v{version:03d}"
+        candidate = out_root / version_name(version)
         try:
             candidate.mkdir()
             return candidate
@@ -42,9 +39,9 @@ def publish_version(staging: str | Path, out_root: str | Path) -> Path:
     between the scan and the rename, the next number is tried.
     """
     staging, out_root = Path(staging), Path(out_root)
-    version = (existing_versions(out_root) or [0])[-1] + 1
+    version = next_version(out_root)
     for _ in range(1000):
-        target = out_root / f"v{version:03d}"
+        target = out_root / version_name(version)
         if not target.exists():
             try:
                 staging.rename(target)

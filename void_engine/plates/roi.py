@@ -18,7 +18,7 @@ from .exr import Window
 def mask_bbox(active: np.ndarray) -> Window | None:
     """Bounding box (display-canvas coordinates from 0) of the True pixels of (T,H,W) or (H,W)."""
     if active.ndim == 3:
-        active = active.any(axis=0)
+        active = np.asarray(active.any(axis=0))  # asarray: numpy types any() as "bool or array"
     rows, cols = np.flatnonzero(active.any(axis=1)), np.flatnonzero(active.any(axis=0))
     if rows.size == 0:
         return None

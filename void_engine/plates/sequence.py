@@ -7,11 +7,10 @@ Patterns understood (the padding is the number of marks, or the explicit width):
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from bridge.sequences import format_frame, split_pattern
+from bridge.sequences import format_frame, parse_frame_list, split_pattern
 
 from .errors import FrameRangeError, MissingFramesError
 
@@ -24,35 +23,16 @@ def _split_pattern(pattern: str) -> tuple[str, int, str]:
         raise FrameRangeError(str(exc)) from None
 
 
-_RANGE = re.compile(r"^(?P<a>-?\d+)(?:-(?P<b>-?\d+)(?:x(?P<step>\d+))?)?$")
-
-
 def parse_frames(text: str) -> list[int]:
-    """Parse ``"1001-1096"``, ``"1001"``, ``"1,3,5-9"`` or ``"1001-1096x2"`` into frame numbers.
+    """Parse ``"1001-1096"``, ``"1001"``, ``"1,3,5-9"`` or ``"1001-1096x2"`` into frame numbers, ascending.
 
-    Frames come back in the order written, without duplicates. An empty, reversed or malformed
-    range raises FrameRangeError quoting the part at fault.
+    The grammar is :func:`bridge.sequences.parse_frame_list`, the one the host plugins use. A
+    malformed, empty or reversed range, or a frame named twice, raises FrameRangeError quoting it.
     """
-    frames: list[int] = []
-    seen: set[int] = set()
-    if not text or not text.strip():
-        raise FrameRangeError("frame range is empty (expected e.g. '1001-1096')")
-    for part in text.replace(" ", "").split(","):
-        m = _RANGE.match(part)
-        if not m:
-            raise FrameRangeError(f"cannot read frame range part {part!r} of {text!r} (expected e.g. '1001-1096')")
-        a = int(m.group("a"))
-        b = int(m.group("b")) if m.group("b") is not None else a
-        step = int(m.group("step") or 1)
-        if b < a:
-            raise FrameRangeError(f"frame range part {part!r} runs backwards ({a} > {b})")
-        if step < 1:
-            raise FrameRangeError(f"frame range part {part!r} has step {step}; the step must be >= 1")
-        for f in range(a, b + 1, step):
-            if f not in seen:
-                seen.add(f)
-                frames.append(f)
-    return frames
+    try:
+        return parse_frame_list(text)
+    except ValueError as exc:
+        raise FrameRangeError(str(exc)) from None
 
 
 def compress_frames(frames: list[int] | tuple[int, ...]) -> str:

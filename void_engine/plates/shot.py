@@ -19,6 +19,7 @@ import numpy as np
 
 from .. import __version__
 from ..levels import KEEP, snap_quadmask
+from ..progress import StageProgress
 from .colour import DEFAULT_MODEL_SPACE, DEFAULT_PLATE_SPACE, ColourConverter
 from .composite import composite_matte, composite_rgb
 from .errors import OutputExistsError, PlateError
@@ -27,8 +28,7 @@ from .output import reserve_version_dir
 from .roi import fit_roi, mask_bbox, resize_from_model, resize_to_model
 from .sequence import FrameSequence, compress_frames
 
-# progress(stage, done, total): stage is "read" or "write".
-StageProgress = Callable[[str, int, int], None]
+# progress(stage, done, total) (progress.StageProgress): stage is "read" or "write".
 
 # frame_map(step, indices): runs step(t) for every frame index and yields once per frame done, in
 # order; the builtin ``map`` (one frame after another, the default) or an executor's ``map`` (the

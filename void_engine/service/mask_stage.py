@@ -11,14 +11,12 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any
 
 from bridge.protocol import JobMasks
 
 from ..config import MaskSettings
-
-# stage(name, done, total), as the worker reports I/O stages.
-StageReport = Callable[[str, int, int], None]
+from ..progress import CancelFn, StageProgress
 
 
 @dataclass
@@ -131,8 +129,8 @@ class MaskStage:
         out_pattern: str,
         *,
         shot_settings: Any,
-        report: StageReport,
-        cancel: Callable[[], bool],
+        report: StageProgress,
+        cancel: CancelFn,
     ) -> BuiltMasks:
         """Build and write the quadmask sequence of ``masks`` over ``plate`` (a FrameSequence).
 

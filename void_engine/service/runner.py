@@ -15,8 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from bridge.versions import existing_versions, version_name
+
 from .. import __version__
-from ..backends import Backend, Cancelled
+from ..backends import Backend
+from ..progress import CancelFn, Cancelled
 from .admission import ResolvedJob
 from .mask_stage import MaskStage
 
@@ -58,10 +61,8 @@ PUBLISHED_MARKER = ".void-job.json"
 
 def find_published(out_root: Path, job_id: str) -> JobOutput | None:
     """The version an earlier attempt of ``job_id`` already published under ``out_root``, if any."""
-    from void_engine.plates.output import existing_versions
-
     for version in existing_versions(Path(out_root)):
-        folder = Path(out_root) / f"v{version:03d}"
+        folder = Path(out_root) / version_name(version)
         try:
             marker = json.loads((folder / PUBLISHED_MARKER).read_text())
         except (OSError, ValueError):
@@ -91,7 +92,7 @@ class JobRun:
         seed: int,
         steps: int,
         report: Report,
-        cancel: Callable[[], bool],
+        cancel: CancelFn,
         backend_name: str = "",
         settings: Any = None,
         mask_stage: MaskStage | None = None,
@@ -111,6 +112,7 @@ class JobRun:
         self.shot: Any = None  # plates.Shot, from prepare
         self.result: Any = None  # the model's frames, from infer
         self._mask_source = ""
+        self._needed = 0  # bytes the output takes on disk, about (from prepare)
 
     def check_cancel(self) -> None:
         if self.cancel():
@@ -161,6 +163,7 @@ class JobRun:
         """The quadmask and the model's inputs, read from the plate (or the version an earlier
         attempt already published, and nothing else: then :meth:`infer` and :meth:`write` do nothing)."""
         from void_engine.plates import FrameSequence, Shot
+        from void_engine.plates.space import check_free_space, estimate_output_bytes
 
         job = self.job
         published = find_published(job.out_root, self.job_id)
@@ -168,10 +171,12 @@ class JobRun:
             self.report("log", message=f"result already published by an earlier attempt: {published.version_dir.name}")
             self.output = published
             return
+        plate_seq = FrameSequence(job.plate, job.frames)
+        self._needed = estimate_output_bytes(plate_seq)
         try:
             shutil.rmtree(self.staging, ignore_errors=True)
+            check_free_space(job.out_root, self._needed)
             self.staging.mkdir(parents=True)
-            plate_seq = FrameSequence(job.plate, job.frames)
             self.report("stage", stage="masks", step=0, total=1)
             built = self.mask_stage.build(
                 job.masks,
@@ -194,8 +199,8 @@ class JobRun:
             # shot) must not stay alive through the model run.
             built.masks.clear()
             self.check_cancel()
-        except BaseException:
-            self.discard()
+        except BaseException as exc:
+            self._failed(exc)
             raise
 
     @property
@@ -279,12 +284,22 @@ class JobRun:
                 json.dumps({"job": self.job_id, "pattern": name, "frames": list(written.frames)})
             )
             final = publish_version(self.staging, job.out_root)
-        except BaseException:
-            self.discard()
+        except BaseException as exc:
+            self._failed(exc)
             raise
         self.shot = self.result = None  # the frames are on disk; let the memory go
         self.output = JobOutput(final, str(final / name), tuple(written.frames))
         return self.output
+
+    def _failed(self, exc: BaseException) -> None:
+        """A phase that wrote output raised: discard the attempt, and when the disk filled up,
+        raise the error that names the folder and the space needed instead of ``exc``."""
+        from void_engine.plates.space import full_disk_error
+
+        self.discard()
+        full = full_disk_error(exc, self.job.out_root, self._needed)
+        if full is not None and full is not exc:
+            raise full from exc
 
     def discard(self) -> None:
         """Remove what this attempt wrote (the staging folder) and let its frames go."""
@@ -301,7 +316,7 @@ def run_job(
     seed: int,
     steps: int,
     report: Report,
-    cancel: Callable[[], bool],
+    cancel: CancelFn,
     backend_name: str = "",
     settings: Any = None,
     mask_stage: MaskStage | None = None,

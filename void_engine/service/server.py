@@ -26,6 +26,7 @@ import stat
 import threading
 import time
 import traceback
+from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +79,12 @@ _ADMITTED = "-admitted-"
 # same file server.
 _ADMISSION_THREADS = 2
 
+# Parked `events` requests (long polls) cost an envelope each until answered. A progress bar needs
+# one or two per job; beyond these caps a request is answered at once (with whatever news there is),
+# so a flood of them costs the engine nothing it keeps.
+MAX_PARKED_EVENTS_PER_CLIENT = 32
+MAX_PARKED_EVENTS = 2048
+
 
 @dataclass
 class _Waiter:
@@ -88,6 +95,7 @@ class _Waiter:
     job: str
     after: int
     deadline: float
+    owner: str  # who asked: the per-client cap counts parked requests by it
 
 
 @dataclass(frozen=True)
@@ -164,6 +172,7 @@ class Engine:
         self.pull.bind(self._notify_addr)
         self._push_local = threading.local()
         self._waiters: dict[str, list[_Waiter]] = {}
+        self._parked: Counter[str] = Counter()  # parked waiters per client (owner)
         self._stop = threading.Event()
         # resolve_job stats every frame file (10,000 on NFS for a long shot): never on the loop.
         self._admission_pool = ThreadPoolExecutor(_ADMISSION_THREADS, thread_name_prefix="void-admission")
@@ -295,7 +304,7 @@ class Engine:
             if due:
                 self._waiters[jid] = [w for w in self._waiters[jid] if w.deadline > now]
                 for w in due:
-                    self._answer_events(w)
+                    self._answer_parked(w)
                 if not self._waiters[jid]:
                     del self._waiters[jid]
         for uid in self.uploads.expire():
@@ -531,12 +540,20 @@ class Engine:
         wait = min(
             get_field(msg.header, "wait", float, required=False, default=0.0, min_value=0.0), self.cfg.events_wait_max_s
         )
-        w = _Waiter(envelope, msg.id, rec.id, after, time.monotonic() + wait)
-        if wait <= 0 or self.journal.last_seq(rec.id) > after:
+        w = _Waiter(envelope, msg.id, rec.id, after, time.monotonic() + wait, caller.owner)
+        full = self._parked[caller.owner] >= MAX_PARKED_EVENTS_PER_CLIENT or self._parked.total() >= MAX_PARKED_EVENTS
+        if wait <= 0 or full or self.journal.last_seq(rec.id) > after:
             self._answer_events(w)
         else:
             self._waiters.setdefault(rec.id, []).append(w)
+            self._parked[caller.owner] += 1
         return None
+
+    def _answer_parked(self, w: _Waiter) -> None:
+        self._parked[w.owner] -= 1
+        if self._parked[w.owner] <= 0:
+            del self._parked[w.owner]
+        self._answer_events(w)
 
     def _answer_events(self, w: _Waiter) -> None:
         evs = self.journal.events(w.job, w.after)
@@ -554,7 +571,7 @@ class Engine:
         keep = []
         for w in waiting:
             if last > w.after:
-                self._answer_events(w)
+                self._answer_parked(w)
             else:
                 keep.append(w)
         if keep:

@@ -31,6 +31,8 @@ from bridge.protocol import (
 from .spool import SpoolKeeper
 
 MAX_OPEN_UPLOADS = 64
+# One client may not hold every upload slot: the rest of the studio keeps being able to send.
+MAX_OPEN_UPLOADS_PER_OWNER = 4
 MAX_FILES_PER_UPLOAD = MAX_FRAMES * MAX_FILES_PER_FRAME
 
 
@@ -86,6 +88,13 @@ class UploadStore:
         """Check the announced files against the caps and open an upload (no bytes allocated)."""
         if len(self._uploads) >= MAX_OPEN_UPLOADS:
             raise ProtocolError(BUSY, f"{MAX_OPEN_UPLOADS} uploads are already open; try again shortly", "files")
+        if sum(1 for u in self._uploads.values() if u.owner == owner) >= MAX_OPEN_UPLOADS_PER_OWNER:
+            raise ProtocolError(
+                BUSY,
+                f"this client already has {MAX_OPEN_UPLOADS_PER_OWNER} uploads open; finish one, or wait for an "
+                f"unfinished one to expire ([server] upload_timeout_s = {self.timeout_s:g} s)",
+                "files",
+            )
         if not files:
             raise ProtocolError(BAD_REQUEST, "field 'files' names no files", "files")
         if len(files) > MAX_FILES_PER_UPLOAD:
@@ -169,8 +178,19 @@ class UploadStore:
                 f"frame 1 (chunk) runs past the announced size of {up.names[index]} ({up.sizes[index]} bytes)",
                 "blob",
             )
-        with open(up.folder / up.names[index], "ab") as f:
-            f.write(data)
+        try:
+            with open(up.folder / up.names[index], "ab") as f:
+                f.write(data)
+        except OSError as exc:
+            # A full spool: the upload cannot finish, so its files go now and the client is told why.
+            self.drop(upload_id)
+            free = shutil.disk_usage(self.spool).free
+            raise ProtocolError(
+                BUSY,
+                f"the engine's spool {self.spool} cannot take {up.names[index]}: {exc.strerror or exc} "
+                f"({sum(up.sizes) - sum(up.received)} bytes of this upload still to come, {free} bytes free)",
+                "blob",
+            ) from None
         up.received[index] += len(data)
         up.last_seen = time.monotonic()
         return up

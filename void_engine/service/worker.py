@@ -26,8 +26,9 @@ from typing import Any, Callable
 
 from bridge.protocol import CANCELLED, DONE, FAILED, TERMINAL_STATES, ProtocolError
 
-from ..backends import Backend, Cancelled, is_cancellation
+from ..backends import Backend
 from ..config import MaskSettings, PipelineSettings
+from ..progress import Cancelled
 from .admission import resolve_job
 from .job_runner import BackendState, Notify, backend_state
 from .journal import JobRecord, Journal
@@ -241,7 +242,7 @@ class WorkerThread(threading.Thread):
             self.journal.finish(jid, DONE, result=output.to_result())
         elif self.stopping.is_set() and not self.journal.cancel_requested(jid):
             return  # engine shutting down: leave the job "running" so recovery re-queues it
-        elif is_cancellation(exc) or self.journal.cancel_requested(jid):
+        elif isinstance(exc, Cancelled) or self.journal.cancel_requested(jid):
             self.journal.finish(jid, CANCELLED)
         else:
             msg = exc.message if isinstance(exc, ProtocolError) else f"{type(exc).__name__}: {exc}"

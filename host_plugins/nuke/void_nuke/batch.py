@@ -15,7 +15,7 @@ import sys
 from typing import List, Optional
 
 import nuke
-from bridge.protocol import parse_frame_list
+from bridge.sequences import parse_frame_list
 from void_nuke.action import remove_object_batch
 from void_nuke.errors import SetupError
 from void_nuke.settings import MASK_MODES, TRANSFERS

@@ -21,6 +21,7 @@ from typing import Any, List, Optional, Tuple
 import nuke
 from bridge.client import EngineClient, EngineUnavailable, default_token
 from bridge.protocol import DONE, FAILED, ProtocolError
+from bridge.versions import next_version, version_name
 
 from . import nodes, ui
 from .errors import SetupError, artist_message, failed_job_message
@@ -28,7 +29,6 @@ from .progress import describe
 from .settings import KEYFRAME_MODES, RemoveSettings, build_spec, check_affected, under_roots
 
 INPUTS_FOLDER = ".void-inputs"
-_VERSION = re.compile(r"^v(\d{3,})$")
 
 
 @dataclass(frozen=True)
@@ -59,9 +59,7 @@ class _Cancelled(Exception):
 
 def next_version_dir(out_dir: Path) -> Path:
     """``out_dir/v###`` one past the highest existing version (for results fetched by value)."""
-    matches = [_VERSION.match(p.name) for p in out_dir.iterdir()] if out_dir.is_dir() else []
-    taken = [int(m.group(1)) for m in matches if m]
-    return out_dir / f"v{max(taken, default=0) + 1:03d}"
+    return out_dir / version_name(next_version(out_dir))
 
 
 class RemoveJob:

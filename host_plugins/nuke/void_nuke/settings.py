@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
 from bridge.client import DEFAULT_ADDRESS
-from bridge.protocol import MASK_PROPAGATE, MASK_REASON, JobMasks, JobSpec, parse_frame_list
+from bridge.protocol import MASK_PROPAGATE, MASK_REASON, JobMasks, JobSpec
+from bridge.sequences import parse_frame_list
 
 from .errors import SetupError
 

@@ -11,13 +11,17 @@ resolve``): nothing is pip-installed into Resolve's Python.
 
 import os
 import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from void_resolve.fusion_comp import FusionRemoveAction
 
 # `void-bridge install resolve` writes here the folder holding `bridge`, `void_resolve` and the
 # pyzmq/msgpack built for Resolve's Python (.../Fusion/VOIDBridge/python).
 _SUPPORT_DIR = ""
 
 
-def _add_support_path():
+def _add_support_path() -> None:
     candidates = [_SUPPORT_DIR, os.environ.get("VOID_BRIDGE_PATH", "")]
     try:
         here = os.path.dirname(os.path.abspath(__file__))
@@ -32,7 +36,7 @@ def _add_support_path():
             return
 
 
-def main(host):
+def main(host: "dict[str, Any]") -> Any:
     """Run the Fusion-page action with the host's globals; returns the run record (or None)."""
     _add_support_path()
     try:
@@ -53,7 +57,7 @@ def main(host):
         print(f"[VOID] {exc}")
         return None
 
-    def prepare():
+    def prepare() -> "FusionRemoveAction":
         if comp is None:
             raise ValueError("No Fusion comp is open: open the Fusion page on the shot to clean.")
         return FusionRemoveAction(comp, settings)

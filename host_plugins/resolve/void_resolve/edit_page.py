@@ -3,8 +3,10 @@
 The plate is the clip's source media over the cut plus handles (``GetSourceStartFrame``,
 ``GetDuration``, ``GetLeftOffset``/``GetRightOffset``). An image sequence goes to the engine as
 it is; other media (a movie) is first rendered to EXR through the render queue from a
-temporary timeline holding just those source frames. The mattes are the clip's **clip mattes**
+temporary timeline holding just those source frames, at the source's resolution, and the
+project's render settings are put back afterwards. The mattes are the clip's **clip mattes**
 (Media Pool > right-click > Mattes), marked remove/affected by name, numbered like the source.
+Resolve answers failure with None / False / [] rather than an error; every answer is checked.
 
 Typed against ``fusionscript-stubs`` (mypy runs in ``make test``), so a misspelt API call fails
 CI even where the test fakes would accept it.
@@ -13,7 +15,9 @@ CI even where the test fakes would accept it.
 from __future__ import annotations
 
 import os
+import re
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, cast
@@ -80,6 +84,44 @@ def _int_prop(item: "MediaPoolItem", name: str) -> int | None:
     return int(text) if text.lstrip("-").isdigit() else None
 
 
+def clip_origin(media: "MediaPoolItem", first_file: int) -> int:
+    """The number Resolve gives the clip's first frame (``GetSourceStartFrame`` and
+    ``AppendToTimeline`` count in it): the clip's ``Start`` property, else ``End`` - ``Frames`` + 1,
+    else ``first_file``.
+
+    Whether Resolve counts an image sequence from its first file's number or from 0 is not
+    documented; the clip's own properties say which, so both work.
+    """
+    start = _int_prop(media, "Start")
+    if start is not None:
+        return start
+    end, count = _int_prop(media, "End"), _int_prop(media, "Frames")
+    if end is not None and count:
+        return end - count + 1
+    return first_file
+
+
+_VOID_RESULT = re.compile(r"_void_v\d+(_\d+)?$")
+
+
+def is_void_result(media: "MediaPoolItem") -> bool:
+    """Whether a media pool item is a VOID result (``<shot>_void_v003``, ``<shot>_void_v003_2``),
+    never a shot to clean."""
+    return bool(_VOID_RESULT.search(os.path.splitext(str(media.GetName()))[0]))
+
+
+def clip_resolution(media: "MediaPoolItem") -> tuple[int, int]:
+    """(width, height) of a clip from its ``Resolution`` property (``"3840x2160"``)."""
+    text = _prop(media, "Resolution")
+    m = re.match(r"\s*(\d+)\s*[x×X]\s*(\d+)", text)
+    if not m:
+        raise EditPageError(
+            f'Cannot read the resolution of "{media.GetName()}" (its Resolution property is {text!r}); '
+            "the plate must be rendered at the source's size to match its mattes."
+        )
+    return int(m.group(1)), int(m.group(2))
+
+
 @dataclass(frozen=True)
 class Matte:
     """One clip matte: a sequence (or single file) on disk."""
@@ -100,9 +142,28 @@ def current_clip(resolve: "Resolve") -> tuple["Project", "Timeline", "TimelineIt
     if not item:
         raise EditPageError("No clip under the playhead: park the playhead on the shot to clean.")
     media = item.GetMediaPoolItem()
+    if media and is_void_result(media):
+        # An earlier run's result lies on top of the shot: run again on the clip below it.
+        item, media = clip_under(timeline, item)
     if not media:
         raise EditPageError(f'"{item.GetName()}" is not a media clip (a title, generator or compound clip).')
     return project, timeline, item, media
+
+
+def clip_under(timeline: "Timeline", result: "TimelineItem") -> tuple["TimelineItem", "MediaPoolItem"]:
+    """The nearest clip below the VOID result ``result`` at its first record frame (not a result itself)."""
+    record = int(result.GetStart(False))
+    _, track = result.GetTrackTypeAndIndex()
+    for index in range(int(track) - 1, 0, -1):
+        for other in timeline.GetItemListInTrack("video", index) or []:
+            if int(other.GetStart(False)) <= record < int(other.GetEnd(False)):
+                media = other.GetMediaPoolItem()
+                if media and not is_void_result(media):
+                    return other, media
+    raise EditPageError(
+        f'"{result.GetName()}" under the playhead is a VOID result with no source clip below it: '
+        "park the playhead on the shot to clean."
+    )
 
 
 def clip_cut(item: "TimelineItem") -> ClipCut:
@@ -116,16 +177,18 @@ def clip_cut(item: "TimelineItem") -> ClipCut:
     )
 
 
-def source_to_file(media: "MediaPoolItem", seq: MediaSequence | None, frames: FrameRange) -> FrameRange:
-    """Source frames (Resolve's clip frame numbers) -> file frame numbers of the sequence.
+def api_origin(cut: ClipCut) -> int:
+    """The number ``GetSourceStartFrame`` gives the media's first frame: the cut's first source
+    frame less the media frames before it (``GetLeftOffset``). Measured, not assumed."""
+    return cut.source_start - cut.left_available
 
-    Resolve counts an image sequence's frames from the clip's ``Start`` property; when that is
-    missing the first file number is the first frame.
-    """
+
+def source_to_file(cut: ClipCut, seq: MediaSequence | None, frames: FrameRange) -> FrameRange:
+    """Source frames (as ``GetSourceStartFrame`` counts) -> file frame numbers of the sequence,
+    whose first file is the media's first frame."""
     if seq is None:
         return frames
-    start = _int_prop(media, "Start")
-    shift = seq.range.first - (start if start is not None else seq.range.first)
+    shift = seq.range.first - api_origin(cut)
     return FrameRange(frames.first + shift, frames.last + shift)
 
 
@@ -181,13 +244,53 @@ def pick_exr_codec(project: "Project") -> str:
     return names[0]
 
 
+class RenderSettingsKeeper:
+    """The project's render settings as found, and putting them back.
+
+    Resolve has getters for the format/codec and the render mode only; everything else
+    (range, folder, name, resolution, audio...) is kept by saving it as a render preset, loaded
+    back afterwards and then deleted.
+    """
+
+    def __init__(self, project: "Project"):
+        self.project = project
+        found = project.GetCurrentRenderFormatAndCodec() or {}
+        self.format, self.codec = str(found.get("format") or ""), str(found.get("codec") or "")
+        self.mode = project.GetCurrentRenderMode()
+        self.preset = f"VOID keep {time.strftime('%Y%m%d-%H%M%S')} {uuid.uuid4().hex[:6]}"
+        if not project.SaveAsNewRenderPreset(self.preset):
+            raise EditPageError(
+                "Resolve would not save the project's render settings as a preset, so they could not be "
+                "put back after the EXR render; nothing was changed."
+            )
+
+    def restore(self) -> str | None:
+        """Put the settings back; None when all went back, else what to tell the artist."""
+        failed = []
+        if not self.project.LoadRenderPreset(self.preset):
+            failed.append("the render settings")
+        if self.format and self.codec and not self.project.SetCurrentRenderFormatAndCodec(self.format, self.codec):
+            failed.append(f"the format {self.format}/{self.codec}")
+        if self.mode in (0, 1) and not self.project.SetCurrentRenderMode(self.mode):
+            failed.append(f"the render mode {self.mode}")
+        if failed:
+            return (
+                f"Resolve would not put back {', '.join(failed)} after the EXR render: load the render "
+                f'preset "{self.preset}" on the Deliver page.'
+            )
+        self.project.DeleteRenderPreset(self.preset)
+        return None
+
+
 class SourceRender:
     """Source frames of a clip rendered to EXR through Resolve's render queue, polled, not waited on.
 
-    A temporary timeline holds exactly those source frames and one render job covers it; the
-    artist's timeline is current again as soon as the job is queued, and the temporary one is
-    deleted when the render ends. :meth:`poll` (on the script's thread, from the window's timer)
-    returns None while Resolve renders, then the EXR sequence numbered like the source.
+    A temporary timeline holds exactly those source frames and one render job covers it, at the
+    source's resolution (the mattes are that size; the timeline's may differ); the artist's
+    timeline is current again as soon as the job is queued. When the render ends the temporary
+    timeline and job are deleted and the project's render settings put back as they were.
+    :meth:`poll` (on the script's thread, from the window's timer) returns None while Resolve
+    renders, then the EXR sequence numbered like the source.
     """
 
     def __init__(
@@ -206,6 +309,9 @@ class SourceRender:
         self.timeout_s = timeout_s
         self.job_id = ""
         self.finished = False
+        self.keeper: RenderSettingsKeeper | None = None
+        self.restore_problem: str | None = None
+        width, height = clip_resolution(media)
         original = project.GetCurrentTimeline()
         temp = media_pool.CreateEmptyTimeline(f"VOID render {name} {time.strftime('%H%M%S')}")
         if not temp:
@@ -226,19 +332,23 @@ class SourceRender:
                 raise EditPageError(
                     f'Resolve would not place source frames {source} of "{media.GetName()}" on the render timeline.'
                 )
+            self.keeper = RenderSettingsKeeper(project)
             if not project.SetCurrentRenderFormatAndCodec("exr", pick_exr_codec(project)):
                 raise EditPageError("Resolve would not switch the render format to EXR.")
-            project.SetCurrentRenderMode(1)
+            if not project.SetCurrentRenderMode(1):
+                raise EditPageError("Resolve would not switch the render mode to a single clip.")
+            # The temporary timeline holds exactly the frames wanted: render all of it (no marks
+            # to set), at the source's size.
             settings = cast(
                 "RenderSettings",
                 {
-                    "SelectAllFrames": False,
-                    "MarkIn": start,
-                    "MarkOut": start + len(source) - 1,
+                    "SelectAllFrames": True,
                     "TargetDir": str(folder),
                     "CustomName": name,
                     "ExportVideo": True,
                     "ExportAudio": False,
+                    "FormatWidth": width,
+                    "FormatHeight": height,
                 },
             )
             if not project.SetRenderSettings(settings):
@@ -264,9 +374,15 @@ class SourceRender:
         self.finished = True
         if self.job_id:
             self.project.DeleteRenderJob(self.job_id)
+            self.job_id = ""
         if self.temp is not None:
             self.media_pool.DeleteTimelines([self.temp])
             self.temp = None
+        if self.keeper is not None:
+            self.restore_problem = self.keeper.restore()
+            self.keeper = None
+            if self.restore_problem:
+                print(f"[VOID] {self.restore_problem}", flush=True)
 
     def abort(self) -> None:
         """Stop the render and remove what it queued (the artist cancelled)."""
@@ -283,6 +399,8 @@ class SourceRender:
             return None
         status = self._status()
         self._clean_up()
+        if self.restore_problem:
+            raise EditPageError(self.restore_problem)
         if str(status.get("JobStatus", "")).lower() not in ("complete", "completed"):
             raise EditPageError(
                 f'The EXR render of "{self.media.GetName()}" ended as '
@@ -316,6 +434,17 @@ def _append(media_pool: "MediaPool", infos: "list[MediaPoolClipInfo]") -> "list[
     # (``[TimelineItem]``), so mypy drops it; call through the documented signature instead.
     append = cast("Callable[[list[MediaPoolClipInfo]], list[TimelineItem]]", media_pool.AppendToTimeline)
     return list(append(infos) or [])
+
+
+def unique_name(name: str, taken: "list[str]") -> str:
+    """``name``, or ``name_2``, ``name_3``... when the bin holds it already (results from a work
+    folder that was emptied start again at v001)."""
+    n = 1
+    found = name
+    while found in taken:
+        n += 1
+        found = f"{name}_{n}"
+    return found
 
 
 def void_bin(media_pool: "MediaPool") -> "Folder":
@@ -363,7 +492,11 @@ class EditRemoveAction:
         except ValueError as exc:
             raise EditPageError(f'"{self.item.GetName()}": {exc}') from None
         self.sequence = parse_resolve_path(_prop(self.media, "File Path"))
-        self.files = source_to_file(self.media, self.sequence, self.plan.source)
+        self.files = source_to_file(self.plan.cut, self.sequence, self.plan.source)
+        # How far the calls' counting is from the clip's properties (0 unless Resolve counts
+        # one way in GetSourceStartFrame and shows another in Start): applied to the result too.
+        first_file = self.sequence.range.first if self.sequence else 0
+        self.count_shift = api_origin(self.plan.cut) - clip_origin(self.media, first_file)
         self.mattes = clip_mattes(self.media_pool, self.media)
         self.keyframes: tuple[int, ...] = ()
         if is_keyframe_roto(self.mattes.remove.name):
@@ -426,6 +559,10 @@ class EditRemoveAction:
         )
         return PlateThenJob(render, submit)
 
+    def release(self, state: str) -> None:
+        if self.dirs is not None:
+            self.dirs.discard_inputs(state)
+
     def finish(self, outcome: Outcome) -> str:
         """Import the result into the VOID bin and lay it on the track above, same record frames."""
         if outcome.pattern is None or not outcome.frames:
@@ -444,12 +581,14 @@ class EditRemoveAction:
         if not imported:
             raise EditPageError(f"Resolve would not import {outcome.pattern} ({first}-{last}).")
         result = imported[0]
-        existing = [c.GetName() for c in folder.GetClipList() or [] if c is not result]
-        name = next_version_name(self.shot, existing)
+        taken = [c.GetName() for c in folder.GetClipList() or [] if c is not result]
+        if outcome.version:
+            name = unique_name(f"{self.shot}_void_{outcome.version}", taken)  # the name says which results/v###
+        else:
+            name = next_version_name(self.shot, taken)
         result.SetClipProperty("Clip Name", name)
         # The result holds the handles too: use the cut part, counted in the clip's own frames.
-        base = _int_prop(result, "Start")
-        base = first if base is None else base
+        base = clip_origin(result, first) + self.count_shift
         cut_start, cut_end = self.plan.cut_in_result
         rec_start, rec_end = self.plan.record_range
         track = free_track_above(self.timeline, self.track, rec_start, rec_end)

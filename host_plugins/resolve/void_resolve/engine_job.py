@@ -9,9 +9,10 @@ at least every ``poll_s`` seconds, then it asks the engine to cancel.
 from __future__ import annotations
 
 import queue
+import re
 import threading
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Callable, Union
 
 from bridge.client import EngineClient, EngineUnavailable, default_token
@@ -31,13 +32,15 @@ class Progress:
 
 @dataclass(frozen=True)
 class Outcome:
-    """How the job ended. ``pattern``/``frames`` are the result sequence when ``state`` is done."""
+    """How the job ended. ``pattern``/``frames`` are the result sequence when ``state`` is done;
+    ``version`` the engine's version folder of it (``v003``), also when the frames were fetched."""
 
     state: str
     message: str
     job: str | None = None
     pattern: str | None = None
     frames: tuple[int, ...] = ()
+    version: str | None = None
 
 
 Update = Union[Progress, Outcome]
@@ -167,7 +170,10 @@ class EngineJob(threading.Thread):
             else:
                 fetched = client.fetch(self.job_id)
                 pattern, frames = fetched.pattern, fetched.frames
-            return Outcome(DONE, f"Done: {pattern} ({frames[0]}-{frames[-1]})", self.job_id, pattern, tuple(frames))
+            folder = PurePath(fetched.pattern).parent.name  # the engine's own path, even when fetched
+            version = folder if re.match(r"v\d+$", folder) else None
+            message = f"Done: {pattern} ({frames[0]}-{frames[-1]})"
+            return Outcome(DONE, message, self.job_id, pattern, tuple(frames), version)
         finally:
             client.close()
 

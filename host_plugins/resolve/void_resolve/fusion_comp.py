@@ -3,23 +3,30 @@
 Fusion's scripting objects have no published stubs (``fusionscript-stubs`` leaves ``Fusion``
 and ``FusionComp`` empty), so they are ``Any`` here; the calls are the documented ones:
 ``GetToolList``, ``AddTool``, ``SetInput``/``GetInput``/``ConnectInput``, ``GetAttrs``/``SetAttrs``,
-``comp.Render({"Start", "End", "Tool", "Wait"})``, ``Lock``/``Unlock``, ``StartUndo``/``EndUndo``.
+``comp.Render({"Start", "End", "Tool", "Wait"})``, ``comp.IsRendering()``, ``comp.AbortRender()``,
+``Lock``/``Unlock``, ``StartUndo``/``EndUndo``.
+
+Fusion answers failure with None/False rather than an error (``AddTool`` None, ``Render``
+False), so every such answer is checked here.
 """
 
 from __future__ import annotations
 
+import re
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from bridge.sequences import frame_path
 
 from .engine_job import EngineJob, Outcome
+from .exr_header import display_size
 from .jobs import WorkDirs, build_spec, start_job, work_dirs
 from .ranges import fusion_render_range
 from .roles import AFFECTED, REMOVE, MaskError, MaskPick, Tagged, keyframes_tag, pick_masks, role_of, safe_name
-from .sequences import FrameRange, require_frames, saver_clip
+from .sequences import missing_frames, require_frames, saver_clip
 from .settings import Settings
 
 PLATE_TOOLS = ("MediaIn", "Loader")
@@ -40,6 +47,10 @@ HOW_TO_MARK = (
     "and reflections. A remove mask drawn on a few key frames only is marked "
     "void:keyframes 1001,1040 in its Comments; the engine spreads it over the range."
 )
+# A result Loader's Comments start with this tag and the shot's name: it is never a plate, and a
+# later run of the same shot takes over its connections.
+RESULT_TAG = "void:result"
+_RESULT_TAG = re.compile(r"void:result\s+(\S+)")
 
 
 class CompError(ValueError):
@@ -68,10 +79,20 @@ def _comments(tool: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+def result_of(tool: Any) -> str | None:
+    """The shot a VOID result Loader holds a version of (from its Comments tag); None for other tools."""
+    m = _RESULT_TAG.search(_comments(tool))
+    return m.group(1) if m else None
+
+
+def _is_plate(tool: Any) -> bool:
+    return tool_regid(tool) in PLATE_TOOLS and result_of(tool) is None
+
+
 def find_plate(comp: Any) -> Any:
-    """The plate: the selected MediaIn/Loader, else the only one in the comp."""
-    plates = [t for t in tool_list(comp) if tool_regid(t) in PLATE_TOOLS]
-    selected = [t for t in tool_list(comp, True) if tool_regid(t) in PLATE_TOOLS]
+    """The plate: the selected MediaIn/Loader, else the only one in the comp (VOID results are not plates)."""
+    plates = [t for t in tool_list(comp) if _is_plate(t)]
+    selected = [t for t in tool_list(comp, True) if _is_plate(t)]
     if len(selected) == 1:
         return selected[0]
     if not plates:
@@ -115,20 +136,17 @@ def locked_undo(comp: Any, name: str, keep: bool) -> Iterator[None]:
         comp.Unlock()
 
 
-@contextmanager
-def locked(comp: Any) -> Iterator[None]:
-    comp.Lock()
-    try:
-        yield
-    finally:
-        comp.Unlock()
+def add_tool(comp: Any, regid: str, what: str) -> Any:
+    """``comp.AddTool`` that says so when Fusion adds nothing (it answers None, not an error)."""
+    tool = comp.AddTool(regid, -32768, -32768)
+    if tool is None:
+        raise CompError(f"Fusion would not add a {regid} tool to this comp (for the {what}).")
+    return tool
 
 
 def add_exr_saver(comp: Any, source: Any, clip: str, what: str, matte: bool) -> Any:
     """A temporary Saver writing ``source`` to EXR frames named after ``clip``."""
-    saver = comp.AddTool("Saver", -32768, -32768)
-    if saver is None:
-        raise CompError("Fusion would not add a Saver tool to this comp.")
+    saver = add_tool(comp, "Saver", what)
     saver.SetAttrs({"TOOLS_Name": f"VOID_tmp_{what}"})
     saver.SetInput("Clip", clip)
     saver.SetInput("OutputFormat", "OpenEXRFormat")
@@ -141,42 +159,164 @@ def add_exr_saver(comp: Any, source: Any, clip: str, what: str, matte: bool) -> 
     return saver
 
 
-def render_sources(
-    comp: Any, sources: list[tuple[str, Any, str]], frames: FrameRange, only: dict[str, tuple[int, ...]] | None = None
-) -> None:
-    """Render each (what, tool, clip) to EXR over ``frames`` with temporary Savers
-    (a ``what`` in ``only`` just on those frames: a roto's key frames).
+@dataclass
+class RenderStep:
+    """One temporary Saver and what it must write: ``spans`` of frames, files ``pattern``."""
 
-    The artist's own Savers are set to pass-through meanwhile (a render must never overwrite
-    their outputs) and restored after; the temporary Savers are deleted; the whole thing is one
-    undo step that is discarded, so the comp ends as it began. The comp is locked only while
-    tools are edited, not while Fusion renders.
+    what: str
+    source: Any
+    pattern: str
+    spans: list[tuple[int, int]]
+    saver: Any = None
+    resize: Any = None  # a matte's Resize to the plate's size (None for the plate)
+
+    @property
+    def frames(self) -> tuple[int, ...]:
+        return tuple(f for a, b in self.spans for f in range(a, b + 1))
+
+
+# After Render(Wait=False) returns, Fusion may report IsRendering() False for a moment before
+# the render begins; a span counts as ended only once its frames are there or this has passed.
+START_GRACE_S = 2.0
+
+
+class FusionRenders:
+    """The plate, then the mattes at the plate's size, rendered by Fusion without blocking its UI.
+
+    A :class:`void_resolve.session.Pending`: each Saver renders with ``Wait=False`` and
+    :meth:`poll` (from the window's timer, on the script's thread) starts the next span when
+    ``comp.IsRendering()`` turns False. The mattes go through a Resize set to the plate's size,
+    read from the rendered plate's header (a mask renders at its own Width/Height, the comp's
+    frame format, which need not be the plate's). The artist's Savers are passed through
+    meanwhile; the comp ends as it began (each edit is one discarded undo step).
     """
-    comp.StartUndo("VOID render")
-    savers: list[Any] = []
-    muted: list[Any] = []
-    try:
-        with locked(comp):
-            for tool in tool_list(comp):
+
+    def __init__(
+        self,
+        comp: Any,
+        steps: list[RenderStep],
+        timeout_s: float,
+        submit: Callable[[dict[str, str]], EngineJob],
+    ):
+        self.comp, self.steps, self.submit = comp, steps, submit
+        self.timeout_s = timeout_s
+        self.deadline = time.monotonic() + timeout_s
+        self.queue = [(step, a, b) for step in steps for a, b in step.spans]
+        self.current: tuple[RenderStep, int, int] | None = None
+        self.started = 0.0
+        self.muted: list[Any] = []
+        self.temp: list[Any] = []
+        self.finished = False
+        try:
+            self._set_up()
+            self._start_next()
+        except BaseException:
+            self._clean_up()
+            raise
+
+    def _set_up(self) -> None:
+        with locked_undo(self.comp, "VOID render", keep=False):
+            for tool in tool_list(self.comp):
                 if tool_regid(tool) == "Saver" and not tool.GetAttrs().get("TOOLB_PassThrough"):
                     tool.SetAttrs({"TOOLB_PassThrough": True})
-                    muted.append(tool)
-            for what, source, clip in sources:
-                savers.append(add_exr_saver(comp, source, clip, what, matte=what != "plate"))
-        for (what, source, _), saver in zip(sources, savers):
-            keys = (only or {}).get(what)
-            spans = [(k, k) for k in keys] if keys else [(frames.first, frames.last)]
-            for start, end in spans:
-                ok = comp.Render({"Start": start, "End": end, "Tool": saver, "Wait": True})
-                if not ok:
-                    raise CompError(f"Fusion could not render the {what} ({tool_name(source)}) over {start}-{end}.")
-    finally:
-        with locked(comp):
-            for saver in savers:
-                saver.Delete()
-            for tool in muted:
+                    self.muted.append(tool)
+            for step in self.steps:
+                source = step.source
+                if step.what != "plate":
+                    step.resize = add_tool(self.comp, "BetterResize", f"{step.what} matte")
+                    self.temp.append(step.resize)
+                    step.resize.SetAttrs({"TOOLS_Name": f"VOID_tmp_{step.what}_resize"})
+                    step.resize.SetInput("KeepAspect", 0)  # a mask spans the frame: stretch it to the plate
+                    step.resize.ConnectInput("Input", source)
+                    source = step.resize
+                step.saver = add_exr_saver(
+                    self.comp, source, saver_clip_of(step.pattern), step.what, step.what != "plate"
+                )
+                self.temp.append(step.saver)
+
+    def _size_mattes_to(self, plate: RenderStep) -> None:
+        first = frame_path(plate.pattern, plate.frames[0])
+        try:
+            width, height = display_size(first)
+        except ValueError as exc:
+            raise CompError(f"The plate render cannot be read: {exc}") from None
+        with locked_undo(self.comp, "VOID render", keep=False):
+            for step in self.steps:
+                if step.resize is not None:
+                    step.resize.SetInput("Width", width)
+                    step.resize.SetInput("Height", height)
+
+    def _start_next(self) -> bool:
+        """Start the next span's render; False when every span is rendered."""
+        if not self.queue:
+            self.current = None
+            return False
+        step, start, end = self.current = self.queue.pop(0)
+        self.started = time.monotonic()
+        if not self.comp.Render({"Start": start, "End": end, "Tool": step.saver, "Wait": False}):
+            raise CompError(f"Fusion could not render the {step.what} ({tool_name(step.source)}) over {start}-{end}.")
+        return True
+
+    def _span_ended(self, step: RenderStep, start: int, end: int) -> bool:
+        if self.comp.IsRendering():
+            return False
+        whole = not missing_frames(step.pattern, range(start, end + 1))
+        return whole or time.monotonic() - self.started > START_GRACE_S
+
+    def poll(self) -> EngineJob | None:
+        """None while Fusion renders; the engine job once every frame is written."""
+        if self.finished or self.current is None:
+            raise CompError("the renders were already handed over or stopped")
+        try:
+            step, start, end = self.current
+            if not self._span_ended(step, start, end):
+                if time.monotonic() > self.deadline:
+                    self.abort()
+                    raise CompError(f"Fusion's render took longer than {self.timeout_s:g} s and was stopped.")
+                return None
+            require_frames(step.pattern, range(start, end + 1), f"the {step.what} render")
+            if step.what == "plate" and not any(s is step for s, _, _ in self.queue):
+                self._size_mattes_to(step)
+            if self._start_next():
+                return None
+            self._clean_up()
+            return self.submit({s.what: s.pattern for s in self.steps})
+        except BaseException:
+            self._clean_up()
+            raise
+
+    def progress_text(self) -> str:
+        if self.current is None:
+            return "Fusion's renders are done."
+        step = self.current[0]
+        done = len(step.frames) - len(missing_frames(step.pattern, step.frames))
+        return f"Fusion is rendering the {step.what}... {done}/{len(step.frames)} frames"
+
+    def abort(self) -> None:
+        """Stop Fusion's render and remove the temporary tools (the artist cancelled)."""
+        if not self.finished:
+            if self.comp.IsRendering():
+                self.comp.AbortRender()
+            self._clean_up()
+
+    def _clean_up(self) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        with locked_undo(self.comp, "VOID render", keep=False):
+            for tool in reversed(self.temp):
+                tool.Delete()
+            for tool in self.muted:
                 tool.SetAttrs({"TOOLB_PassThrough": False})
-        comp.EndUndo(False)
+        self.temp, self.muted = [], []
+
+
+def saver_clip_of(pattern: str) -> str:
+    """The Saver ``Clip`` that writes ``pattern`` (``x.####.exr`` -> ``x.0000.exr``)."""
+    m = re.search(r"#+", pattern)
+    if not m:
+        raise CompError(f"render pattern {pattern!r} has no frame token")
+    return pattern[: m.start()] + "0" * len(m.group(0)) + pattern[m.end() :]
 
 
 @dataclass
@@ -228,65 +368,73 @@ class FusionRemoveAction:
             f"{affected}, frames {self.frames} ({len(self.frames)}){', pass 2' if self.settings.pass2 else ''}."
         )
 
-    def start(self, prompt: str) -> EngineJob:
+    def start(self, prompt: str) -> FusionRenders:
         self.dirs = dirs = work_dirs(self._work_root(), self.shot)
-        renders: dict[str, str] = {}
         sources = [("plate", self.plate), (REMOVE, self.masks.remove.item)]
         if self.masks.affected is not None:
             sources.append((AFFECTED, self.masks.affected.item))
-        jobs = []
+        steps = []
         for what, tool in sources:
-            clip, renders[what] = saver_clip(dirs.inputs, f"{self.shot}_{what}")
-            jobs.append((what, tool, clip))
-        only = {REMOVE: self.keyframes} if self.keyframes else None
-        render_sources(self.comp, jobs, self.frames, only)
-        for what, pattern in renders.items():
-            wanted = (only or {}).get(what) or self.frames.frames
-            require_frames(pattern, wanted, f"the {what} render")
-        spec = build_spec(
-            self.settings,
-            plate=renders["plate"],
-            frames=self.frames.frames,
-            prompt=prompt,
-            name=f"{self.shot}_void",
-            remove=renders[REMOVE],
-            affected=renders.get(AFFECTED),
-            out=dirs.results,
-            keyframes=self.keyframes,
-        )
-        return start_job(spec, self.settings, dirs)
+            _, pattern = saver_clip(dirs.inputs, f"{self.shot}_{what}")
+            keys = self.keyframes if what == REMOVE else ()
+            spans = [(k, k) for k in keys] if keys else [(self.frames.first, self.frames.last)]
+            steps.append(RenderStep(what, tool, pattern, spans))
+
+        def submit(renders: dict[str, str]) -> EngineJob:
+            spec = build_spec(
+                self.settings,
+                plate=renders["plate"],
+                frames=self.frames.frames,
+                prompt=prompt,
+                name=f"{self.shot}_void",
+                remove=renders[REMOVE],
+                affected=renders.get(AFFECTED),
+                out=dirs.results,
+                keyframes=self.keyframes,
+            )
+            return start_job(spec, self.settings, dirs)
+
+        return FusionRenders(self.comp, steps, self.settings.render_timeout_s, submit)
+
+    def release(self, state: str) -> None:
+        if self.dirs is not None:
+            self.dirs.discard_inputs(state)
 
     def finish(self, outcome: Outcome) -> str:
-        """Add a Loader on the result, placed at the render range, fed to the plate's outputs."""
+        """Add a Loader on the result, placed at the render range, fed where the plate (or this
+        shot's previous VOID result) was connected."""
         if outcome.pattern is None or not outcome.frames:
             raise CompError("the engine reported no result frames")
         first, last = outcome.frames[0], outcome.frames[-1]
-        version = Path(outcome.pattern).parent.name
+        version = outcome.version or Path(outcome.pattern).parent.name
         name = safe_name(f"VOID_{self.shot}_{version}")
         with locked_undo(self.comp, "VOID result", keep=True):
-            loader = self.comp.AddTool("Loader", -32768, -32768)
+            loader = add_tool(self.comp, "Loader", "result")
             loader.SetInput("Clip", frame_path(outcome.pattern, first))
             loader.SetAttrs({"TOOLS_Name": name})
             loader.SetInput("GlobalIn", first)
             loader.SetInput("GlobalOut", last)
-            loader.SetInput("Comments", f"VOID job {outcome.job}: {outcome.pattern} {first}-{last}")
+            loader.SetInput(
+                "Comments", f"{RESULT_TAG} {self.shot} (VOID job {outcome.job}: {outcome.pattern} {first}-{last})"
+            )
             rewired = self._feed_plate_outputs(loader)
         where = f", now feeding {', '.join(rewired)}" if rewired else ""
         return f"Done: Loader {name} reads {outcome.pattern} frames {first}-{last}{where}."
 
     def _feed_plate_outputs(self, loader: Any) -> list[str]:
-        """Connect the Loader wherever the plate was connected (the plate itself stays)."""
-        output = self.plate.FindMainOutput(1)
-        if output is None:
-            return []
-        connected = output.GetConnectedInputs() or {}
+        """Connect the Loader wherever the plate or an earlier result of this shot was connected
+        (those tools stay, unconnected there)."""
+        earlier = [t for t in tool_list(self.comp) if t is not loader and result_of(t) == self.shot]
         new_output = loader.FindMainOutput(1)
         rewired = []
-        for key in sorted(connected):
-            inp = connected[key]
-            tool = inp.GetTool()
-            if tool is None or tool_regid(tool) == "Saver":
-                continue
-            inp.ConnectTo(new_output)
-            rewired.append(tool_name(tool))
+        for tool in [self.plate, *earlier]:
+            output = tool.FindMainOutput(1)
+            connected = (output.GetConnectedInputs() or {}) if output is not None else {}
+            for key in sorted(connected):
+                inp = connected[key]
+                target = inp.GetTool()
+                if target is None or tool_regid(target) == "Saver" or result_of(target) is not None:
+                    continue
+                inp.ConnectTo(new_output)
+                rewired.append(tool_name(target))
         return rewired

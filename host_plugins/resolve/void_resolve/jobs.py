@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 import uuid
 from dataclasses import dataclass
@@ -13,6 +14,10 @@ from .engine_job import EngineJob
 from .roles import MaskError
 from .settings import Settings
 
+# States after which the engine may still be reading a run's inputs ("not started": the run was
+# interrupted before it knew how the job ended).
+KEEP_INPUTS_WHEN = ("unreachable", "closed", "not started")
+
 
 @dataclass(frozen=True)
 class WorkDirs:
@@ -21,6 +26,20 @@ class WorkDirs:
     inputs: Path
     results: Path
     fetched: Path
+
+    def discard_inputs(self, state: str) -> None:
+        """Delete this run's plate/matte renders once the engine no longer needs them.
+
+        Kept when the run ended ``unreachable``, ``closed`` or was interrupted: the engine may
+        still be reading them for a job it is running. Results (and fetched copies) are never touched.
+        """
+        if state in KEEP_INPUTS_WHEN:
+            return
+        shutil.rmtree(self.inputs, ignore_errors=True)
+        try:
+            self.inputs.parent.rmdir()  # renders/, when this was the last run in it
+        except OSError:
+            pass
 
 
 def work_dirs(root: Path, shot: str) -> WorkDirs:

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Generic, Sequence, TypeVar
 
-from bridge.protocol import parse_frame_list
+from bridge.sequences import parse_frame_list
 
 REMOVE = "remove"
 AFFECTED = "affected"
@@ -43,7 +43,8 @@ def role_of(name: str, comments: str = "") -> str | None:
     return None
 
 
-_KEYFRAMES_TAG = re.compile(r"void\s*:\s*key\s*frames?\s*[=:]?\s*([-0-9,\s]+)")
+# The frames are bridge.sequences' frame list; an "x" counts only as a step ("1001-1097x8").
+_KEYFRAMES_TAG = re.compile(r"void\s*:\s*key\s*frames?\s*[=:]?\s*((?:[-0-9,\s]|x(?=\s*[0-9]))+)")
 KEYFRAME_WORDS = ("keys", "keyframes")
 
 

@@ -48,6 +48,9 @@ class Action(Protocol):
 
     def finish(self, outcome: Outcome) -> str: ...
 
+    def release(self, state: str) -> None:
+        """The run ended as ``state``: remove what it no longer needs (its plate/matte renders)."""
+
 
 CANCELLED_BEFORE = "Cancelled while Resolve rendered the plate; nothing was sent to the engine."
 
@@ -107,6 +110,15 @@ def run_headless(
         record.state, record.message = "error", str(exc)
         record.log(record.message)
         return record
+    try:
+        return _run_headless(action, record, prompt, poll_s, cancel_after_s)
+    finally:
+        action.release(record.state)
+
+
+def _run_headless(
+    action: Action, record: RunRecord, prompt: str | None, poll_s: float, cancel_after_s: float | None
+) -> RunRecord:
     record.log(action.summary())
     started = time.monotonic()
 
@@ -190,6 +202,9 @@ class WindowSession:
         self.win.On.Start.Clicked = self._on_start
         self.win.On.Cancel.Clicked = self._on_cancel
         getattr(self.win.On, WINDOW_ID).Close = self._on_close
+        # Builds differ in where a tick arrives: on the window under the timer's ID, or on the
+        # dispatcher. Listen on both; a tick delivered twice only polls twice (polls are idempotent).
+        getattr(self.win.On, TIMER_ID).Timeout = self._on_timeout
         self.disp.On.Timeout = self._on_timeout
 
     # -- what the artist sees ------------------------------------------------------------------
@@ -304,4 +319,6 @@ class WindowSession:
         finally:
             self.timer.Stop()
             self.win.Hide()
+            if self.action is not None:
+                self.action.release(self.record.state)
         return self.record

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import nuke
+from nuke._state import require_main
 
 #: what "the artist" does in a modal panel before pressing OK/Cancel
 fake_on_modal: Callable[["PythonPanel"], None] | None = None
@@ -51,7 +52,7 @@ class PythonPanel:
         self.knobChanged(knob)
 
     def showModalDialog(self) -> bool:
-        nuke._require_main("PythonPanel.showModalDialog")
+        require_main("PythonPanel.showModalDialog")
         fake_panels.append(self)
         if fake_on_modal is not None:
             fake_on_modal(self)

@@ -6,13 +6,21 @@ dict, ``comp.AddTool(regid, x, y)``, ``tool.SetInput(id, value[, time])``, ``too
 ``tool.SetAttrs({"TOOLS_Name": ...})``, ``tool.FindMainInput(1)`` / ``FindMainOutput(1)``,
 ``output.GetConnectedInputs()``, ``input.ConnectTo(output)``, ``comp.Render({"Start", "End",
 "Tool", "Wait"})``, ``comp.GetAttrs()`` (``COMPN_RenderStart``/``End``), ``Lock``/``Unlock``,
-``StartUndo``/``EndUndo``.
+``StartUndo``/``EndUndo``, ``comp.IsRendering()``, ``comp.AbortRender()``.
+
+Strict where Fusion is: ``AddTool`` answers None for a tool it cannot add; ``comp.Render``
+answers False instead of raising, and with ``Wait=False`` renders in the background (poll
+``IsRendering``); an input a tool does not have is not set (recorded in
+``Composition.unknown_inputs``); a mask renders at its own Width/Height (the comp's frame format
+by default), whatever the size of the plate.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +38,21 @@ _NAME_STEM = {
 _MASKS = {"PolylineMask", "BSplineMask", "EllipseMask", "RectangleMask"}
 _MAIN_INPUT = {"Merge": "Background"}
 TIME_UNDEFINED = -1e9
+_EXR_CHANNELS = {f"OpenEXRFormat.{c}Enable" for c in ("Red", "Green", "Blue", "Alpha")}
+# The inputs of each tool the fake offers (Fusion's IDs); AddTool answers None for other regids.
+INPUTS: dict[str, set[str]] = {
+    "Loader": {"Clip", "GlobalIn", "GlobalOut", "ClipTimeStart", "ClipTimeEnd", "HoldFirstFrame", "HoldLastFrame"},
+    "MediaIn": {"GlobalIn", "GlobalOut", "ClipTimeStart", "ClipTimeEnd", "Layer"},
+    "Saver": {"Input", "Clip", "OutputFormat", "CreateDir", "ProcessWhenBlendIs00"},
+    "BetterResize": {"Input", "Width", "Height", "KeepAspect", "ResizeFilter", "EffectMask"},
+    "ColorCorrector": {"Input", "EffectMask", "MasterRGBGain"},
+    "Merge": {"Background", "Foreground", "EffectMask", "Blend"},
+    "MediaOut": {"Input"},
+}
+for _mask in ("PolylineMask", "BSplineMask", "EllipseMask", "RectangleMask"):
+    INPUTS[_mask] = {"Width", "Height", "UseFrameFormatSettings", "Level", "SoftEdge", "Invert", "EffectMask"}
+for _inputs in INPUTS.values():
+    _inputs.update({"Comments", "Blend"})
 
 
 class Output:
@@ -71,7 +94,9 @@ class Tool:
         self.points: list[tuple[float, float]] = []
         self.motion: tuple[float, float] = (0.0, 0.0)
         if regid in _MASKS:
-            self.inputs.update({"Width": 1920, "Height": 1080})
+            self.inputs.update({"Width": comp.format[0], "Height": comp.format[1]})
+        if regid == "BetterResize":
+            self.inputs.update({"Width": comp.format[0], "Height": comp.format[1], "KeepAspect": 0})
         if regid in ("Loader", "MediaIn"):
             self.inputs.update({"Clip": "", "GlobalIn": 0, "GlobalOut": 0})
         if regid == "Saver":
@@ -105,9 +130,18 @@ class Tool:
                 self.attrs[key] = value
         return True
 
-    def SetInput(self, name: str, value: Any, time: float | None = None) -> bool:
+    def has_input(self, name: str) -> bool:
+        """Fake-only: whether this tool has an input ``name`` (a Saver's format inputs follow its format)."""
+        if name in _EXR_CHANNELS:
+            return self.regid == "Saver" and self.inputs.get("OutputFormat") == "OpenEXRFormat"
+        return name in INPUTS.get(self.regid, set())
+
+    def SetInput(self, name: str, value: Any, time: float | None = None) -> bool | None:
         self._alive()
         calls.record(self.name, "SetInput", name, value)
+        if not self.has_input(name):
+            self.comp.unknown_inputs.append(f"{self.name}.{name}")
+            return None  # Fusion sets nothing and says nothing
         if isinstance(value, Output):
             return self._connect(name, value)
         self.inputs[name] = value
@@ -120,6 +154,9 @@ class Tool:
     def ConnectInput(self, name: str, source: "Tool | Output | None") -> bool:
         self._alive()
         calls.record(self.name, "ConnectInput", name, getattr(source, "name", None) or getattr(source, "ID", None))
+        if not self.has_input(name):
+            self.comp.unknown_inputs.append(f"{self.name}.{name}")
+            return False
         if isinstance(source, Tool):
             source = source.FindMainOutput(1)
         return self._connect(name, source)
@@ -196,16 +233,25 @@ class Composition:
         name: str = "Composition1",
         render_range: tuple[int, int] = (1001, 1010),
         filename: str = "",
+        frame_format: tuple[int, int] = (1920, 1080),
     ):
         self.fusion = fusion
         self.name = name
         self.filename = filename
+        self.format = frame_format  # the comp's frame format: what new masks are sized to
         self.render_start, self.render_end = render_range
         self.tools: dict[str, Tool] = {}
         self.lock_depth = 0
         self.undo_stack: list[str] = []
         self.undo_history: list[tuple[str, bool]] = []
         self.renders: list[dict[str, Any]] = []
+        self.unknown_inputs: list[str] = []
+        self.refuse_tools: set[str] = set()  # fake-only: regids AddTool answers None for
+        # Seconds per rendered frame (VOID_FAKE_FUSION_RENDER_S_PER_FRAME), so a test sees a long render.
+        self.render_s_per_frame = float(os.environ.get("VOID_FAKE_FUSION_RENDER_S_PER_FRAME", "0"))
+        self._render_thread: threading.Thread | None = None
+        self._abort = threading.Event()
+        self.render_failures: list[str] = []
 
     def GetAttrs(self, name: str | None = None) -> Any:
         attrs = {
@@ -226,8 +272,10 @@ class Composition:
     def FindTool(self, name: str) -> Tool | None:
         return self.tools.get(name)
 
-    def AddTool(self, regid: str, x: float = -32768, y: float = -32768) -> Tool:
+    def AddTool(self, regid: str, x: float = -32768, y: float = -32768) -> Tool | None:
         calls.record(self.name, "AddTool", regid)
+        if regid not in INPUTS or regid in self.refuse_tools:
+            return None
         stem = _NAME_STEM.get(regid, regid)
         n = 1
         while f"{stem}{n}" in self.tools:
@@ -252,26 +300,90 @@ class Composition:
         calls.record(self.name, "EndUndo", keep)
         self.undo_history.append((self.undo_stack.pop(), bool(keep)))
 
+    def IsRendering(self) -> bool:
+        return self._render_thread is not None and self._render_thread.is_alive()
+
+    def AbortRender(self) -> None:
+        calls.record(self.name, "AbortRender")
+        self._abort.set()
+        if self._render_thread is not None:
+            self._render_thread.join(timeout=10)
+
     def Render(self, settings: dict[str, Any] | bool = True, *args: Any) -> bool:
-        """``comp.Render({"Start", "End", "Tool", "Wait": True})``: Savers write their frames."""
+        """``comp.Render({"Start", "End", "Tool", "Wait"})``: Savers write their frames.
+
+        False when the render cannot start (as Fusion answers); with ``Wait`` False it runs in the
+        background and a frame that fails is simply not written.
+        """
         if not isinstance(settings, dict):
-            raise TypeError("this fake supports the table form: comp.Render({...})")
-        unknown = set(settings) - {"Start", "End", "Tool", "Wait", "Quiet", "FrameRange", "RenderAll", "Step"}
-        if unknown:
-            raise KeyError(f"comp.Render: unknown keys {sorted(unknown)}")
+            return False  # this fake supports the table form only
         calls.record(self.name, "Render", dict(settings))
         self.renders.append(dict(settings))
-        if not settings.get("Wait"):
-            raise AssertionError("the plugin must render with Wait=True before reading the frames")
+        unknown = set(settings) - {"Start", "End", "Tool", "Wait", "Quiet", "FrameRange", "RenderAll", "Step"}
+        if unknown or self.IsRendering():
+            return False
         start = int(settings.get("Start", self.render_start))
         end = int(settings.get("End", self.render_end))
         savers = [settings["Tool"]] if "Tool" in settings else [t for t in self.tools.values() if t.regid == "Saver"]
         savers = [s for s in savers if not s.attrs.get("TOOLB_PassThrough")]  # pass-through Savers write nothing
-        ops = []
-        for saver in savers:
-            ops += self._saver_ops(saver, start, end)
-        run_ops(ops)
+        try:
+            ops = [op for saver in savers for op in self._saver_ops(saver, start, end)]
+        except (ValueError, RuntimeError) as exc:
+            self.render_failures.append(str(exc))
+            return False
+        if settings.get("Wait"):
+            try:
+                self._run(ops)
+            except Exception as exc:
+                self.render_failures.append(str(exc))
+                return False
+            return True
+        self._abort.clear()
+        self._render_thread = threading.Thread(target=self._run_quietly, args=(ops,), daemon=True)
+        self._render_thread.start()
         return True
+
+    def _run(self, ops: list[dict[str, Any]]) -> None:
+        if not self.render_s_per_frame:
+            run_ops(ops)
+            return
+        for op in ops:
+            if self._abort.is_set():
+                return
+            run_ops([op])
+            time.sleep(self.render_s_per_frame)
+
+    def _run_quietly(self, ops: list[dict[str, Any]]) -> None:
+        try:
+            self._run(ops)
+        except Exception as exc:  # Fusion logs a failed frame to its console; the file is missing
+            self.render_failures.append(str(exc))
+
+    def _image_op(self, source: Tool, t: int, dst: str, channels: list[str] | None) -> dict[str, Any]:
+        """What rendering ``source`` at comp time ``t`` into ``dst`` does."""
+        if source.regid in ("Loader", "MediaIn"):
+            return {"op": "copy", "src": source.source_file(t), "dst": dst, "channels": channels}
+        if source.regid in _MASKS:
+            dx, dy = source.motion
+            k = t - self.render_start
+            return {
+                "op": "polygon",
+                "points": [[x + dx * k, y + dy * k] for x, y in source.points],
+                "width": int(source.inputs["Width"]),
+                "height": int(source.inputs["Height"]),
+                "dst": dst,
+                "channels": channels or ["A"],
+            }
+        if source.regid == "BetterResize":
+            upstream = source.links.get("Input")
+            if upstream is None:
+                raise ValueError(f"{source.name}: nothing connected to its Input")
+            op = self._image_op(upstream.tool, t, dst, channels)
+            if "size" in op:
+                raise ValueError("this fake resizes once per chain")
+            op["size"] = [int(source.inputs["Width"]), int(source.inputs["Height"])]
+            return op
+        raise ValueError(f"this fake cannot render a {source.regid}")
 
     def _saver_ops(self, saver: Tool, start: int, end: int) -> list[dict[str, Any]]:
         if saver.inputs.get("OutputFormat") != "OpenEXRFormat":
@@ -279,38 +391,13 @@ class Composition:
         out = saver.links.get("Input")
         if out is None:
             raise ValueError(f"{saver.name}: nothing connected to its Input")
-        source = out.tool
         names = {"R": "Red", "G": "Green", "B": "Blue", "A": "Alpha"}
         enabled = [c for c in "RGBA" if saver.inputs.get(f"OpenEXRFormat.{names[c]}Enable", 1)]
-        ops = []
-        for t in range(start, end + 1):
-            dst = saver_path(str(saver.inputs["Clip"]), t)
-            if source.regid in ("Loader", "MediaIn"):
-                ops.append(
-                    {
-                        "op": "copy",
-                        "src": source.source_file(t),
-                        "dst": dst,
-                        "channels": None if len(enabled) == 4 else enabled,
-                    }
-                )
-            elif source.regid in _MASKS:
-                dx, dy = source.motion
-                k = t - self.render_start
-                pts = [[x + dx * k, y + dy * k] for x, y in source.points]
-                ops.append(
-                    {
-                        "op": "polygon",
-                        "points": pts,
-                        "width": int(source.inputs["Width"]),
-                        "height": int(source.inputs["Height"]),
-                        "dst": dst,
-                        "channels": enabled or ["A"],
-                    }
-                )
-            else:
-                raise ValueError(f"{saver.name}: this fake cannot render a {source.regid}")
-        return ops
+        channels = None if len(enabled) == 4 else enabled
+        return [
+            self._image_op(out.tool, t, saver_path(str(saver.inputs["Clip"]), t), channels)
+            for t in range(start, end + 1)
+        ]
 
 
 def saver_path(clip: str, frame: int) -> str:
@@ -329,9 +416,13 @@ class Fusion:
         self.CurrentComp: Composition | None = None
 
     def NewComp(
-        self, name: str = "Composition1", render_range: tuple[int, int] = (1001, 1010), filename: str = ""
+        self,
+        name: str = "Composition1",
+        render_range: tuple[int, int] = (1001, 1010),
+        filename: str = "",
+        frame_format: tuple[int, int] = (1920, 1080),
     ) -> Composition:
-        comp = Composition(self, name, render_range, filename)
+        comp = Composition(self, name, render_range, filename, frame_format)
         self.comps.append(comp)
         self.CurrentComp = comp
         return comp
@@ -348,15 +439,17 @@ def add_polygon(
     points: list[tuple[float, float]],
     *,
     name: str | None = None,
-    size: tuple[int, int] = (1920, 1080),
+    size: tuple[int, int] | None = None,
     motion: tuple[float, float] = (0.0, 0.0),
     regid: str = "PolylineMask",
     comments: str = "",
 ) -> Tool:
-    """Scene helper: a polygon mask as an artist would draw it."""
+    """Scene helper: a polygon mask as an artist would draw it (sized to the comp's format unless ``size``)."""
     tool = comp.AddTool(regid)
+    assert tool is not None
     tool.points, tool.motion = list(points), motion
-    tool.inputs.update({"Width": size[0], "Height": size[1], "Comments": comments})
+    width, height = size or comp.format
+    tool.inputs.update({"Width": width, "Height": height, "Comments": comments})
     if name:
         tool.SetAttrs({"TOOLS_Name": name})
     return tool
@@ -367,6 +460,7 @@ def add_plate(
 ) -> Tool:
     """Scene helper: a MediaIn/Loader reading a frame sequence starting at comp frame ``global_in``."""
     tool = comp.AddTool(regid)
+    assert tool is not None
     tool.inputs["Clip"] = str(first_frame_path)
     _, first, last, _ = tool._clip_sequence()
     start = first if global_in is None else global_in

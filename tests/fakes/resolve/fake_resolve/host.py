@@ -17,7 +17,7 @@ from typing import Any
 
 from . import calls
 from .fusion import Composition, Fusion, add_plate, add_polygon
-from .resolve import MediaPoolItem, Project, Resolve, Timeline
+from .resolve import MediaPoolItem, Project, Resolve, Timeline, sequence_item
 from .ui import BMD, DISPATCHERS, UIManager
 
 
@@ -54,12 +54,14 @@ def _new_host(project: Project | None) -> Host:
 def fusion_scene(spec: dict[str, Any]) -> Host:
     """A Fusion page comp: plate (MediaIn/Loader) -> ColorCorrector -> MediaOut, plus masks.
 
-    spec: plate (first frame path), render_range [a, b], size [w, h], plate_tool ("MediaIn"),
-    masks: [{"name", "points", "comments"?, "motion"?}], filename.
+    spec: plate (first frame path), render_range [a, b], size [w, h] (the comp's frame format,
+    unless ``format`` gives another; masks are sized to it, or to ``mask_size``), plate_tool
+    ("MediaIn"), masks: [{"name", "points", "comments"?, "motion"?}], filename.
     """
     calls.reset()
     host = _new_host(Project())
-    comp = host.fusion.NewComp("Shot_comp", tuple(spec["render_range"]), spec.get("filename", ""))
+    frame_format = tuple(spec.get("format", spec["size"]))
+    comp = host.fusion.NewComp("Shot_comp", tuple(spec["render_range"]), spec.get("filename", ""), frame_format)
     plate = add_plate(
         comp,
         spec["plate"],
@@ -79,7 +81,7 @@ def fusion_scene(spec: dict[str, Any]) -> Host:
             comp,
             [tuple(p) for p in mask["points"]],
             name=mask.get("name"),
-            size=tuple(spec["size"]),
+            size=tuple(spec.get("mask_size", frame_format)),
             motion=tuple(mask.get("motion", (0.0, 0.0))),
             comments=mask.get("comments", ""),
         )
@@ -91,19 +93,29 @@ def fusion_scene(spec: dict[str, Any]) -> Host:
 def edit_scene(spec: dict[str, Any]) -> Host:
     """An Edit page timeline: one clip on V1 (a sequence or a movie) with its clip mattes.
 
-    spec: source (printf pattern), first, last (the media's frames), kind ("sequence"|"movie"),
-    record_start, cut_first (source frame of the cut's first frame), cut_duration, mattes
-    (Resolve-style paths ``x.[1001-1010].exr``), playhead offset, tracks (video track count).
+    spec: source (printf pattern), first, last (the media's files), kind ("sequence"|"movie"),
+    record_start, cut_first (file number of the cut's first frame), cut_duration, mattes
+    (Resolve-style paths ``x.[1001-1010].exr``), playhead offset, tracks (video track count),
+    resolution (the media's [w, h]; read from its first file when left out), project_resolution
+    (the timeline format, default [1920, 1080]), origin (how Resolve counts an image sequence:
+    "file" from its first file's number, "zero" from 0).
     """
     calls.reset()
-    project = Project()
+    origin = str(spec.get("origin", "file"))
+    project = Project(resolution=tuple(spec.get("project_resolution", (1920, 1080))), origin=origin)
     host = _new_host(project)
     first, last = int(spec["first"]), int(spec["last"])
     source = spec["source"]
+    resolution = tuple(spec["resolution"]) if spec.get("resolution") else _probe_size(source % first)
     if spec.get("kind", "sequence") == "movie":
         n = last - first + 1
         media = MediaPoolItem(
-            spec.get("movie_path", "/media/A001C003.mov"), 0, n - 1, backing=(source, first), kind="movie"
+            spec.get("movie_path", "/media/A001C003.mov"),
+            0,
+            n - 1,
+            backing=(source, first),
+            kind="movie",
+            resolution=resolution,
         )
         cut_first = int(spec["cut_first"]) - first
     else:
@@ -112,8 +124,8 @@ def edit_scene(spec: dict[str, Any]) -> Host:
         m = re.search(r"%0?(\d*)d", source)
         pad = int(m.group(1) or 0)
         shown = source[: m.start()] + f"[{first:0{pad}d}-{last:0{pad}d}]" + source[m.end() :]
-        media = MediaPoolItem(shown, first, last)
-        cut_first = int(spec["cut_first"])
+        media = sequence_item(shown, source, first, last, origin, resolution=resolution)
+        cut_first = int(spec["cut_first"]) - (first if origin in ("zero", "zero-api") else 0)
     project.media_pool.root.clips.append(media)
     host.resolve.GetMediaStorage().AddClipMattesToMediaPool(media, list(spec.get("mattes", [])))
     timeline = Timeline("Edit v1")
@@ -129,6 +141,20 @@ def edit_scene(spec: dict[str, Any]) -> Host:
     host.source_item = item
     calls.reset()
     return host
+
+
+def _probe_size(path: str) -> tuple[int, int] | None:
+    """The size of an image file (the media pool's "Resolution"), when OpenImageIO is at hand."""
+    try:
+        import OpenImageIO as oiio
+    except ImportError:
+        return None
+    spec = oiio.ImageInput.open(path)
+    if spec is None:
+        return None
+    size = (spec.spec().full_width, spec.spec().full_height)
+    spec.close()
+    return size
 
 
 def run_script(path: str | Path, host: Host) -> Any:
@@ -157,6 +183,7 @@ def summary(host: Host, record: Any = None) -> dict[str, Any]:
         out["undo_open"] = list(comp.undo_stack)
         out["undo_history"] = [list(u) for u in comp.undo_history]
         out["renders"] = [{k: (v.name if hasattr(v, "name") else v) for k, v in r.items()} for r in comp.renders]
+        out["unknown_inputs"] = list(comp.unknown_inputs)
     if host.project is not None:
         pool = host.project.media_pool
 

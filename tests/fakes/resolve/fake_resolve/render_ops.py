@@ -11,6 +11,9 @@ Operations (plain data, so they cross the process boundary):
 - ``{"op": "polygon", "points": [[x, y], ...], "width": W, "height": H, "dst": path,
   "channels": ["A"]}``: rasterise a Fusion polygon mask (points normalised 0..1, y up) to a
   matte, 1 inside, 0 outside.
+
+Either may carry ``"size": [W, H]``: the image is resampled to that size before it is written
+(the render queue's output resolution, a Resize tool); an image already that size is unchanged.
 """
 
 from __future__ import annotations
@@ -45,7 +48,17 @@ def _write(dst: str, pixels: Any, channels: list[str]) -> None:
     out.close()
 
 
-def _copy(src: str, dst: str, channels: list[str] | None) -> None:
+def _resized(pixels: Any, size: list[int] | None) -> Any:
+    if not size or (pixels.shape[1], pixels.shape[0]) == (int(size[0]), int(size[1])):
+        return pixels
+    h, w, n = pixels.shape
+    src = oiio.ImageBuf(oiio.ImageSpec(w, h, n, oiio.FLOAT))
+    src.set_pixels(oiio.ROI(0, w, 0, h, 0, 1, 0, n), np.ascontiguousarray(pixels, dtype=np.float32))
+    out = oiio.ImageBufAlgo.resize(src, roi=oiio.ROI(0, int(size[0]), 0, int(size[1]), 0, 1, 0, n))
+    return out.get_pixels(oiio.FLOAT).reshape(int(size[1]), int(size[0]), n)
+
+
+def _copy(src: str, dst: str, channels: list[str] | None, size: list[int] | None = None) -> None:
     buf = oiio.ImageBuf(src)
     if buf.has_error:
         raise OSError(f"fake render: cannot read {src}: {buf.geterror()}")
@@ -54,10 +67,12 @@ def _copy(src: str, dst: str, channels: list[str] | None) -> None:
     if channels:
         pixels = np.stack([pixels[..., names.index(c)] for c in channels], axis=-1)
         names = channels
-    _write(dst, pixels, names)
+    _write(dst, _resized(pixels, size), names)
 
 
-def _polygon(points: list[list[float]], width: int, height: int, dst: str, channels: list[str]) -> None:
+def _polygon(
+    points: list[list[float]], width: int, height: int, dst: str, channels: list[str], size: list[int] | None = None
+) -> None:
     # Even-odd rule at pixel centres; Fusion's mask coordinates run 0..1 with y up.
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
     px = (xs + 0.5) / width
@@ -73,7 +88,7 @@ def _polygon(points: list[list[float]], width: int, height: int, dst: str, chann
         x_at = x1 + (py - y1) * (x2 - x1) / (y2 - y1)
         inside ^= crosses & (px < x_at)
     matte = inside.astype(np.float32)
-    _write(dst, np.stack([matte] * len(channels), axis=-1), channels)
+    _write(dst, _resized(np.stack([matte] * len(channels), axis=-1), size), channels)
 
 
 def run_ops(ops: list[dict[str, Any]]) -> None:
@@ -99,9 +114,16 @@ def run_ops(ops: list[dict[str, Any]]) -> None:
         return
     for op in ops:
         if op["op"] == "copy":
-            _copy(op["src"], op["dst"], op.get("channels"))
+            _copy(op["src"], op["dst"], op.get("channels"), op.get("size"))
         elif op["op"] == "polygon":
-            _polygon(op["points"], int(op["width"]), int(op["height"]), op["dst"], op.get("channels") or ["A"])
+            _polygon(
+                op["points"],
+                int(op["width"]),
+                int(op["height"]),
+                op["dst"],
+                op.get("channels") or ["A"],
+                op.get("size"),
+            )
         else:
             raise ValueError(f"fake render: unknown op {op['op']!r}")
 

@@ -8,9 +8,17 @@ makes ``x_[1001-1010].exr``; ``AppendToTimeline([{"mediaPoolItem", "startFrame",
 queue (``SetRenderSettings``, ``AddRenderJob``, ``StartRendering``, ``IsRenderingInProgress``,
 ``GetRenderJobStatus``) renders asynchronously and writes real EXRs.
 
-Frame numbering of a clip: an image sequence's clip frames are its file numbers (``Start`` is
-the first file number); a movie's start at 0. Movies are backed by an EXR sequence (the fake
-cannot decode a real movie): ``backing`` maps clip frame ``i`` to ``backing % (first + i)``.
+Frame numbering of a clip: whether Resolve counts an image sequence's frames from its first
+file's number or from 0 is not documented, so the fake does either (``origin``: "file", the
+default, or "zero"); the clip's ``Start``/``End`` properties follow its counting, as do
+``GetSourceStartFrame`` and ``AppendToTimeline``'s ``startFrame``. A movie's frames start at 0.
+Movies are backed by an EXR sequence (the fake cannot decode a real movie): ``backing`` maps
+clip frame ``i`` to ``backing % (first + i)``.
+
+Strict where Resolve is: calls answer None / False / "" / [] on failure instead of raising;
+render settings start as a real project's do and are only readable through the documented
+getters (format/codec, mode) or a saved render preset; the render queue scales the source to
+the render resolution (``FormatWidth``/``FormatHeight``, by default the timeline's).
 """
 
 from __future__ import annotations
@@ -44,9 +52,11 @@ class MediaPoolItem:
         backing: tuple[str, int] | None = None,
         name: str | None = None,
         kind: str = "sequence",
+        resolution: tuple[int, int] | None = None,
     ):
         self.kind = kind
-        self.backing = backing  # movies: (printf pattern of the frames, its first frame number)
+        # movies, and sequences counted from 0: (printf pattern of the files, the file number of clip frame first)
+        self.backing = backing
         self.first, self.last = first, last
         self.mattes: list[str] = []
         self.id = _uid()
@@ -58,6 +68,7 @@ class MediaPoolItem:
             "Frames": str(last - first + 1),
             "Type": "Video",
             "Format": "OpenEXR" if kind == "sequence" else "QuickTime",
+            "Resolution": f"{resolution[0]}x{resolution[1]}" if resolution else "",
         }
 
     def __repr__(self) -> str:
@@ -93,6 +104,20 @@ class MediaPoolItem:
             pattern, first = self.backing
             return pattern % (first + clip_frame - self.first)
         return printf_of(self.props["File Path"]) % clip_frame
+
+
+def sequence_item(
+    shown: str, pattern: str, first_file: int, last_file: int, origin: str = "file", **kw: Any
+) -> MediaPoolItem:
+    """Fake-only: the media pool item of an image sequence, counted as ``origin`` says: "file"
+    (from its first file's number), "zero" (from 0), or "zero-api" (the API counts from 0 while
+    the ``Start``/``End`` properties show file numbers)."""
+    if origin in ("zero", "zero-api"):
+        item = MediaPoolItem(shown, 0, last_file - first_file, backing=(pattern, first_file), **kw)
+        if origin == "zero-api":
+            item.props.update({"Start": str(first_file), "End": str(last_file)})
+        return item
+    return MediaPoolItem(shown, first_file, last_file, **kw)
 
 
 def printf_of(resolve_path: str) -> str:
@@ -275,18 +300,17 @@ class MediaPool:
     def ImportMedia(self, items: list[Any]) -> list[MediaPoolItem]:
         calls.record("MediaPool", "ImportMedia", items)
         made = []
-        for info in items:
-            if isinstance(info, str):
-                raise TypeError("this fake imports sequences only: pass [{'FilePath', 'StartIndex', 'EndIndex'}]")
-            pattern, a, b = info["FilePath"], int(info["StartIndex"]), int(info["EndIndex"])
-            if not re.search(r"%0?\d*d", pattern):
-                raise ValueError(f"ImportMedia: FilePath {pattern!r} has no %d frame token")
-            if any(not os.path.isfile(pattern % f) for f in range(a, b + 1)):
-                continue  # Resolve skips what it cannot find
+        for info in items if isinstance(items, list) else []:
+            # Resolve answers [] for what it cannot import; this fake imports sequences only
+            if not isinstance(info, dict) or not {"FilePath", "StartIndex", "EndIndex"} <= set(info):
+                continue
+            pattern, a, b = str(info["FilePath"]), int(info["StartIndex"]), int(info["EndIndex"])
             m = re.search(r"%0?(\d*)d", pattern)
+            if not m or any(not os.path.isfile(pattern % f) for f in range(a, b + 1)):
+                continue  # Resolve skips what it cannot find
             pad = int(m.group(1) or 0)
             shown = pattern[: m.start()] + f"[{a:0{pad}d}-{b:0{pad}d}]" + pattern[m.end() :]
-            item = MediaPoolItem(shown, a, b)
+            item = sequence_item(shown, pattern, a, b, self.project.origin)
             self.current.clips.append(item)
             made.append(item)
         return made
@@ -319,11 +343,12 @@ class MediaPool:
             return []
         placed = []
         for info in infos:
-            if not isinstance(info, dict):
-                raise TypeError("this fake appends clip-info dicts only")
-            unknown = set(info) - {"mediaPoolItem", "startFrame", "endFrame", "mediaType", "trackIndex", "recordFrame"}
-            if unknown:
-                raise KeyError(f"AppendToTimeline: unknown keys {sorted(unknown)}")
+            # Resolve places nothing (and says so with []) for what it cannot read
+            if not isinstance(info, dict) or not isinstance(info.get("mediaPoolItem"), MediaPoolItem):
+                continue
+            known = {"mediaPoolItem", "startFrame", "endFrame", "mediaType", "trackIndex", "recordFrame"}
+            if set(info) - known or not {"startFrame", "endFrame"} <= set(info):
+                continue
             media: MediaPoolItem = info["mediaPoolItem"]
             start, end = int(info["startFrame"]), int(info["endFrame"])
             if not media.first <= start < end <= media.last + 1:
@@ -336,20 +361,113 @@ class MediaPool:
         return placed
 
 
+# The keys of SetRenderSettings (Resolve's README, "Looking up render settings") and their types.
+RENDER_SETTING_TYPES: dict[str, Any] = {
+    "SelectAllFrames": bool,
+    "MarkIn": int,
+    "MarkOut": int,
+    "TargetDir": str,
+    "CustomName": str,
+    "UniqueFilenameStyle": int,
+    "ExportVideo": bool,
+    "ExportAudio": bool,
+    "FormatWidth": int,
+    "FormatHeight": int,
+    "FrameRate": (int, float),
+    "PixelAspectRatio": str,
+    "VideoQuality": (int, str),
+    "AudioCodec": str,
+    "AudioBitDepth": int,
+    "AudioSampleRate": int,
+    "ColorSpaceTag": str,
+    "GammaTag": str,
+    "ExportAlpha": bool,
+    "EncodingProfile": str,
+    "MultiPassEncode": bool,
+    "AlphaMode": int,
+    "NetworkOptimization": bool,
+    "ClipStartFrame": int,
+    "TimelineStartTimecode": str,
+    "ReplaceExistingFilesInPlace": bool,
+    "ExportSubtitle": bool,
+    "SubtitleFormat": str,
+}
+
+
+def _valid_setting(key: str, value: Any) -> bool:
+    kind = RENDER_SETTING_TYPES.get(key)
+    if kind is None:
+        return False
+    if kind is int or kind == (int, float):  # bool is an int in Python, not in Resolve's settings
+        return isinstance(value, kind) and not isinstance(value, bool)
+    return isinstance(value, kind)
+
+
 class Project:
-    def __init__(self, name: str = "Shots"):
+    def __init__(self, name: str = "Shots", resolution: tuple[int, int] = (1920, 1080), origin: str = "file"):
         self.name = name
+        self.origin = origin  # how image sequences are counted: "file" (first file's number) or "zero"
         self.media_pool = MediaPool(self)
         self.timelines: list[Timeline] = []
         self.current_timeline: Timeline | None = None
+        self.settings = {
+            "timelineResolutionWidth": str(resolution[0]),
+            "timelineResolutionHeight": str(resolution[1]),
+            "timelineFrameRate": "24",
+        }
+        # What a project's Deliver page holds before anyone scripts it (an editor's H.264 delivery).
         self.render_format = ("mov", "H264")
-        self.render_mode = 0
-        self.render_settings: dict[str, Any] = {}
+        self.render_mode = 1
+        self.render_settings: dict[str, Any] = {
+            "SelectAllFrames": False,
+            "MarkIn": TIMELINE_START + 100,
+            "MarkOut": TIMELINE_START + 340,
+            "TargetDir": "/Volumes/Deliveries/Shots",
+            "CustomName": "Edit v1 review",
+            "UniqueFilenameStyle": 0,
+            "ExportVideo": True,
+            "ExportAudio": True,
+            "FormatWidth": resolution[0],
+            "FormatHeight": resolution[1],
+            "FrameRate": 24.0,
+            "PixelAspectRatio": "square",
+            "VideoQuality": 0,
+            "AudioCodec": "aac",
+            "AudioBitDepth": 16,
+            "AudioSampleRate": 48000,
+            "ColorSpaceTag": "Same as Project",
+            "GammaTag": "Same as Project",
+            "ExportAlpha": False,
+            "EncodingProfile": "Main",
+            "MultiPassEncode": False,
+            "AlphaMode": 0,
+            "NetworkOptimization": False,
+            "ClipStartFrame": 0,
+            "TimelineStartTimecode": "01:00:00:00",
+            "ReplaceExistingFilesInPlace": False,
+            "ExportSubtitle": False,
+            "SubtitleFormat": "BurnIn",
+        }
+        # A preset holds the render settings and the format/codec, not the render mode.
+        self.render_presets: dict[str, dict[str, Any]] = {
+            "H.264 Master": {"settings": dict(self.render_settings), "format": ("mov", "H264")}
+        }
+        self.builtin_presets = set(self.render_presets)
         self.render_jobs: dict[str, dict[str, Any]] = {}
         self._render_thread: threading.Thread | None = None
         self._stop = threading.Event()
         # Seconds per rendered frame (VOID_FAKE_RENDER_S_PER_FRAME), so a test can act mid-render.
         self.render_s_per_frame = float(os.environ.get("VOID_FAKE_RENDER_S_PER_FRAME", "0"))
+
+    def render_snapshot(self) -> dict[str, Any]:
+        """Fake-only: every render setting of the project (what no API getter returns in full)."""
+        return {
+            "format": self.render_format,
+            "mode": self.render_mode,
+            "settings": dict(self.render_settings),
+            "presets": sorted(self.render_presets),
+            "jobs": sorted(self.render_jobs),
+        }
 
     def GetName(self) -> str:
         return self.name
@@ -361,7 +479,7 @@ class Project:
         return self.current_timeline
 
     def SetCurrentTimeline(self, timeline: Timeline) -> bool:
-        calls.record("Project", "SetCurrentTimeline", timeline.name)
+        calls.record("Project", "SetCurrentTimeline", getattr(timeline, "name", None))
         if timeline not in self.timelines:
             return False
         self.current_timeline = timeline
@@ -370,70 +488,94 @@ class Project:
     def GetTimelineCount(self) -> int:
         return len(self.timelines)
 
-    def GetTimelineByIndex(self, index: int) -> Timeline | None:
-        return self.timelines[index - 1] if 1 <= index <= len(self.timelines) else None
+    def GetTimelineByIndex(self, idx: int) -> Timeline | None:
+        return self.timelines[idx - 1] if 1 <= idx <= len(self.timelines) else None
+
+    def GetSetting(self, settingName: str = "") -> Any:
+        return dict(self.settings) if not settingName else self.settings.get(settingName, "")
 
     # -- render queue --------------------------------------------------------------------------
 
     def GetRenderFormats(self) -> dict[str, str]:
         return {"OpenEXR": "exr", "QuickTime": "mov"}
 
-    def GetRenderCodecs(self, render_format: str) -> dict[str, str]:
-        return (
-            {"RGB half (ZIP)": "RGBHalfZIP", "RGB float": "RGBFloat"} if render_format == "exr" else {"H.264": "H264"}
-        )
+    def GetRenderCodecs(self, renderFormat: str) -> dict[str, str]:
+        return {"RGB half (ZIP)": "RGBHalfZIP", "RGB float": "RGBFloat"} if renderFormat == "exr" else {"H.264": "H264"}
 
-    def SetCurrentRenderFormatAndCodec(self, render_format: str, codec: str) -> bool:
-        calls.record("Project", "SetCurrentRenderFormatAndCodec", render_format, codec)
-        if codec not in self.GetRenderCodecs(render_format).values():
+    def GetCurrentRenderFormatAndCodec(self) -> dict[str, str]:
+        return {"format": self.render_format[0], "codec": self.render_format[1]}
+
+    def SetCurrentRenderFormatAndCodec(self, format: str, codec: str) -> bool:
+        calls.record("Project", "SetCurrentRenderFormatAndCodec", format, codec)
+        if self.IsRenderingInProgress() or codec not in self.GetRenderCodecs(format).values():
             return False
-        self.render_format = (render_format, codec)
+        self.render_format = (format, codec)
         return True
 
-    def SetCurrentRenderMode(self, mode: int) -> bool:
-        calls.record("Project", "SetCurrentRenderMode", mode)
-        self.render_mode = mode
-        return mode in (0, 1)
+    def GetCurrentRenderMode(self) -> int:
+        return self.render_mode
+
+    def SetCurrentRenderMode(self, renderMode: int) -> bool:
+        calls.record("Project", "SetCurrentRenderMode", renderMode)
+        if self.IsRenderingInProgress() or renderMode not in (0, 1):
+            return False
+        self.render_mode = renderMode
+        return True
 
     def SetRenderSettings(self, settings: dict[str, Any]) -> bool:
         calls.record("Project", "SetRenderSettings", dict(settings))
-        known = {
-            "SelectAllFrames",
-            "MarkIn",
-            "MarkOut",
-            "TargetDir",
-            "CustomName",
-            "ExportVideo",
-            "ExportAudio",
-            "FormatWidth",
-            "FormatHeight",
-            "FrameRate",
-            "UniqueFilenameStyle",
-            "VideoQuality",
-        }
-        if set(settings) - known:
+        if self.IsRenderingInProgress() or not all(_valid_setting(k, v) for k, v in settings.items()):
             return False
         self.render_settings.update(settings)
         return True
 
+    def GetRenderPresetList(self) -> list[str]:
+        return list(self.render_presets)
+
+    def SaveAsNewRenderPreset(self, presetName: str) -> bool:
+        calls.record("Project", "SaveAsNewRenderPreset", presetName)
+        if not presetName or presetName in self.render_presets:
+            return False
+        self.render_presets[presetName] = {"settings": dict(self.render_settings), "format": self.render_format}
+        return True
+
+    def LoadRenderPreset(self, presetName: str) -> bool:
+        calls.record("Project", "LoadRenderPreset", presetName)
+        preset = self.render_presets.get(presetName)
+        if preset is None or self.IsRenderingInProgress():
+            return False
+        self.render_settings = dict(preset["settings"])
+        self.render_format = preset["format"]
+        return True
+
+    def DeleteRenderPreset(self, presetName: str) -> bool:
+        calls.record("Project", "DeleteRenderPreset", presetName)
+        if presetName not in self.render_presets or presetName in self.builtin_presets:
+            return False
+        del self.render_presets[presetName]
+        return True
+
     def AddRenderJob(self) -> str:
         calls.record("Project", "AddRenderJob")
+        if self.current_timeline is None:
+            return ""  # Resolve queues nothing without a timeline
         job = _uid()
         self.render_jobs[job] = {
             "settings": dict(self.render_settings),
             "timeline": self.current_timeline,
             "format": self.render_format,
+            "mode": self.render_mode,
             "JobStatus": "Ready",
             "CompletionPercentage": 0,
         }
         return job
 
-    def DeleteRenderJob(self, job: str) -> bool:
-        calls.record("Project", "DeleteRenderJob", job)
-        return self.render_jobs.pop(job, None) is not None
+    def DeleteRenderJob(self, jobId: str) -> bool:
+        calls.record("Project", "DeleteRenderJob", jobId)
+        return self.render_jobs.pop(jobId, None) is not None
 
-    def GetRenderJobStatus(self, job: str) -> dict[str, Any]:
-        info = self.render_jobs.get(job)
+    def GetRenderJobStatus(self, jobId: str) -> dict[str, Any]:
+        info = self.render_jobs.get(jobId)
         if info is None:
             return {}
         out = {"JobStatus": info["JobStatus"], "CompletionPercentage": info["CompletionPercentage"]}
@@ -453,7 +595,7 @@ class Project:
     def StartRendering(self, *args: Any) -> bool:
         calls.record("Project", "StartRendering", *args)
         jobs = args[0] if args and isinstance(args[0], list) else [a for a in args if isinstance(a, str)]
-        if not jobs or any(j not in self.render_jobs for j in jobs):
+        if not jobs or any(j not in self.render_jobs for j in jobs) or self.IsRenderingInProgress():
             return False
         self._stop.clear()
         self._render_thread = threading.Thread(target=self._render, args=(jobs,), daemon=True)
@@ -482,10 +624,14 @@ class Project:
         settings, timeline = info["settings"], info["timeline"]
         if info["format"][0] != "exr":
             raise ValueError("this fake renders EXR only")
+        if info["mode"] != 1:
+            raise ValueError("this fake renders a single clip only (render mode 1)")
         if settings.get("SelectAllFrames", True):
             first, last = timeline.start, timeline.GetEndFrame() - 1
         else:
             first, last = int(settings["MarkIn"]), int(settings["MarkOut"])
+        # Resolve renders at the render resolution, the source scaled to it
+        size = [int(settings["FormatWidth"]), int(settings["FormatHeight"])]
         ops = []
         for record in range(first, last + 1):
             item = timeline.item_at(record)
@@ -493,7 +639,7 @@ class Project:
                 raise ValueError(f"record frame {record} of {timeline.name} is empty")
             src = item.media.frame_file(item.source_start + record - item.start)
             dst = os.path.join(settings["TargetDir"], f"{settings['CustomName']}_{record:08d}.exr")
-            ops.append({"op": "copy", "src": src, "dst": dst, "channels": None})
+            ops.append({"op": "copy", "src": src, "dst": dst, "channels": None, "size": size})
         return ops
 
 

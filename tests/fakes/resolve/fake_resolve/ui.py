@@ -2,8 +2,12 @@
 
 Real shapes: ``ui.VGroup([props,] children)``, ``ui.Label({...})``, ``ui.Timer({"ID", "Interval"})``,
 ``disp = bmd.UIDispatcher(ui)``, ``win = disp.AddWindow(props, root)``, ``win.GetItems()[id]``,
-``win.On.<ID>.Clicked = fn``, ``win.On.<WindowID>.Close = fn``, ``disp.On.Timeout = fn``,
-``disp.RunLoop()`` / ``disp.ExitLoop()``, ``timer.Start()`` / ``Stop()``.
+``win.On.<ID>.Clicked = fn``, ``win.On.<WindowID>.Close = fn``, ``win.On[<TimerID>].Timeout = fn``,
+``disp.On.Timeout = fn``, ``disp.RunLoop()`` / ``disp.ExitLoop()``, ``timer.Start()`` / ``Stop()``.
+
+Where a timer's tick goes differs between builds: on the window, under the timer's ID, or on
+the dispatcher; :attr:`UIDispatcher.timer_delivery` picks ("window" by default, "dispatcher",
+"both"), so a plugin that listens in one place only fails a test.
 
 The artist is simulated by an :class:`Artist` consulted on every turn of ``RunLoop``; the loop
 gives up (raises :class:`LoopTimeout`) after ``max_loop_s`` so a plugin that never finishes
@@ -37,6 +41,9 @@ class _Handlers:
     def __setattr__(self, name: str, value: Any) -> None:
         # disp.On.Timeout = fn (an event without an element ID)
         self.__getattr__("_any").__setattr__(name, value)
+
+    def __getitem__(self, name: str) -> "_EventSlots":
+        return self.__getattr__(name)
 
     def handler(self, element_id: str, event: str) -> Callable[[Any], Any] | None:
         slots = object.__getattribute__(self, "_by_id").get(element_id)
@@ -222,6 +229,7 @@ class UIDispatcher:
 
     max_loop_s: float | None = None  # None: VOID_FAKE_MAX_LOOP_S, else 60 s
     artist: Artist | None = None
+    timer_delivery: str = "window"  # where timer ticks go: "window" (win.On[TimerID]), "dispatcher", "both"
 
     def __init__(self, ui: UIManager):
         self.ui = ui
@@ -243,6 +251,14 @@ class UIDispatcher:
         t0 = time.monotonic()
         fn(ev)
         self.handler_seconds.append((f"{ev.get('who')}.{ev.get('what')}", time.monotonic() - t0))
+
+    def _timer_handlers(self, timer_id: str) -> list[Callable[[Any], Any]]:
+        found = []
+        if self.timer_delivery in ("window", "both"):
+            found += [w.On.handler(timer_id, "Timeout") for w in self.windows]
+        if self.timer_delivery in ("dispatcher", "both"):
+            found.append(self.On.handler("_any", "Timeout"))
+        return [fn for fn in found if fn is not None]
 
     def RunLoop(self) -> None:
         artist = self.artist or artist_from_env()
@@ -269,8 +285,7 @@ class UIDispatcher:
                     timer.next_due = now + timer.Interval / 1000.0
                     if timer.SingleShot:
                         timer.active = False
-                    fn = self.On.handler("_any", "Timeout")
-                    if fn is not None:
+                    for fn in self._timer_handlers(timer.ID):
                         self.call_handler(fn, {"who": timer.ID, "what": "Timeout"})
             time.sleep(0.005)
 
