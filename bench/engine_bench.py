@@ -205,6 +205,7 @@ def engine_roundtrip(shot, dest: Path, threads: int) -> float:
 
     from void_engine.levels import AFFECTED, KEEP, REMOVE
     from void_engine.plates import FrameSequence, Shot, ShotSettings, read_image_channel
+    from void_engine.plates.shot import executor_frame_map
 
     seq = FrameSequence(shot.plate, tuple(shot.frames))
 
@@ -217,9 +218,10 @@ def engine_roundtrip(shot, dest: Path, threads: int) -> float:
     with ThreadPoolExecutor(threads) as pool:
         masks = list(pool.map(quadmask, seq.frames))  # the mask stage's part, not timed
         t0 = time.perf_counter()
-        loaded = Shot.load(seq, masks, ShotSettings(), frame_map=pool.map)
+        frame_map = executor_frame_map(pool)
+        loaded = Shot.load(seq, masks, ShotSettings(), frame_map=frame_map)
         del masks
-        loaded.write_result(loaded.model_video, dest, "bench", frame_map=pool.map)
+        loaded.write_result(loaded.model_video, dest, "bench", frame_map=frame_map)
         return time.perf_counter() - t0
 
 

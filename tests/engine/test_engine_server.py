@@ -351,8 +351,10 @@ def test_upload_caps_are_checked_before_anything_is_written(engine_config, start
             client.request("chunk", (b"x" * 11,), upload=up, file=0, offset=0)
         assert info.value.code == P.TOO_LARGE
     # A message over MAXMSGSIZE is dropped by libzmq before the engine sees it; it keeps serving.
+    # (MAXMSGSIZE is a chunk or the largest header, whichever is larger, plus 64 KiB.)
+    too_big = max(65536, P.MAX_HEADER_BYTES) + 64 * 1024 + 1
     sock = raw_dealer(eng.endpoint)
-    sock.send_multipart(P.encode({"type": "chunk", "id": 1, "upload": up, "file": 0, "offset": 0}, [b"x" * 200_000]))
+    sock.send_multipart(P.encode({"type": "chunk", "id": 1, "upload": up, "file": 0, "offset": 0}, [b"x" * too_big]))
     assert sock.poll(500) == 0
     sock.close(0)
     with EngineClient(eng.endpoint) as client:

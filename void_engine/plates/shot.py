@@ -11,7 +11,9 @@ beauty channels only; writing reads each whole frame once. Both are steps per fr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, wait
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,9 +33,41 @@ from .sequence import FrameSequence, compress_frames
 # progress(stage, done, total) (progress.StageProgress): stage is "read" or "write".
 
 # frame_map(step, indices): runs step(t) for every frame index and yields once per frame done, in
-# order; the builtin ``map`` (one frame after another, the default) or an executor's ``map`` (the
-# frames of one shot in parallel: OpenImageIO, OpenColorIO, OpenCV and numpy release the GIL).
+# order; the builtin ``map`` (one frame after another, the default) or :func:`executor_frame_map`
+# (the frames of one shot in parallel: OpenImageIO, OpenColorIO, OpenCV and numpy release the GIL).
 FrameMap = Callable[[Callable[[int], None], Sequence[int]], Iterable[None]]
+
+
+def executor_frame_map(executor: Executor) -> FrameMap:
+    """A :data:`FrameMap` running the frames on ``executor``. Unlike ``executor.map``, closing it
+    early (a frame failed, the job was cancelled) cancels the frames not started and waits for those
+    running, so no frame is still being written once the caller cleans up its staging folder."""
+
+    def frame_map(step: Callable[[int], None], indices: Sequence[int]) -> Iterator[None]:
+        futures = [executor.submit(step, i) for i in indices]
+        try:
+            for future in futures:
+                future.result()
+                yield None
+        finally:
+            for future in futures:
+                future.cancel()
+            wait(futures)
+
+    return frame_map
+
+
+def _run_frames(frame_map: FrameMap | None, step: Callable[[int], None], n: int) -> Iterator[int]:
+    """Run ``step`` over frame indices 0..n-1 with ``frame_map``, yielding the count done; when the
+    caller stops early (an exception), every frame step has ended before the exception goes on."""
+    frames = (frame_map or map)(step, range(n))
+    try:
+        for done, _ in enumerate(frames, 1):
+            yield done
+    finally:
+        close = getattr(frames, "close", None)
+        if close is not None:
+            close()
 
 
 @dataclass(frozen=True)
@@ -176,9 +210,10 @@ class Shot:
         """
         shot = cls.plan(plate, quadmasks, settings)
         n = len(plate.frames)
-        for done, _ in enumerate((frame_map or map)(lambda t: shot.load_frame(t, quadmasks[t]), range(n)), 1):
-            if progress:
-                progress("read", done, n)
+        with closing(_run_frames(frame_map, lambda t: shot.load_frame(t, quadmasks[t]), n)) as frames:
+            for done in frames:
+                if progress:
+                    progress("read", done, n)
         return shot
 
     @property
@@ -259,9 +294,10 @@ class Shot:
             if not (resume and targets[t].exists()):
                 self.write_frame(t, model_video[t], targets[t], attrs)
 
-        for done, _ in enumerate((frame_map or map)(step, range(n)), 1):
-            if progress:
-                progress("write", done, n)
+        with closing(_run_frames(frame_map, step, n)) as frames:
+            for done in frames:
+                if progress:
+                    progress("write", done, n)
         return out
 
     def write_frame(self, t: int, model_frame: np.ndarray, target: Path, attrs: dict[str, str]) -> None:

@@ -165,6 +165,8 @@ class WorkerThread(threading.Thread):
                 if rec is not None:
                     self._run_serial(rec)
             return
+        # The plate layer (numpy, OpenImageIO) is imported on the worker's threads, not with this
+        # module: the socket loop imports it only once a worker runs.
         from void_engine.plates.exr import set_io_threads
 
         set_io_threads(self.pipeline.io_threads)
@@ -304,6 +306,8 @@ class WorkerThread(threading.Thread):
             return None
 
     def _prepare_loop(self, pool: ThreadPoolExecutor) -> None:
+        from void_engine.plates.shot import executor_frame_map
+
         while not self.stopping.is_set():
             # Claim only with room in the budget: a claimed job waits as "running".
             if self.budget.held >= self.budget.cap:
@@ -319,7 +323,7 @@ class WorkerThread(threading.Thread):
                 if not self.budget.acquire(estimate, slot.run.cancel):
                     raise Cancelled(f"job {rec.id} cancelled")
                 slot.held = estimate
-                slot.run.prepare(pool.map)
+                slot.run.prepare(executor_frame_map(pool))
                 # From the estimate to what the shot holds, plus the model's result to come.
                 self.budget.adjust(slot.held, slot.run.pending_bytes)
                 slot.held = slot.run.pending_bytes
@@ -345,12 +349,14 @@ class WorkerThread(threading.Thread):
             self._hand_over(self._to_write, slot)
 
     def _write_loop(self, pool: ThreadPoolExecutor) -> None:
+        from void_engine.plates.shot import executor_frame_map
+
         while not self.stopping.is_set():
             slot = self._take(self._to_write)
             if slot is None:
                 continue
             try:
-                output = slot.run.write(pool.map)
+                output = slot.run.write(executor_frame_map(pool))
             except BaseException as exc:
                 self._fail(slot, slot.rec, exc)
                 continue
