@@ -21,6 +21,7 @@ import shutil
 import threading
 import traceback
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Callable
 
@@ -32,7 +33,7 @@ from ..progress import Cancelled
 from .admission import resolve_job
 from .job_runner import BackendState, Notify, backend_state
 from .journal import JobRecord, Journal
-from .mask_stage import MaskStage
+from .mask_stage import MaskStage, needs_sam2
 from .runner import JobOutput, JobRun, discard_staging
 
 log = logging.getLogger("void_engine.service.worker")
@@ -131,6 +132,9 @@ class WorkerThread(threading.Thread):
         self._to_gpu: queue.Queue[_Slot] = queue.Queue(maxsize=1)
         self._to_write: queue.Queue[_Slot] = queue.Queue(maxsize=1)
         self._helpers: list[threading.Thread] = []
+        # Held by the model run, and by the preparation of a job whose quadmask SAM2 propagates on
+        # the GPU: one job's work on the GPU at a time, whichever thread does it.
+        self._gpu_lock = threading.Lock()
 
     def backend(self, name: str) -> Backend:
         """The resident backend ``name``, made on first use (the model loads once)."""
@@ -323,7 +327,10 @@ class WorkerThread(threading.Thread):
                 if not self.budget.acquire(estimate, slot.run.cancel):
                     raise Cancelled(f"job {rec.id} cancelled")
                 slot.held = estimate
-                slot.run.prepare(executor_frame_map(pool))
+                masks = rec.spec.mask_spec()
+                # SAM2 runs for a propagated roto, and refines the reasoner's regions.
+                with self._gpu_lock if needs_sam2(masks) or masks.instruction else nullcontext():
+                    slot.run.prepare(executor_frame_map(pool))
                 # From the estimate to what the shot holds, plus the model's result to come.
                 self.budget.adjust(slot.held, slot.run.pending_bytes)
                 slot.held = slot.run.pending_bytes
@@ -340,7 +347,8 @@ class WorkerThread(threading.Thread):
             self.current = slot.rec.id
             try:
                 slot.run.check_cancel()
-                slot.run.infer(self.backend(slot.backend_name))
+                with self._gpu_lock:
+                    slot.run.infer(self.backend(slot.backend_name))
             except BaseException as exc:
                 self._fail(slot, slot.rec, exc)
                 continue
