@@ -15,4 +15,4 @@ def _slow_write_frame(self, t, model_frame, target, attrs):
     return _write_frame(self, t, model_frame, target, attrs)
 
 
-Shot.write_frame = _slow_write_frame  # type: ignore[method-assign]
+Shot.write_frame = _slow_write_frame
