@@ -411,6 +411,7 @@ class Engine:
                 "max_file_bytes": cfg.max_file_bytes,
                 "max_job_bytes": cfg.max_job_bytes,
                 "max_frames": cfg.max_frames,
+                "max_spool_bytes": cfg.max_spool_bytes,
                 "max_message_bytes": cfg.max_message_bytes,
             },
             "presets": {"steps": cfg.steps, "model_size": list(cfg.model_size)},
