@@ -11,7 +11,7 @@ beauty channels only; writing reads each whole frame once. Both are steps per fr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, wait
 from contextlib import closing
 from dataclasses import dataclass
@@ -57,7 +57,7 @@ def executor_frame_map(executor: Executor) -> FrameMap:
     return frame_map
 
 
-def _run_frames(frame_map: FrameMap | None, step: Callable[[int], None], n: int) -> Iterator[int]:
+def _run_frames(frame_map: FrameMap | None, step: Callable[[int], None], n: int) -> Generator[int, None, None]:
     """Run ``step`` over frame indices 0..n-1 with ``frame_map``, yielding the count done; when the
     caller stops early (an exception), every frame step has ended before the exception goes on."""
     frames = (frame_map or map)(step, range(n))
