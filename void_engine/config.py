@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .pipeline.windows import window_frames_problem
+
 
 class ConfigError(ValueError):
     """A setting that cannot be used; the message names the file and the key."""
@@ -56,6 +58,9 @@ class EngineConfig:
     io_threads: int = 0
     # Most bytes of frames prepared and pending jobs may hold (the job on the GPU included).
     pipeline_memory_bytes: int = 8 * 1024**3
+    attention_backend: str = ""
+    compile_blocks: bool = False
+    compile_cache_dir: Path | None = None
     # [masks]
     sam2_checkpoint: Path | None = None
     sam2_config: str = "configs/sam2.1/sam2.1_hiera_l.yaml"
@@ -82,6 +87,17 @@ class EngineConfig:
     cpus_per_engine: float = 1.0
     actor_retries: int = 1
     ray_namespace: str = "void-engine"
+    # [monitor] (void_engine.monitor: the web page and /metrics; off by default)
+    monitor_enabled: bool = False
+    monitor_bind: str = "127.0.0.1"
+    monitor_port: int = 8555
+    monitor_allow_remote: bool = False
+    monitor_jobs_shown: int = 200
+    monitor_refresh_s: float = 1.0
+    monitor_strip_frames: int = 8
+    monitor_thumbnail_px: int = 256
+    monitor_display: str = ""
+    monitor_view: str = ""
 
     @property
     def max_message_bytes(self) -> int:
@@ -116,6 +132,12 @@ class EngineConfig:
             memory_bytes=self.pipeline_memory_bytes,
         )
 
+    def monitor_settings(self) -> "MonitorSettings":
+        """The [monitor] settings as one typed value (what void_engine.monitor is built from)."""
+        return MonitorSettings(
+            **{f.name: getattr(self, f"monitor_{f.name}") for f in dataclasses.fields(MonitorSettings)}
+        )
+
     def journal_path(self) -> Path:
         return self.state_dir / "journal.sqlite3"
 
@@ -145,6 +167,26 @@ class MaskSettings:
     reasoner_api_key_env: str = "GEMINI_API_KEY"
     reasoner_timeout_s: float = 180.0
     reasoner_base_url: str | None = None
+
+
+@dataclass(frozen=True)
+class MonitorSettings:
+    """The [monitor] settings: the engine's web page and Prometheus ``/metrics`` (see config/engine.toml).
+
+    ``bind`` is a host name or address; one that is not loopback is refused unless
+    ``allow_remote`` is set. ``port`` 0 picks a free port (the engine logs the address).
+    """
+
+    enabled: bool = False
+    bind: str = "127.0.0.1"
+    port: int = 8555
+    allow_remote: bool = False
+    jobs_shown: int = 200
+    refresh_s: float = 1.0
+    strip_frames: int = 8
+    thumbnail_px: int = 256
+    display: str = ""
+    view: str = ""
 
 
 _SECTIONS = {
@@ -180,6 +222,9 @@ _SECTIONS = {
         "pipeline",
         "io_threads",
         "pipeline_memory_bytes",
+        "attention_backend",
+        "compile_blocks",
+        "compile_cache_dir",
     ),
     "masks": (
         "sam2_checkpoint",
@@ -201,8 +246,20 @@ _SECTIONS = {
         "allow_insecure",
     ),
     "cluster": ("ray_address", "engines", "gpus_per_engine", "cpus_per_engine", "actor_retries", "ray_namespace"),
+    # The same settings as MonitorSettings, each named monitor_<field>.
+    "monitor": tuple(f"monitor_{f.name}" for f in dataclasses.fields(MonitorSettings)),
 }
-_PATHS = {"state_dir", "model", "server_secret_key", "clients_dir", "sam2_checkpoint", "admin_token_file"}
+_PATHS = {
+    "state_dir",
+    "model",
+    "server_secret_key",
+    "clients_dir",
+    "sam2_checkpoint",
+    "admin_token_file",
+    "compile_cache_dir",
+}
+# [worker] attention_backend: "" = PyTorch's own choice; otherwise one torch.nn.attention.SDPBackend.
+ATTENTION_BACKENDS = ("", "cudnn", "flash", "efficient", "math")
 
 # An admin token must carry at least 32 random bytes: 43 characters as URL-safe base64, which is
 # what `void-engine keys --admin-token` writes (secrets.token_urlsafe(32)).
@@ -319,6 +376,14 @@ def _check(cfg: EngineConfig) -> None:
             raise ConfigError(f"engine setting {name} must be >= 1, got {getattr(cfg, name)}")
     if len(cfg.model_size) != 2 or not all(isinstance(v, int) and v > 0 and v % 16 == 0 for v in cfg.model_size):
         raise ConfigError(f"[worker] model_size must be [height, width], multiples of 16, got {cfg.model_size}")
+    problem = window_frames_problem(cfg.window_frames)
+    if problem:
+        raise ConfigError(f"[worker] {problem}")
+    if cfg.attention_backend not in ATTENTION_BACKENDS:
+        raise ConfigError(
+            f"[worker] attention_backend must be one of {', '.join(repr(b) for b in ATTENTION_BACKENDS)}, "
+            f"got {cfg.attention_backend!r}"
+        )
     if cfg.reasoner_timeout_s <= 0:
         raise ConfigError(f"[masks] reasoner_timeout_s must be > 0, got {cfg.reasoner_timeout_s}")
     if not cfg.reasoner_api_key_env.strip():
@@ -342,6 +407,12 @@ def _check(cfg: EngineConfig) -> None:
         raise ConfigError("[cluster] engines and actor_retries must be >= 0")
     if cfg.gpus_per_engine < 0 or cfg.cpus_per_engine < 0:
         raise ConfigError("[cluster] gpus_per_engine and cpus_per_engine must be >= 0")
+    if not 0 <= cfg.monitor_port <= 65535:
+        raise ConfigError(f"[monitor] monitor_port must be 0..65535, got {cfg.monitor_port}")
+    if cfg.monitor_refresh_s <= 0 or cfg.monitor_jobs_shown < 1 or cfg.monitor_strip_frames < 1:
+        raise ConfigError("[monitor] monitor_refresh_s must be > 0, monitor_jobs_shown and monitor_strip_frames >= 1")
+    if not 16 <= cfg.monitor_thumbnail_px <= 2048:
+        raise ConfigError(f"[monitor] monitor_thumbnail_px must be 16..2048, got {cfg.monitor_thumbnail_px}")
 
 
 def _toml_value(v: Any) -> str:

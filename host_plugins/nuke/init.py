@@ -4,6 +4,9 @@ try:
     import void_nuke.bootstrap
 
     void_nuke.bootstrap.add_bundled_packages()
+    _problem = void_nuke.bootstrap.install_problem()
+    if _problem:
+        print("VOID: " + _problem.replace("\n", " "))
 except Exception:
     import traceback
 

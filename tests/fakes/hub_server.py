@@ -10,13 +10,17 @@ hf_api.py / file_download.py / utils/_http.py):
   ``X-Repo-Commit`` and the body; an LFS file answers 302 with ``X-Repo-Commit``, ``X-Linked-Etag``
   (sha256), ``X-Linked-Size`` and a ``Location`` on a *second* origin, like the real CDN -- so the client's
   "do not send the token off the hub" rule is exercised.
-- ``GET {cdn}/blobs/{sha256}`` with ``Range: bytes=N-`` (206 + ``Content-Range``).
+- ``GET {cdn}/blobs/{sha256}`` with ``Range: bytes=N-`` or ``bytes=N-M`` (206 + ``Content-Range``, only the
+  bytes asked for, the end clipped to the file as real servers do) -- a header peek reads ``bytes=0-100000``.
 - Errors as the hub sends them: ``X-Error-Code: RepoNotFound`` (401), ``RevisionNotFound`` (404),
   ``EntryNotFound`` (404).
 
-Faults for tests: ``drop_after(path, n)`` closes the connection after n body bytes of the next GET of
-that file; ``corrupt_once(path)`` flips a byte in the next GET of it; ``fail_once(path, status)`` makes
-the next CDN GET of it answer `status`. Every request is recorded.
+Faults for tests: ``drop_after(path, n)`` closes the connection after n body bytes of the next download
+GET of that file; ``corrupt_once(path)`` flips a byte in the next download GET of it; ``fail_once(path,
+status)`` makes the next CDN download GET of it answer `status`. A download GET is one for the whole file
+or its rest (no Range, or ``bytes=N-``); a bounded peek (``bytes=N-M``, e.g. a safetensors header read)
+neither triggers nor consumes a fault. Every request is recorded; ``gets_of`` lists the download GETs of a
+file, ``peeks_of`` its bounded reads.
 
     hub = FakeHub(); hub.add_repo("netflix/void-model", {"void_pass1.safetensors": data})
     with hub: ...  # HF_ENDPOINT=hub.url
@@ -73,6 +77,12 @@ class FakeRepo:
         if re.fullmatch(r"[0-9a-f]{40}", rev) and rev in self.commits:
             return rev
         return None
+
+
+def is_peek(range_header: str | None) -> bool:
+    """A bounded ``Range: bytes=N-M`` read, not a download of the file or its rest."""
+    m = _RANGE.match((range_header or "").strip())
+    return bool(m and m.group(2))
 
 
 def is_lfs(path: str) -> bool:
@@ -135,8 +145,7 @@ class FakeHub:
         """The next CDN GET of `path` answers `status` (403: an expired signed URL)."""
         self._fail[path] = status
 
-    def gets_of(self, path: str) -> list[RecordedRequest]:
-        """Body requests (GET) that served `path`, from the hub or the CDN."""
+    def _served(self, path: str) -> list[RecordedRequest]:
         out = []
         for r in self.requests:
             if r.method != "GET":
@@ -146,6 +155,16 @@ class FakeHub:
             elif r.server == "cdn" and r.headers.get("x-fake-path") == path:
                 out.append(r)
         return out
+
+    def gets_of(self, path: str) -> list[RecordedRequest]:
+        """Download requests (GET of the whole file or its rest) that served `path`, from the hub or the CDN.
+
+        An LFS file's GET on the hub is only the redirect; its bytes come from the CDN."""
+        return [r for r in self._served(path) if not is_peek(r.headers.get("range"))]
+
+    def peeks_of(self, path: str) -> list[RecordedRequest]:
+        """Bounded range reads (``bytes=N-M``) of `path`: header peeks."""
+        return [r for r in self._served(path) if is_peek(r.headers.get("range"))]
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> FakeHub:
@@ -235,23 +254,26 @@ def _make_handler(hub: FakeHub, server: str):
 
         def _body(self, data: bytes, path: str, extra: dict[str, str]) -> None:
             """Serve `data` honouring Range and the injected faults."""
-            start = 0
+            start, end = 0, len(data)  # end exclusive
             rng = self.headers.get("Range")
             if rng:
                 m = _RANGE.match(rng.strip())
-                if not m or int(m.group(1)) >= len(data):
+                if not m or int(m.group(1)) >= len(data) or (m.group(2) and int(m.group(2)) < int(m.group(1))):
                     self._send(416, b"", {"Content-Range": f"bytes */{len(data)}"})
                     return
                 start = int(m.group(1))
-            payload = data[start:]
-            drop, corrupt = hub._take_faults(path) if self.command == "GET" else (None, False)
+                if m.group(2):
+                    end = min(int(m.group(2)) + 1, len(data))
+            payload = data[start:end]
+            download = self.command == "GET" and not is_peek(rng)
+            drop, corrupt = hub._take_faults(path) if download else (None, False)
             if corrupt and payload:
                 payload = bytes([payload[0] ^ 0xFF]) + payload[1:]
             self.send_response(206 if rng else 200)
             self.send_header("Content-Type", "application/octet-stream")
             self.send_header("Accept-Ranges", "bytes")
             if rng:
-                self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+                self.send_header("Content-Range", f"bytes {start}-{end - 1}/{len(data)}")
             for k, v in extra.items():
                 self.send_header(k, v)
             self.send_header("Content-Length", str(len(payload)))
@@ -277,7 +299,8 @@ def _make_handler(hub: FakeHub, server: str):
                 served = parse_qs(url.query).get("path", [None])[0]
                 hub._record(server, self.command, self.path, self.headers, served)
                 with hub._lock:
-                    failure = hub._fail.pop(served, None) if served else None
+                    download = not is_peek(self.headers.get("Range"))
+                    failure = hub._fail.pop(served, None) if served and download else None
                 if failure:
                     self._send(failure, b"<Error><Code>AccessDenied</Code></Error>", content_type="application/xml")
                     return

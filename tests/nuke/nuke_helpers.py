@@ -26,6 +26,23 @@ def start_engine(root: Path, state: Path, backend: str = "preview", config: Path
     ).start()
 
 
+# The fake's own renderer needs numpy and OpenImageIO (Nuke renders in C++); a child interpreter
+# that must not see site-packages gets them from a folder of links of their own.
+FAKE_RENDER_DEPS = ("numpy", "numpy.libs", "OpenImageIO")
+
+
+def link_fake_render_deps(folder: Path) -> Path:
+    """``folder`` with links to the fake renderer's packages only (no zmq, msgpack or bridge)."""
+    import numpy
+
+    folder.mkdir(parents=True, exist_ok=True)
+    site = Path(numpy.__file__).resolve().parents[1]
+    for name in FAKE_RENDER_DEPS:
+        if (site / name).exists():
+            (folder / name).symlink_to(site / name)
+    return folder
+
+
 def write_plate(folder: Path, frames: range, size: tuple[int, int] = (48, 80), seed: int = 0) -> str:
     """A scene-linear half RGBA EXR sequence written straight through OpenImageIO; returns its pattern."""
     import OpenImageIO as oiio
@@ -73,6 +90,7 @@ def make_scene(nuke, folder: Path, frames: range, *, tag_affected: bool = False,
     """A Read of a fresh EXR plate and a Roto box moving right (plus an 'affected' Roto); returns (read, roto)."""
     pattern = write_plate(folder / "plates", frames, size=PLATE_HW)
     nuke.root().fake_set_format(PLATE_HW[1], PLATE_HW[0])  # the project format matches the plate
+    nuke.root()["OCIO_config"].setValue("aces_1.2")  # the plate's colourspace is an ACES one
     read = nuke.nodes.Read(file=pattern, first=frames[0], last=frames[-1], colorspace="ACES - ACEScg")
     read.setXYpos(100, 200)
     roto = nuke.nodes.Roto()

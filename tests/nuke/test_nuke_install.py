@@ -9,11 +9,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from .nuke_helpers import FAKES, write_plate
-
-# The fake's own renderer needs numpy and OpenImageIO (Nuke renders in C++); they are linked in
-# from a folder of their own so that the child cannot find zmq/msgpack anywhere but the bundle.
-FAKE_RENDER_DEPS = ("numpy", "numpy.libs", "OpenImageIO")
+from .nuke_helpers import FAKES, link_fake_render_deps, write_plate
 
 CHILD = r"""
 import json, sys
@@ -80,14 +76,8 @@ def test_install_lays_out_plugin_bridge_and_binary_packages(tmp_path, capsys):
 def test_installed_bundle_runs_the_action_in_a_bare_interpreter(tmp_path, engine, monkeypatch):
     dest = tmp_path / "void"
     assert _install(dest) == 0
-    deps = tmp_path / "fake_render_deps"
-    deps.mkdir()
-    import numpy
-
-    site = Path(numpy.__file__).resolve().parents[1]
-    for name in FAKE_RENDER_DEPS:
-        if (site / name).exists():
-            (deps / name).symlink_to(site / name)
+    # zmq/msgpack must come from the bundle alone: the child sees only the fake renderer's packages.
+    deps = link_fake_render_deps(tmp_path / "fake_render_deps")
     address, root = engine
     plate = write_plate(root / uuid.uuid4().hex[:8], range(1, 3), size=(32, 64))
 

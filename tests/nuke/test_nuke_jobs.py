@@ -165,14 +165,14 @@ def test_batch_script_for_nuke_t_takes_explicit_arguments(fake_nuke, engine, cap
     assert "No node called 'Nope'" in capsys.readouterr().err
 
 
-def test_cancel_while_rendering_inputs_submits_nothing_and_cleans_up(fake_nuke, tmp_path):
+def test_cancel_while_rendering_inputs_submits_nothing_and_cleans_up(fake_nuke, engine, tmp_path):
     nuke = fake_nuke
     import nukescripts
 
     from void_nuke.action import remove_object
 
     make_scene(nuke, tmp_path, range(1, 6))
-    answer_panel(nukescripts, f"tcp://127.0.0.1:{free_port()}")  # never reached
+    answer_panel(nukescripts, engine[0])  # said hello to before rendering; never given a job
     job = remove_object()
     nuke.fake_process_events(until=lambda: bool(nuke.allNodes("Write")), timeout=10)
     nuke.fake_state.progress_tasks[-1].fake_cancel()

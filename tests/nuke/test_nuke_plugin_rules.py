@@ -163,3 +163,39 @@ def test_init_puts_the_bundled_packages_first_on_sys_path(tmp_path, monkeypatch)
         for m in [m for m in sys.modules if m == "void_nuke" or m.startswith("void_nuke.")]:
             del sys.modules[m]
         sys.modules.update(saved)
+
+
+BROKEN_INSTALL_CHILD = r"""
+import sys
+plugin, fakes, deps = sys.argv[1:4]
+sys.path[:0] = [fakes, deps]
+import nuke
+nuke.fake_reset(gui=True)
+nuke.pluginAddPath(plugin)
+for script in ("init.py", "menu.py"):
+    path = plugin + "/" + script
+    exec(compile(open(path).read(), path, "exec"), {"__file__": path, "__name__": script[:-3]})
+nuke.toolbar("Nodes").findItem("VOID/Remove Object...").invoke()
+print("MESSAGE:", repr(nuke.fake_state.messages[-1]))
+"""
+
+
+def test_a_broken_install_keeps_the_menu_and_the_click_says_how_to_reinstall(tmp_path):
+    from .nuke_helpers import FAKES, link_fake_render_deps
+
+    plugin = tmp_path / "void"  # the plugin without its python/ folder: no bridge, zmq, msgpack
+    shutil.copytree(PLUGIN, plugin, ignore=shutil.ignore_patterns("__pycache__"))
+    deps = link_fake_render_deps(tmp_path / "deps")
+    proc = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", BROKEN_INSTALL_CHILD, str(plugin), str(FAKES), str(deps)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin"},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    message = proc.stdout.strip().splitlines()[-1]
+    assert "bridge" in message and "zmq" in message and str(plugin / "python") in message
+    assert f"void-bridge install nuke --dest {plugin}" in message
+    assert "VOID can't find its packages" in proc.stdout.splitlines()[0]  # init.py said it at start-up

@@ -43,10 +43,12 @@ def test_full_size_models_have_the_real_parameter_counts(bench):
     assert 2.0e8 < count(vae) < 2.3e8
 
 
-def test_arguments_default_to_every_mode_at_50_steps(bench):
+def test_arguments_default_to_the_lent_gpu_plan(bench):
+    # Issue 15 replaced the old default (every mode at 50 steps, about 14 minutes) with a plan that fits
+    # the 8 minutes a lent GPU leaves: full and fp8 at 85 and 197 frames, 20 steps, plus compile.
     args = bench.parse_args([])
-    assert args.modes == ["full", "model_offload", "fp8", "sequential"]
-    assert args.frames == [85, 197] and args.steps == 50 and not args.compile
+    assert args.modes == ["full", "fp8"]
+    assert args.frames == [85, 197] and args.steps == 20 and args.compile and args.budget_s == 480
     args = bench.parse_args(["--modes", "fp8", "--compile", "--frames", "85"])
     assert args.modes == ["fp8"] and args.compile and args.frames == [85]
 

@@ -115,6 +115,6 @@ def test_make_tiny_model_command_writes_the_layout(tmp_path):
     assert run(parser.parse_args([str(tmp_path / "m")])) == 0
     found = ModelDir.locate(tmp_path / "m")
     assert found.pass2 is None
-    assert (found.base / "tokenizer" / "tokenizer.json").is_file()
+    assert (found.base / "tokenizer" / "spiece.model").is_file()  # the hub's layout: no tokenizer.json
     assert run(parser.parse_args([str(tmp_path / "m2"), "--with-pass2"])) == 0
     assert ModelDir.locate(tmp_path / "m2").pass2 is not None

@@ -26,10 +26,13 @@ def tiny_files(tiny: Path) -> list[str]:
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
-    """A tiny random VOID model directory (with pass 2), made once by the pipeline's own writer."""
+    """A tiny random VOID model directory (with pass 2), made once by the pipeline's own writer.
+
+    Its VOID checkpoints are deltas on the base transformer, so a download needs every base file.
+    """
     from void_engine.pipeline.tiny import make_tiny_model
 
-    return make_tiny_model(tmp_path_factory.mktemp("tiny") / "model", with_pass2=True)
+    return make_tiny_model(tmp_path_factory.mktemp("tiny") / "model", with_pass2=True, layout="delta")
 
 
 def write_manifest(path: Path, tiny: Path, base_revision: str = "main") -> Path:
@@ -67,25 +70,29 @@ def manifest_file(tmp_path, tiny_model) -> Path:
     return write_manifest(tmp_path / "weights.toml", tiny_model)
 
 
-@pytest.fixture
-def hub(tiny_model):
-    """The fake hub serving the tiny model in the real repos' layout (plus files we must not fetch)."""
-    fake = FakeHub()
+def serve_model(fake: FakeHub, tiny: Path) -> FakeHub:
+    """Put a tiny model directory on `fake` in the real repos' layout (plus files we must not fetch)."""
     fake.add_folder(
         BASE_REPO,
-        tiny_model / BASE,
+        tiny / BASE,
         extra={"README.md": b"# base\n", "model_index.json": b'{"_class_name": "CogVideoXPipeline"}'},
     )
     fake.add_repo(
         VOID_REPO,
         {
-            "void_pass1.safetensors": (tiny_model / "void_pass1.safetensors").read_bytes(),
-            "void_pass2.safetensors": (tiny_model / "void_pass2.safetensors").read_bytes(),
+            "void_pass1.safetensors": (tiny / "void_pass1.safetensors").read_bytes(),
+            "void_pass2.safetensors": (tiny / "void_pass2.safetensors").read_bytes(),
             "README.md": b"# VOID\n",
         },
     )
     fake.add_repo(SAM2_REPO, {"sam2.1_hiera_tiny.pt": bytes(range(256)) * 40, "sam2.1_hiera_t.yaml": b"model: {}\n"})
-    with fake:
+    return fake
+
+
+@pytest.fixture
+def hub(tiny_model):
+    """The fake hub serving the tiny model (delta checkpoints) in the real repos' layout."""
+    with serve_model(FakeHub(), tiny_model) as fake:
         yield fake
 
 

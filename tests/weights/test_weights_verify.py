@@ -25,7 +25,7 @@ from void_engine.weights import (
 PASS1 = "void_pass1.safetensors"
 PASS2 = "void_pass2.safetensors"
 VAE = f"{BASE}/vae/diffusion_pytorch_model.safetensors"
-TOKENIZER = f"{BASE}/tokenizer/tokenizer.json"
+TOKENIZER = f"{BASE}/tokenizer/spiece.model"
 SCHEDULER = f"{BASE}/scheduler/scheduler_config.json"
 
 

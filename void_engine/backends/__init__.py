@@ -53,6 +53,23 @@ class BackendSettings:
     device: str = AUTO
     memory_mode: str = "full"
     window_frames: int = 85
+    # Opt-in speed settings ([worker] attention_backend, compile_blocks; void_engine.pipeline.speed).
+    attention_backend: str = ""
+    compile_blocks: bool = False
+    compile_cache_dir: Path | None = None
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> BackendSettings:
+        """The [worker] settings of an EngineConfig; the compile cache defaults to <state_dir>/compile-cache."""
+        return cls(
+            model=cfg.model,
+            device=cfg.device,
+            memory_mode=cfg.memory_mode,
+            window_frames=cfg.window_frames,
+            attention_backend=cfg.attention_backend,
+            compile_blocks=cfg.compile_blocks,
+            compile_cache_dir=cfg.compile_cache_dir or Path(cfg.state_dir) / "compile-cache",
+        )
 
 
 BackendFactory = Callable[[BackendSettings], Backend]
@@ -114,6 +131,9 @@ class VoidBackend:
             device=resolve_device(settings.device),
             dtype=None,
             memory_mode=settings.memory_mode,
+            attention_backend=settings.attention_backend,
+            compile_transformer_blocks=settings.compile_blocks,
+            compile_cache_dir=settings.compile_cache_dir,
         )
 
     def run(self, video, quadmask, prompt, *, seed, steps, progress, cancel):

@@ -157,6 +157,9 @@ class EngineActor:
                     device=s.device,
                     memory_mode=s.memory_mode,
                     window_frames=s.window_frames,
+                    attention_backend=s.attention_backend,
+                    compile_blocks=s.compile_blocks,
+                    compile_cache_dir=Path(s.compile_cache_dir) if s.compile_cache_dir else None,
                 ),
             )
         except Exception as exc:  # reported by info() and by the jobs that need this backend

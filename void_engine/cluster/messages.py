@@ -31,6 +31,9 @@ class ActorSettings:
     shot_settings: dict[str, Any]
     plugins: tuple[str, ...] = ()
     masks: Any = None  # config.MaskSettings: SAM2 / reasoner settings for the actor's own mask stage
+    attention_backend: str = ""  # [worker] speed settings (void_engine.pipeline.speed)
+    compile_blocks: bool = False
+    compile_cache_dir: str | None = None
 
     @classmethod
     def from_config(cls, cfg: Any) -> "ActorSettings":
@@ -46,6 +49,9 @@ class ActorSettings:
             shot_settings=cfg.shot_settings(),
             plugins=tuple(cfg.plugins),
             masks=mask_settings() if callable(mask_settings) else None,
+            attention_backend=getattr(cfg, "attention_backend", ""),
+            compile_blocks=bool(getattr(cfg, "compile_blocks", False)),
+            compile_cache_dir=str(cfg.compile_cache_dir) if getattr(cfg, "compile_cache_dir", None) else None,
         )
 
 

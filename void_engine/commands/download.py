@@ -123,9 +123,14 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"void-engine download: {exc}", file=sys.stderr)
         return 1
+    not_needed = (
+        f", {len(result.not_needed)} not needed (the VOID checkpoints hold the complete transformer)"
+        if result.not_needed
+        else ""
+    )
     print(
         f"done: {len(result.downloaded)} downloaded, {len(result.replaced)} fetched again, "
-        f"{len(result.already_present)} already present and verified"
+        f"{len(result.already_present)} already present and verified{not_needed}"
     )
     print(f"use it with: VOID_MODEL_DIR={model_dir} make demo   or   void-engine doctor --model {model_dir}")
     return 0

@@ -45,9 +45,7 @@ def run(args: argparse.Namespace) -> int:
         for mod in cfg.plugins:
             importlib.import_module(mod)
         backend_name = args.backend or cfg.backend
-        settings = BackendSettings(
-            model=cfg.model, device=cfg.device, memory_mode=cfg.memory_mode, window_frames=cfg.window_frames
-        )
+        settings = BackendSettings.from_config(cfg)
         mask_stage = MaskStage(cfg.mask_settings())
         # Before the model loads: pass 2 without its checkpoint, or a roto without SAM2, fails now.
         check_capabilities(spec, backend=backend_name, backend_settings=settings, mask_stage=mask_stage)

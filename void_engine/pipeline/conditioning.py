@@ -11,10 +11,11 @@ import numpy as np
 import torch
 
 from ..levels import AFFECTED, KEEP
+from .windows import OVERLAP_LATENTS
 
 # Latent frames blended with a linear ramp where two multidiffusion windows overlap
 # (the reference's temporal_multidiffusion_stride of 16 frames, / 4).
-WINDOW_OVERLAP_LATENTS = 4
+WINDOW_OVERLAP_LATENTS = OVERLAP_LATENTS
 
 # The reference's longest clip; we do not cut there (long shots become more windows).
 REFERENCE_MAX_FRAMES = 197

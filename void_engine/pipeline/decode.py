@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
-from diffusers import AutoencoderKLCogVideoX
+from diffusers.models.autoencoders.autoencoder_kl_cogvideox import AutoencoderKLCogVideoX
 from diffusers.models.upsampling import CogVideoXUpsample3D
 
 LATENT_FRAMES_PER_CHUNK = 2
@@ -119,7 +119,7 @@ def decode_latents(vae: AutoencoderKLCogVideoX, latents: torch.Tensor) -> torch.
     if hook is not None:  # model offload: bring the VAE to the execution device, as vae.decode would
         hook.pre_forward(vae)
     z = latents.permute(0, 2, 1, 3, 4)  # (B, C, L, h, w)
-    z = 1 / vae.config.scaling_factor * z
+    z = 1 / vae.config["scaling_factor"] * z
     tiled = vae.use_tiling and (z.shape[4] > vae.tile_latent_min_width or z.shape[3] > vae.tile_latent_min_height)
     frames = torch.cat([(_decode_tiled if tiled else _decode_schedule)(vae, zb) for zb in z.split(1)])
     frames = (frames / 2 + 0.5).clamp(0, 1)

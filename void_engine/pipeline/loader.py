@@ -5,6 +5,10 @@ masked-video latents); VOID widens it to 48 (the mask becomes 16 VAE-encoded cha
 reference does, the widened ``patch_embed.proj`` keeps the base columns of the first and last 16
 channels and repeats the base mask channel's columns across the 16 new mask channels; the VOID
 checkpoint is then loaded on top with ``strict=False``.
+
+A checkpoint that holds the complete 48-channel transformer (void_engine.weights.layout; its header says
+so before any weight is read) is loaded alone: the base folder's transformer weights are not read and
+need not exist.
 """
 
 from __future__ import annotations
@@ -15,20 +19,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from diffusers import AutoencoderKLCogVideoX, CogVideoXTransformer3DModel, DDIMScheduler
+from diffusers.models.autoencoders.autoencoder_kl_cogvideox import AutoencoderKLCogVideoX
+from diffusers.models.transformers.cogvideox_transformer_3d import CogVideoXTransformer3DModel
+from diffusers.schedulers.scheduling_ddim import DDIMScheduler
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, T5EncoderModel
 
+from ..weights.layout import PATCH_EMBED_KEY, checkpoint_layout, void_transformer_config
+from ..weights.safetensors_header import HeaderError, read_header
 from .model_dir import check_base_folder
 
 log = logging.getLogger(__name__)
 
-VOID_IN_CHANNELS = 48  # 16 noisy latents + 16 mask latents + 16 masked-video latents
 LATENT_CHANNELS = 16
-PATCH_EMBED_KEY = "patch_embed.proj.weight"
-# Keys of the base config that only the reference's transformer class knows; we read them ourselves.
-REFERENCE_ONLY_KEYS = ("add_noise_in_inpaint_model",)
 
 
 class CheckpointError(ValueError):
@@ -43,6 +47,7 @@ class LoadReport:
     missing: int
     unexpected: int
     adapted_patch_embed: bool
+    base_weights_read: bool = True  # False: the checkpoint held the complete transformer
 
 
 @dataclass
@@ -106,16 +111,44 @@ def _read_folder_weights(folder: Path) -> dict[str, torch.Tensor]:
     return state
 
 
+def _meta_transformer(base: Path) -> tuple[CogVideoXTransformer3DModel, bool, dict]:
+    """The 48-channel transformer with no storage (every tensor comes from a file), add_noise, its config."""
+    folder = Path(base) / "transformer"
+    base_config = dict(CogVideoXTransformer3DModel.load_config(folder))
+    add_noise = bool(base_config.get("add_noise_in_inpaint_model", False))
+    config = void_transformer_config(base_config)
+    with torch.device("meta"):  # no random init of 5B parameters
+        model = CogVideoXTransformer3DModel.from_config(config)
+    return model, add_noise, config
+
+
+def _assign(
+    model: CogVideoXTransformer3DModel, state: dict[str, torch.Tensor], dtype: torch.dtype, what: str
+) -> tuple[CogVideoXTransformer3DModel, int]:
+    """Give the meta `model` the tensors of `state` (all of them needed); returns (model, unexpected count)."""
+    missing, unexpected = model.load_state_dict(state, strict=False, assign=True)
+    if missing:
+        raise CheckpointError(f"{what} lack {len(missing)} tensors, e.g. {missing[0]}")
+    if unexpected:
+        log.info("%s: %d unexpected tensors ignored", what, len(unexpected))
+    still_meta = [name for name, t in list(model.named_parameters()) + list(model.named_buffers()) if t.is_meta]
+    if still_meta:
+        raise CheckpointError(f"{what}: no weights for {', '.join(still_meta[:3])}")
+    if any(param.dtype != dtype for param in model.parameters()):
+        _cast(model, dtype)
+    return model.eval(), len(unexpected)
+
+
+def _cast(module: torch.nn.Module, dtype: torch.dtype) -> None:
+    # In place (Module.to returns the module itself). Typed as nn.Module because diffusers wraps its
+    # ModelMixin.to with functools.wraps, which mypy cannot bind; at run time ModelMixin.to still runs.
+    module.to(dtype)
+
+
 def build_transformer(base: Path, dtype: torch.dtype) -> tuple[CogVideoXTransformer3DModel, bool]:
     """The base transformer widened to 48 input channels, with the base weights. Returns (model, add_noise)."""
     folder = Path(base) / "transformer"
-    config = dict(CogVideoXTransformer3DModel.load_config(folder))
-    add_noise = bool(config.get("add_noise_in_inpaint_model", False))
-    for key in REFERENCE_ONLY_KEYS:
-        config.pop(key, None)
-    config["in_channels"] = VOID_IN_CHANNELS
-    with torch.device("meta"):  # no random init of 5B parameters: every tensor comes from the base weights
-        model = CogVideoXTransformer3DModel.from_config(config)
+    model, add_noise, config = _meta_transformer(base)
     state = _read_folder_weights(folder)
     expected = model.state_dict()
     feat = LATENT_CHANNELS * _transformer_patch_size(config)
@@ -123,17 +156,38 @@ def build_transformer(base: Path, dtype: torch.dtype) -> tuple[CogVideoXTransfor
     if weight is not None and weight.shape != expected[PATCH_EMBED_KEY].shape:
         state[PATCH_EMBED_KEY] = _widen_base_patch_embed(weight, expected[PATCH_EMBED_KEY].shape[1], feat, folder)
     _check_shapes(state, expected, folder)
-    missing, unexpected = model.load_state_dict(state, strict=False, assign=True)
-    if missing:
-        raise CheckpointError(f"base transformer weights in {folder} lack {len(missing)} tensors, e.g. {missing[0]}")
-    if unexpected:
-        log.info("base transformer: %d unexpected tensors ignored", len(unexpected))
-    still_meta = [name for name, t in list(model.named_parameters()) + list(model.named_buffers()) if t.is_meta]
-    if still_meta:
-        raise CheckpointError(f"base transformer in {folder}: no weights for {', '.join(still_meta[:3])}")
-    if any(param.dtype != dtype for param in model.parameters()):
-        model = model.to(dtype)
-    return model.eval(), add_noise
+    model, _ = _assign(model, state, dtype, f"base transformer weights in {folder}")
+    return model, add_noise
+
+
+def _holds_complete_transformer(checkpoint: Path, model: CogVideoXTransformer3DModel) -> bool:
+    """From the checkpoint's header alone; False when unreadable (the delta path then names the problem)."""
+    try:
+        header = read_header(checkpoint)
+    except (OSError, HeaderError):
+        return False
+    shapes = {name: t.shape for name, t in header.tensors.items()}
+    expected = {name: tuple(t.shape) for name, t in model.state_dict().items()}
+    layout = checkpoint_layout(checkpoint.name, shapes, expected)
+    log.info("%s", layout.detail)
+    return layout.complete
+
+
+def transformer_from_checkpoint(
+    base: Path, checkpoint: Path, dtype: torch.dtype
+) -> tuple[CogVideoXTransformer3DModel, bool, LoadReport] | None:
+    """The transformer built from the base config and `checkpoint` alone, when that holds all of it; else None.
+
+    Returns (model, add_noise, report); the base folder's transformer weights are not read.
+    """
+    checkpoint = Path(checkpoint)
+    model, add_noise, _ = _meta_transformer(base)
+    if not _holds_complete_transformer(checkpoint, model):
+        return None
+    state = read_checkpoint(checkpoint)
+    _check_shapes(state, model.state_dict(), checkpoint)
+    model, unexpected = _assign(model, state, dtype, str(checkpoint))
+    return model, add_noise, LoadReport(checkpoint, 0, unexpected, False, base_weights_read=False)
 
 
 def _check_shapes(state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor], source: Path) -> None:
@@ -186,10 +240,17 @@ def load_void_checkpoint(transformer: CogVideoXTransformer3DModel, path: Path) -
 
 
 def load_components(base: Path, pass1: Path, dtype: torch.dtype) -> Components:
-    """Tokenizer, T5, VAE, widened transformer with `pass1` loaded, DDIM scheduler -- all on the CPU."""
+    """Tokenizer, T5, VAE, widened transformer with `pass1` loaded, DDIM scheduler -- all on the CPU.
+
+    A `pass1` holding the complete transformer is loaded alone (no base transformer weights read).
+    """
     base = check_base_folder(Path(base))
-    transformer, add_noise = build_transformer(base, dtype)
-    report = load_void_checkpoint(transformer, pass1)
+    alone = transformer_from_checkpoint(base, Path(pass1), dtype)
+    if alone is not None:
+        transformer, add_noise, report = alone
+    else:
+        transformer, add_noise = build_transformer(base, dtype)
+        report = load_void_checkpoint(transformer, pass1)
     try:
         vae = AutoencoderKLCogVideoX.from_pretrained(base, subfolder="vae", torch_dtype=dtype).eval()
         text_encoder = T5EncoderModel.from_pretrained(base / "text_encoder", dtype=dtype).eval()

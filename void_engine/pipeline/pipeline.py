@@ -25,8 +25,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from diffusers import AutoencoderKLCogVideoX, CogVideoXTransformer3DModel, DDIMScheduler, DiffusionPipeline
+from diffusers.models.autoencoders.autoencoder_kl_cogvideox import AutoencoderKLCogVideoX
 from diffusers.models.embeddings import get_3d_rotary_pos_embed
+from diffusers.models.transformers.cogvideox_transformer_3d import CogVideoXTransformer3DModel
+from diffusers.pipelines.pipeline_utils import DiffusionPipeline
+from diffusers.schedulers.scheduling_ddim import DDIMScheduler
 from diffusers.utils.torch_utils import randn_tensor
 from transformers import PreTrainedTokenizerBase, T5EncoderModel
 
@@ -48,6 +51,8 @@ from .loader import CheckpointError, load_components, load_void_checkpoint
 from .memory import apply_memory_mode, default_dtype
 from .model_dir import ModelDir
 from .pass2 import DEFAULT_DEGRADATION, warped_latent_noise
+from .speed import attention_context, check_attention_backend, compile_blocks
+from .windows import window_frames_problem
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +69,9 @@ DEFAULT_NEGATIVE_PROMPT = (
 class VoidPipeline(DiffusionPipeline):
     """VOID object-and-effect removal on a video clip. Build with ``from_pretrained`` or ``from_model_dir``."""
 
-    model_cpu_offload_seq = "text_encoder->transformer->vae"
+    # diffusers declares this attribute by its default, None, so mypy takes its type to be None; every
+    # diffusers pipeline sets a string here, which is what enable_model_cpu_offload reads.
+    model_cpu_offload_seq = "text_encoder->transformer->vae"  # type: ignore[assignment]
     # Registered by register_modules; declared for readers and type checkers.
     tokenizer: PreTrainedTokenizerBase
     text_encoder: T5EncoderModel
@@ -89,12 +96,13 @@ class VoidPipeline(DiffusionPipeline):
         )
         self.add_noise_in_inpaint_model = add_noise_in_inpaint_model
         self.checkpoints = {"pass1": pass1_path, "pass2": pass2_path}
-        self.vae_scale_factor_spatial = 2 ** (len(vae.config.block_out_channels) - 1)
-        self.vae_scale_factor_temporal = vae.config.temporal_compression_ratio
+        self.attention_backend = ""  # see speed.py; set by from_pretrained
+        self.vae_scale_factor_spatial = 2 ** (len(vae.config["block_out_channels"]) - 1)
+        self.vae_scale_factor_temporal = vae.config["temporal_compression_ratio"]
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def from_pretrained(  # type: ignore[override]
+    def from_pretrained(  # type: ignore[override]  # VOID's own signature: a base folder plus checkpoints
         cls,
         base_dir: str | os.PathLike[str],
         pass1: str | os.PathLike[str],
@@ -102,12 +110,19 @@ class VoidPipeline(DiffusionPipeline):
         device: str | torch.device = "cpu",
         dtype: torch.dtype | None = None,
         memory_mode: str = "full",
+        attention_backend: str = "",
+        compile_transformer_blocks: bool = False,
+        compile_cache_dir: str | os.PathLike[str] | None = None,
     ) -> VoidPipeline:
         """Load the base folder (CogVideoX-Fun-V1.5-5b-InP, diffusers layout) and the VOID pass-1 checkpoint.
 
         `dtype` None means bf16 on a GPU, float32 on the CPU. `memory_mode`: full, model_offload, fp8,
         sequential. Errors name the missing folder or the checkpoint and tensor shape that does not fit.
+        When the pass-1 checkpoint holds the whole 48-channel transformer, the base folder's transformer
+        weights are not read (they may be absent). `attention_backend` and `compile_transformer_blocks`
+        are the opt-in speed settings of speed.py.
         """
+        check_attention_backend(attention_backend)
         dtype = dtype or default_dtype(device)
         pass2_path = Path(pass2) if pass2 is not None else None
         if pass2_path is not None and not pass2_path.is_file():
@@ -124,6 +139,9 @@ class VoidPipeline(DiffusionPipeline):
             pass2_path=pass2_path,
         )
         apply_memory_mode(pipe, memory_mode, device)
+        pipe.attention_backend = attention_backend
+        if compile_transformer_blocks:
+            compile_blocks(pipe.transformer, Path(compile_cache_dir) if compile_cache_dir is not None else None)
         return pipe
 
     @classmethod
@@ -200,6 +218,7 @@ class VoidPipeline(DiffusionPipeline):
             # 3. Prompt
             do_cfg = guidance_scale > 1.0
             prompt_embeds = self.encode_prompt(prompt, negative_prompt, do_cfg, device)  # (B, 226, D)
+            self.offload_text_encoder()
 
             # 4. Timesteps (DDIM, strength 1)
             self.scheduler.set_timesteps(num_inference_steps, device=device)
@@ -217,7 +236,7 @@ class VoidPipeline(DiffusionPipeline):
                 inpaint_latents = torch.cat([inpaint_latents] * 2)
 
             # 7. Denoise, with temporal multidiffusion when the clip exceeds one window
-            window = latent_window(window_frames, self.transformer.config.patch_size_t)
+            window = latent_window(window_frames, self.transformer.config["patch_size_t"])
             latents = self.denoise(
                 latents,
                 inpaint_latents,
@@ -302,13 +321,13 @@ class VoidPipeline(DiffusionPipeline):
         if height % 16 or width % 16 or height == 0 or width == 0:
             raise ValueError(f"video height and width must be multiples of 16; got {height}x{width}")
         config = self.transformer.config
-        if config.use_rotary_positional_embeddings and config.patch_size_t is not None:
+        if config["use_rotary_positional_embeddings"] and config["patch_size_t"] is not None:
             # The "slice" rotary grid covers sample_height x sample_width latents; a larger frame would
             # fail deep inside attention with a bare size mismatch.
-            unit = self.vae_scale_factor_spatial * config.patch_size
+            unit = self.vae_scale_factor_spatial * config["patch_size"]
             max_h, max_w = (
-                (config.sample_height // config.patch_size) * unit,
-                (config.sample_width // config.patch_size) * unit,
+                (config["sample_height"] // config["patch_size"]) * unit,
+                (config["sample_width"] // config["patch_size"]) * unit,
             )
             if height > max_h or width > max_w:
                 raise ValueError(
@@ -322,9 +341,11 @@ class VoidPipeline(DiffusionPipeline):
             raise ValueError(f"prompt must be a string; got {type(prompt).__name__}")
         if num_inference_steps < 1:
             raise ValueError(f"num_inference_steps must be at least 1; got {num_inference_steps}")
-        latent_window(window_frames, self.transformer.config.patch_size_t)  # raises for a too-small window
-        if self.transformer.config.patch_size_t is None:
+        if self.transformer.config["patch_size_t"] is None:
             raise ValueError("the transformer is not CogVideoX 1.5 (patch_size_t is None)")
+        problem = window_frames_problem(window_frames, self.transformer.config["patch_size_t"])
+        if problem:
+            raise ValueError(problem)
         return num_frames, height, width
 
     def preprocess_video(self, video: np.ndarray) -> torch.Tensor:
@@ -346,6 +367,17 @@ class VoidPipeline(DiffusionPipeline):
             negative = DEFAULT_NEGATIVE_PROMPT if negative_prompt is None else negative_prompt
             embeds = torch.cat([self._t5_embeds(negative, device), embeds], dim=0)
         return embeds
+
+    def offload_text_encoder(self) -> None:
+        """Move T5 off the GPU now, if model offload hooks manage it (model_offload and fp8 on a GPU).
+
+        accelerate's hook chain (text_encoder -> transformer -> vae) would only offload T5 when the
+        transformer first runs, so T5-XXL (9.5 GB) would sit beside both VAE encodes. Under sequential
+        offload, or with no hooks, there is nothing to do.
+        """
+        for hook in getattr(self, "_all_hooks", None) or ():
+            if getattr(hook, "model", None) is self.text_encoder:
+                hook.offload()
 
     def _t5_embeds(self, prompt: str, device: torch.device) -> torch.Tensor:
         ids = self.tokenizer(
@@ -377,7 +409,7 @@ class VoidPipeline(DiffusionPipeline):
         shape = (
             1,
             num_latents,
-            self.vae.config.latent_channels,
+            self.vae.config["latent_channels"],
             height // self.vae_scale_factor_spatial,
             width // self.vae_scale_factor_spatial,
         )
@@ -394,7 +426,7 @@ class VoidPipeline(DiffusionPipeline):
         # Posterior mode x scaling_factor, one clip at a time; (1, C, T, H, W) -> (1, L, 16, h, w).
         pixels = pixels.to(device=device, dtype=self.vae.dtype)
         latents = torch.cat([self.vae.encode(clip).latent_dist.mode() for clip in pixels.split(1)])
-        latents = latents * self.vae.config.scaling_factor
+        latents = latents * self.vae.config["scaling_factor"]
         return latents.permute(0, 2, 1, 3, 4)
 
     def prepare_mask_latents(self, condition: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -413,15 +445,15 @@ class VoidPipeline(DiffusionPipeline):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """3D rotary embeddings ("slice" grid, CogVideoX 1.5) for a window of `num_latents` latent frames."""
         config = self.transformer.config
-        p, p_t = config.patch_size, config.patch_size_t
+        p, p_t = config["patch_size"], config["patch_size_t"]
         grid = (height // (self.vae_scale_factor_spatial * p), width // (self.vae_scale_factor_spatial * p))
         cos, sin = get_3d_rotary_pos_embed(
-            embed_dim=config.attention_head_dim,
+            embed_dim=config["attention_head_dim"],
             crops_coords=None,
             grid_size=grid,
             temporal_size=(num_latents + p_t - 1) // p_t,
             grid_type="slice",
-            max_size=(config.sample_height // p, config.sample_width // p),
+            max_size=(config["sample_height"] // p, config["sample_width"] // p),
         )
         return cos.to(device=device), sin.to(device=device)
 
@@ -484,23 +516,25 @@ class VoidPipeline(DiffusionPipeline):
         do_cfg = guidance_scale > 1.0
         rotary = (
             self.rotary_embeddings(height, width, latents.shape[1], latents.device)
-            if self.transformer.config.use_rotary_positional_embeddings
+            if self.transformer.config["use_rotary_positional_embeddings"]
             else None
         )
         model_input = torch.cat([latents] * 2) if do_cfg else latents
-        model_input = self.scheduler.scale_model_input(model_input, t)
+        model_input = self.scheduler.scale_model_input(model_input, int(t))  # DDIM: the input unchanged
         hidden_states = torch.cat([model_input, inpaint_latents], dim=2)  # (B, n, 48, h, w)
-        noise_pred = self.transformer(
-            hidden_states=hidden_states,
-            encoder_hidden_states=prompt_embeds,
-            timestep=t.expand(model_input.shape[0]),
-            image_rotary_emb=rotary,
-            return_dict=False,
-        )[0].float()
+        with attention_context(self.attention_backend):
+            noise_pred = self.transformer(
+                hidden_states=hidden_states,
+                encoder_hidden_states=prompt_embeds,
+                timestep=t.expand(model_input.shape[0]),
+                image_rotary_emb=rotary,
+                return_dict=False,
+            )[0].float()
         if do_cfg:
             uncond, text = noise_pred.chunk(2)
             noise_pred = uncond + guidance_scale * (text - uncond)
-        latents = self.scheduler.step(noise_pred, t, latents, eta=0.0, return_dict=False)[0]
+        # The timestep only indexes the alphas table, so int(t) picks exactly the value the tensor would.
+        latents = self.scheduler.step(noise_pred, int(t), latents, eta=0.0, return_dict=False)[0]
         return latents.to(prompt_embeds.dtype)
 
     @staticmethod

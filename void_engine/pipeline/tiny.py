@@ -2,23 +2,33 @@
 
 Tests and the demo load it through the same loader as the 5B model. The base transformer is saved
 with the real base's 33 input channels (so the loader's widening to 48 runs), the VOID checkpoints
-with 48. The tokenizer is a word-level fast tokenizer built in code with the ``tokenizers`` library
-(no download) and saved so that ``AutoTokenizer`` loads it.
+with 48. The tokenizer folder is laid out as the real one: a SentencePiece ``spiece.model`` (trained
+here, in code, on a few dozen words), ``tokenizer_config.json`` naming ``T5Tokenizer``,
+``special_tokens_map.json`` and ``added_tokens.json`` -- no ``tokenizer.json``, so transformers
+converts ``spiece.model`` at load time exactly as it does for the 5B model (which needs protobuf).
 
-    void-engine make-tiny-model DIR [--with-pass2]
+The VOID checkpoints come in two layouts (which one the real files use is read from their headers):
+``delta`` holds the transformer blocks and the patch embedding only, so the rest comes from the base
+transformer; ``complete`` holds every tensor of the 48-channel transformer, so the base transformer
+weights are never read (``void-engine download`` then does not fetch them).
+
+    void-engine make-tiny-model DIR [--with-pass2] [--layout complete|delta]
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 from pathlib import Path
 
+import sentencepiece
 import torch
-from diffusers import AutoencoderKLCogVideoX, CogVideoXTransformer3DModel, DDIMScheduler
+from diffusers.models.autoencoders.autoencoder_kl_cogvideox import AutoencoderKLCogVideoX
+from diffusers.models.transformers.cogvideox_transformer_3d import CogVideoXTransformer3DModel
+from diffusers.schedulers.scheduling_ddim import DDIMScheduler
 from safetensors.torch import save_file
-from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
-from transformers import PreTrainedTokenizerFast, T5Config, T5EncoderModel
+from transformers import AutoTokenizer, PreTrainedTokenizerBase, T5Config, T5EncoderModel
 
 from .model_dir import BASE_FOLDER, PASS1_FILE, PASS2_FILE
 
@@ -82,18 +92,56 @@ WORDS = (
 ).split()
 
 
-def make_tokenizer() -> PreTrainedTokenizerFast:
-    """A small word-level T5-style tokenizer: pad 0, eos 1 appended, unk 2."""
-    vocab = {"<pad>": 0, "</s>": 1, "<unk>": 2}
-    for word in WORDS:
-        vocab.setdefault(word, len(vocab))
-    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
-    tok.normalizer = normalizers.Lowercase()
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>", model_max_length=226
+LAYOUTS = ("delta", "complete")
+# A delta checkpoint holds only the tensors whose names start so (a fine-tune's trainable part).
+DELTA_PREFIXES = ("transformer_blocks.", "patch_embed.")
+SPIECE_VOCAB = 64  # an upper bound (hard_vocab_limit=False): the words above give about 64 pieces
+SPECIAL_TOKENS = {"eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>"}
+
+
+def train_spiece_model() -> bytes:
+    """A small SentencePiece unigram model (the format of T5's spiece.model): pad 0, eos 1, unk 2, no bos.
+
+    Trained in code on WORDS, single-threaded, so the bytes are the same on every run.
+    """
+    model = io.BytesIO()
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=iter([" ".join(WORDS)]),
+        model_writer=model,
+        vocab_size=SPIECE_VOCAB,
+        hard_vocab_limit=False,
+        model_type="unigram",
+        pad_id=0,
+        eos_id=1,
+        unk_id=2,
+        bos_id=-1,
+        num_threads=1,
+        minloglevel=2,
     )
+    return model.getvalue()
+
+
+def write_tokenizer(folder: Path) -> Path:
+    """Write a T5 tokenizer folder in the hub's layout (spiece.model + JSON configs, no tokenizer.json)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "spiece.model").write_bytes(train_spiece_model())
+    config = {
+        "tokenizer_class": "T5Tokenizer",
+        "model_max_length": 226,
+        "extra_ids": 0,  # the real one has 100 <extra_id_N> sentinels, which T5's encoder never sees here
+        "additional_special_tokens": [],
+        **SPECIAL_TOKENS,
+    }
+    (folder / "tokenizer_config.json").write_text(json.dumps(config, indent=2))
+    (folder / "special_tokens_map.json").write_text(json.dumps(SPECIAL_TOKENS, indent=2))
+    (folder / "added_tokens.json").write_text("{}")
+    return folder
+
+
+def make_tokenizer(folder: Path) -> PreTrainedTokenizerBase:
+    """Write the tiny tokenizer folder to `folder` and load it back the way the loader loads the 5B one."""
+    return AutoTokenizer.from_pretrained(write_tokenizer(folder))
 
 
 def make_text_encoder(vocab_size: int) -> T5EncoderModel:
@@ -122,12 +170,22 @@ def _transformer(in_channels: int, seed: int) -> CogVideoXTransformer3DModel:
     return model.eval()
 
 
-def make_tiny_model(directory: Path, with_pass2: bool = False, seed: int = 0) -> Path:
+def _checkpoint(seed: int, layout: str) -> dict[str, torch.Tensor]:
+    state = _transformer(48, seed).state_dict()
+    if layout == "delta":
+        state = {name: t for name, t in state.items() if name.startswith(DELTA_PREFIXES)}
+    return state
+
+
+def make_tiny_model(directory: Path, with_pass2: bool = False, seed: int = 0, layout: str = "complete") -> Path:
     """Write a tiny random model directory to `directory` and return it.
 
     Layout: <dir>/CogVideoX-Fun-V1.5-5b-InP/{transformer,vae,text_encoder,tokenizer,scheduler}/,
-    <dir>/void_pass1.safetensors and (with_pass2) <dir>/void_pass2.safetensors.
+    <dir>/void_pass1.safetensors and (with_pass2) <dir>/void_pass2.safetensors. `layout` is the VOID
+    checkpoints' ("delta": blocks and patch embedding only; "complete": every transformer tensor).
     """
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}; got {layout!r}")
     directory = Path(directory)
     base = directory / BASE_FOLDER
     base.mkdir(parents=True, exist_ok=True)
@@ -142,29 +200,34 @@ def make_tiny_model(directory: Path, with_pass2: bool = False, seed: int = 0) ->
         torch.manual_seed(seed + 1)
         AutoencoderKLCogVideoX(**TINY_VAE).save_pretrained(base / "vae")
 
-        tokenizer = make_tokenizer()
-        tokenizer.save_pretrained(base / "tokenizer")
+        tokenizer = make_tokenizer(base / "tokenizer")
         torch.manual_seed(seed + 2)
         make_text_encoder(len(tokenizer)).save_pretrained(base / "text_encoder")
 
         DDIMScheduler(**SCHEDULER_CONFIG).save_pretrained(base / "scheduler")
 
-        save_file(_transformer(48, seed + 3).state_dict(), str(directory / PASS1_FILE))
+        save_file(_checkpoint(seed + 3, layout), str(directory / PASS1_FILE))
         if with_pass2:
-            save_file(_transformer(48, seed + 4).state_dict(), str(directory / PASS2_FILE))
+            save_file(_checkpoint(seed + 4, layout), str(directory / PASS2_FILE))
     finally:
         torch.random.set_rng_state(rng_state)
     return directory
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """CLI: void-engine make-tiny-model DIR [--with-pass2]."""
+    """CLI: void-engine make-tiny-model DIR [--with-pass2] [--layout complete|delta]."""
     parser.add_argument("directory", metavar="DIR", type=Path, help="where to write the model directory")
     parser.add_argument("--with-pass2", action="store_true", help="also write void_pass2.safetensors")
     parser.add_argument("--seed", type=int, default=0, help="seed for the random weights")
+    parser.add_argument(
+        "--layout",
+        choices=LAYOUTS,
+        default="complete",
+        help="VOID checkpoints with every transformer tensor (complete, the default) or the blocks only (delta)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    path = make_tiny_model(args.directory, with_pass2=args.with_pass2, seed=args.seed)
+    path = make_tiny_model(args.directory, with_pass2=args.with_pass2, seed=args.seed, layout=args.layout)
     print(f"tiny VOID model directory written to {path}")
     return 0

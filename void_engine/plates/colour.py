@@ -26,6 +26,13 @@ def resolve_config_name(config: str | None = None) -> str:
     return config or os.environ.get("OCIO") or BUILTIN_CONFIG
 
 
+def _load_config(name: str) -> "ocio.Config":
+    try:
+        return ocio.Config.CreateFromFile(name)
+    except Exception as exc:  # OCIO raises its own Exception type
+        raise ColourError(f"OCIO config {name!r} cannot be loaded: {exc}") from None
+
+
 @dataclass
 class ColourConverter:
     """Converts RGB float32 arrays between the plate's and the model's colour spaces."""
@@ -36,10 +43,7 @@ class ColourConverter:
 
     def __post_init__(self) -> None:
         self.config_name = resolve_config_name(self.config)
-        try:
-            cfg = ocio.Config.CreateFromFile(self.config_name)
-        except Exception as exc:  # OCIO raises its own Exception type
-            raise ColourError(f"OCIO config {self.config_name!r} cannot be loaded: {exc}") from None
+        cfg = _load_config(self.config_name)
         for role, name in (("plate", self.plate_space), ("model", self.model_space)):
             if cfg.getColorSpace(name) is None:
                 raise ColourError(f"{role} colour space {name!r} is not in OCIO config {self.config_name!r}")
@@ -62,3 +66,37 @@ class ColourConverter:
     def from_model(self, rgb: np.ndarray) -> np.ndarray:
         """Model space [0, 1] -> plate space (no clipping of the result)."""
         return self._apply(self._from_model, np.clip(rgb, 0.0, 1.0))
+
+
+@dataclass
+class DisplayView:
+    """Plate RGB -> what a monitor shows: the OCIO config's display/view transform (for thumbnails).
+
+    ``display``/``view`` None or empty = the config's default display and that display's default
+    view (for the built-in studio config: sRGB, ACES SDR video). Raises ColourError naming a
+    display, view or colour space the config lacks.
+    """
+
+    plate_space: str = DEFAULT_PLATE_SPACE
+    display: str | None = None
+    view: str | None = None
+    config: str | None = None
+
+    def __post_init__(self) -> None:
+        self.config_name = resolve_config_name(self.config)
+        cfg = _load_config(self.config_name)
+        if cfg.getColorSpace(self.plate_space) is None:
+            raise ColourError(f"plate colour space {self.plate_space!r} is not in OCIO config {self.config_name!r}")
+        self.display = self.display or cfg.getDefaultDisplay()
+        if self.display not in cfg.getDisplays():
+            raise ColourError(f"display {self.display!r} is not in OCIO config {self.config_name!r}")
+        self.view = self.view or cfg.getDefaultView(self.display)
+        if self.view not in cfg.getViews(self.display):
+            raise ColourError(f"view {self.view!r} is not a view of display {self.display!r} in {self.config_name!r}")
+        transform = ocio.DisplayViewTransform(src=self.plate_space, display=self.display, view=self.view)
+        self._processor = cfg.getProcessor(transform).getDefaultCPUProcessor()
+
+    def apply(self, rgb: np.ndarray) -> np.ndarray:
+        """Plate-space RGB (…, 3) -> display-referred RGB in [0, 1] (NaN/inf made finite first)."""
+        safe = np.nan_to_num(rgb, nan=0.0, posinf=65504.0, neginf=-65504.0)
+        return np.clip(ColourConverter._apply(self._processor, safe), 0.0, 1.0)

@@ -294,6 +294,12 @@ class Journal:
             (n,) = self._db.execute("SELECT COUNT(*) FROM jobs WHERE state=?", (QUEUED,)).fetchone()
         return n
 
+    def count_by_state(self) -> dict[str, int]:
+        """How many jobs the journal holds in each state (a state with none is absent)."""
+        with self._lock:
+            rows = self._db.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall()
+        return {state: n for state, n in rows}
+
     def events(self, job: str, after: int = 0, limit: int = 500) -> list[Event]:
         with self._lock:
             rows = self._db.execute(

@@ -188,9 +188,7 @@ class Engine:
             log.warning("recovered after a crash: %d job(s) re-queued, %d failed", len(requeued), len(failed))
         for jid in self.spool.sweep():  # retention at start; then on the keeper's own thread
             log.info("result of job %s deleted at start (retention)", jid)
-        settings = BackendSettings(
-            model=cfg.model, device=cfg.device, memory_mode=cfg.memory_mode, window_frames=cfg.window_frames
-        )
+        settings = BackendSettings.from_config(cfg)
         self.backend_settings = settings
 
         def local_worker(journal: Journal, notify: Notify) -> JobRunner:
@@ -209,6 +207,13 @@ class Engine:
 
         # Built now (cheap: no backend is loaded until it starts), started by serve_forever.
         self.worker: JobRunner = (make_runner or local_worker)(self.journal, self._notify)
+        # [monitor]: the web page and /metrics, served from their own threads (void_engine.monitor).
+        self.monitor = None
+        if cfg.monitor_enabled:
+            from ..monitor import Monitor
+
+            info = {"version": __version__, "backend": cfg.backend, "endpoint": self.endpoint}
+            self.monitor = Monitor(cfg, self.journal, notify=self._notify, wake=self.worker.wake.set, engine_info=info)
 
     # -- worker -> loop --------------------------------------------------------------------
 
@@ -242,6 +247,8 @@ class Engine:
         """Run until ``shutdown`` or :meth:`stop`; ``ready(endpoint)`` once listening."""
         self.worker.start()
         self.spool.start()
+        if self.monitor is not None:
+            self.monitor.start()
         poller = zmq.Poller()
         poller.register(self.router, zmq.POLLIN)
         poller.register(self.pull, zmq.POLLIN)
@@ -281,6 +288,8 @@ class Engine:
         self.spool.stop()
         # A check still statting a slow file server is not waited for; its reply is not sent.
         self._admission_pool.shutdown(wait=False, cancel_futures=True)
+        if self.monitor is not None:
+            self.monitor.stop()
         self.worker.stop()
         self.worker.join(timeout=10)
         if self.curve is not None:

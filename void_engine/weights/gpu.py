@@ -8,8 +8,10 @@ Thresholds are on *free* memory (torch.cuda.mem_get_info), in GiB, for one 85-fr
   - model_offload >= 16: one whole model at a time; the largest stage is the transformer (10.4 GB) with
     its activations, or the untiled VAE decode (11.5 GB peak) -- issue 4's figures, plus headroom.
   - fp8 >= 12: issue 4's target "fp8 mode peak VRAM <= 12 GB for a whole 85-frame job" (transformer
-    6.0 GB in fp8 storage, T5 moved off the GPU after encoding, VAE tiled at 4.5 GB peak).
-  - sequential: below that; layer-by-layer offload, slowest. Under 6 GiB even the tiled VAE decode
+    6.0 GB in fp8 storage, T5 moved off the GPU right after the prompt is encoded -- before the VAE
+    encodes, see VoidPipeline.offload_text_encoder -- VAE tiled at 4.5 GB peak). A target, not yet
+    measured: bench/gpu_check.sh reports the real peak.
+  - sequential: below that; layer-by-layer offload, slowest, VAE tiled. Under 6 GiB even the tiled VAE decode
     (4.5 GB peak, issue 4) has little room, so it is reported as a failure.
 """
 

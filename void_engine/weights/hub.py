@@ -8,10 +8,17 @@ Ctrl-C. A finished file is checked against the hub's size and hash (sha256 for L
 sha1 for small ones) before anything is moved into place; the directory becomes usable only once every
 file is verified: a new base folder is renamed into place whole, and void_pass1.safetensors (what the
 loader requires) is moved last.
+
+Before the base transformer's 11 GB of weights, the VOID checkpoints' safetensors headers are read
+(HTTP range requests, through huggingface_hub's ``parse_safetensors_file_metadata``): when every
+checkpoint holds the complete transformer (void_engine.weights.layout), only the base transformer's
+config.json is fetched and its weights are left out.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import os
 import shutil
@@ -22,8 +29,10 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from .hashing import git_blob_sha1, sha256_file
+from .layout import CheckpointLayout, checkpoint_layout, expected_shapes
 from .lockfile import LockEntry, read_lock, write_lock
 from .manifest import Component, Manifest, WeightFile
+from .safetensors_header import HeaderError, read_header
 from .verify import PART_SUFFIX, STAGING_DIR, partial_path
 
 log = logging.getLogger(__name__)
@@ -60,6 +69,8 @@ class DownloadResult:
     downloaded: list[str] = field(default_factory=list)
     already_present: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)  # present but corrupt/incomplete, fetched again
+    not_needed: list[str] = field(default_factory=list)  # base transformer weights a complete checkpoint replaces
+    layout: CheckpointLayout | None = None  # what the VOID checkpoints' headers said (None: not asked)
 
 
 def _hub():
@@ -352,6 +363,88 @@ def _check_disk_space(model_dir: Path, todo: list[RemoteFile]) -> None:
         )
 
 
+def remote_header_shapes(
+    rf: RemoteFile, *, endpoint: str | None = None, token: str | bool | None = None
+) -> dict[str, tuple[int, ...]]:
+    """Tensor name -> shape from the hub's copy of a safetensors file: its header only (HTTP range requests)."""
+    httpx2, HfApi, constants, errors, *_ = _hub()
+    where = f"{rf.wf.component.repo}@{rf.commit[:10]}: {rf.wf.repo_file}"
+    try:
+        meta = HfApi(endpoint=endpoint, token=token).parse_safetensors_file_metadata(
+            rf.wf.component.repo, rf.wf.repo_file, revision=rf.commit
+        )
+    except errors.SafetensorsParsingError as exc:
+        raise DownloadError(f"{where}: the hub's file has no readable safetensors header: {exc}") from exc
+    except (errors.OfflineModeIsEnabled, httpx2.ConnectError, httpx2.TimeoutException) as exc:
+        raise HubUnreachable(f"cannot reach the hub for the header of {rf.rel}: {exc}") from exc
+    except errors.HfHubHTTPError as exc:
+        raise DownloadError(f"{where}: reading its header, the hub answered {exc}") from exc
+    return {name: tuple(info.shape) for name, info in meta.tensors.items()}
+
+
+def _header_shapes(
+    model_dir: Path, rf: RemoteFile, current: bool, endpoint: str | None, token: str | bool | None
+) -> dict[str, tuple[int, ...]]:
+    """The checkpoint's tensor shapes: from the verified copy on disk, else from the hub's header."""
+    if current:
+        try:
+            return {name: t.shape for name, t in read_header(model_dir / rf.wf.rel).tensors.items()}
+        except (OSError, HeaderError):
+            pass
+    return remote_header_shapes(rf, endpoint=endpoint, token=token)
+
+
+def plan_layout(
+    model_dir: Path,
+    remote: list[RemoteFile],
+    current: set[str],
+    *,
+    endpoint: str | None = None,
+    token: str | bool | None = None,
+    retries: int = 5,
+    progress: bool = True,
+    backoff_s: float = 1.0,
+) -> CheckpointLayout | None:
+    """Whether the VOID checkpoints in `remote` hold the complete transformer, from their headers and the base
+    transformer's config.json (fetched into the staging folder if it is not in place). `current`: the
+    relative paths already present and verified. None when `remote` has no checkpoint or no config."""
+    voids = [rf for rf in remote if rf.wf.is_void_checkpoint]
+    config_rf = next((rf for rf in remote if rf.wf.is_base_transformer_config), None)
+    if not voids or config_rf is None:
+        return None
+    if config_rf.rel in current:
+        config_path = model_dir / config_rf.wf.rel
+    else:
+        config_path = fetch(
+            config_rf,
+            model_dir,
+            endpoint=endpoint,
+            token=token,
+            retries=retries,
+            progress=progress,
+            backoff_s=backoff_s,
+        )
+    try:
+        expected = expected_shapes(json.loads(config_path.read_text()))
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        raise DownloadError(f"{config_rf.rel}: not a usable transformer config: {exc}") from exc
+    layouts = [
+        checkpoint_layout(rf.rel, _header_shapes(model_dir, rf, rf.rel in current, endpoint, token), expected)
+        for rf in voids
+    ]
+    delta = next((layout for layout in layouts if not layout.complete), None)
+    return delta or CheckpointLayout(True, "; ".join(layout.detail for layout in layouts))
+
+
+def _without(components: list[Component], dropped: set[str]) -> list[Component]:
+    """`components` with the files whose model-directory paths are in `dropped` left out."""
+    out = []
+    for comp in components:
+        kept = tuple(f for f in comp.files if str(comp.local_path(f)) not in dropped)
+        out.append(comp if len(kept) == len(comp.files) else dataclasses.replace(comp, files=kept))
+    return out
+
+
 def download(
     model_dir: str | Path,
     manifest: Manifest,
@@ -386,6 +479,28 @@ def download(
             result.already_present.append(rf.rel)
         else:
             todo.append(rf)
+    base_weights = {rf.rel for rf in todo if rf.wf.is_base_transformer_weights}
+    if base_weights:
+        # Even without the base transformer weights it must fit; checked before any byte moves.
+        _check_disk_space(model_dir, [rf for rf in todo if rf.rel not in base_weights])
+        result.layout = plan_layout(
+            model_dir,
+            remote,
+            set(result.already_present),
+            endpoint=endpoint,
+            token=token,
+            retries=retries,
+            progress=progress,
+            backoff_s=backoff_s,
+        )
+        if result.layout is not None:
+            say(f"layout: {result.layout.detail}")
+        if result.layout is not None and result.layout.complete:
+            say(f"not fetching the base transformer weights ({', '.join(sorted(base_weights))}): never used")
+            result.not_needed = sorted(base_weights)
+            todo = [rf for rf in todo if rf.rel not in base_weights]
+            remote = [rf for rf in remote if rf.rel not in base_weights]
+            components = _without(components, base_weights)
     _check_disk_space(model_dir, todo)
     staged: dict[str, RemoteFile] = {}
     for rf in todo:

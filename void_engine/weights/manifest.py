@@ -17,6 +17,7 @@ DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "weights.toml"
 SAM2_SIZES = ("tiny", "small", "base-plus", "large")
 _REPO_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _WHEN_RE = re.compile(r"^(always|pass2|sam2:[\w-]+)$")
+BASE_TRANSFORMER = "transformer"  # subfolder of the base component holding the transformer
 
 
 class ManifestError(ValueError):
@@ -55,6 +56,26 @@ class WeightFile:
     @property
     def required(self) -> bool:
         return self.component.required
+
+    @property
+    def is_void_checkpoint(self) -> bool:
+        """void_pass1/void_pass2.safetensors: a VOID transformer checkpoint (complete or a delta)."""
+        return (
+            self.component.dest == "" and self.repo_file.startswith("void_pass") and self.rel.suffix == ".safetensors"
+        )
+
+    @property
+    def is_base_transformer_weights(self) -> bool:
+        """A weights file of the base model's transformer/ folder (unused when the VOID checkpoints are complete)."""
+        return (
+            self.component.name == "base"
+            and self.repo_file.startswith(f"{BASE_TRANSFORMER}/")
+            and (self.rel.suffix == ".safetensors" or self.repo_file.endswith(".safetensors.index.json"))
+        )
+
+    @property
+    def is_base_transformer_config(self) -> bool:
+        return self.component.name == "base" and self.repo_file == f"{BASE_TRANSFORMER}/config.json"
 
 
 @dataclass(frozen=True)

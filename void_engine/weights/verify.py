@@ -13,15 +13,13 @@ from enum import Enum
 from pathlib import Path
 
 from .hashing import git_blob_sha1, sha256_file
+from .layout import PATCH_EMBED_KEY, VOID_IN_CHANNELS, CheckpointLayout, checkpoint_layout, expected_shapes
 from .lockfile import LockEntry, read_lock
-from .manifest import Component, Manifest, WeightFile, load_manifest
+from .manifest import BASE_TRANSFORMER, Component, Manifest, WeightFile, load_manifest
 from .safetensors_header import HeaderError, SafetensorsHeader, read_header
 
 STAGING_DIR = ".void-download"  # partial and not-yet-verified files, inside the model directory
 PART_SUFFIX = ".part"
-VOID_IN_CHANNELS = 48  # the VOID transformer's input channels (16 latents + 16 mask + 16 masked video)
-PATCH_EMBED_KEY = "patch_embed.proj.weight"
-BASE_TRANSFORMER = "transformer"  # subfolder of the base component holding the transformer
 
 
 class FileState(str, Enum):
@@ -30,6 +28,7 @@ class FileState(str, Enum):
     INCOMPLETE = "incomplete"
     WRONG_SHAPE = "wrong shape"
     CORRUPT = "corrupt"
+    NOT_NEEDED = "not needed"  # base transformer weights, when the VOID checkpoints hold the whole transformer
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,7 @@ class FileVerdict:
 
     @property
     def ok(self) -> bool:
-        return self.state is FileState.PRESENT
+        return self.state in (FileState.PRESENT, FileState.NOT_NEEDED)
 
 
 def partial_path(model_dir: Path, rel: str) -> Path:
@@ -131,12 +130,47 @@ class _ShapeRules:
         return None
 
 
+def void_layout(model_dir: str | Path, files: list[WeightFile]) -> CheckpointLayout | None:
+    """The layout of the VOID checkpoints among `files` that are on disk, from their headers and the base
+    transformer's config.json: complete only if every one holds the whole transformer. None when the
+    config or every checkpoint is missing or unreadable."""
+    model_dir = Path(model_dir)
+    config_file = next((wf for wf in files if wf.is_base_transformer_config), None)
+    if config_file is None:
+        return None
+    try:
+        expected = expected_shapes(json.loads((model_dir / config_file.rel).read_text()))
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    layouts = []
+    for wf in files:
+        if not wf.is_void_checkpoint or not (model_dir / wf.rel).is_file():
+            continue
+        try:
+            header = read_header(model_dir / wf.rel)
+        except (OSError, HeaderError):
+            continue
+        layouts.append(checkpoint_layout(str(wf.rel), {n: t.shape for n, t in header.tensors.items()}, expected))
+    if not layouts:
+        return None
+    delta = next((layout for layout in layouts if not layout.complete), None)
+    return delta or CheckpointLayout(True, "; ".join(layout.detail for layout in layouts))
+
+
 def _check_one(
-    model_dir: Path, wf: WeightFile, entry: LockEntry | None, rules: _ShapeRules, verify: str
+    model_dir: Path,
+    wf: WeightFile,
+    entry: LockEntry | None,
+    rules: _ShapeRules,
+    verify: str,
+    layout: CheckpointLayout | None = None,
 ) -> FileVerdict:
     rel = str(wf.rel)
     path = model_dir / wf.rel
     required = wf.required
+    if wf.is_base_transformer_weights and layout is not None and layout.complete:
+        state = "present but" if path.is_file() else "not downloaded:"
+        return FileVerdict(rel, FileState.NOT_NEEDED, f"{state} not used ({layout.detail})", required)
     if not path.is_file():
         part = partial_path(model_dir, rel)
         if part.is_file():
@@ -163,9 +197,10 @@ def _check_one(
             return FileVerdict(
                 rel, FileState.INCOMPLETE, f"{size} of {header.expected_size} bytes (truncated download)", required
             )
-        is_void = wf.component.dest == "" and wf.repo_file.startswith("void_pass")
-        in_base_transformer = wf.repo_file.startswith(BASE_TRANSFORMER + "/") and wf.component.name == "base"
-        problem = rules.void_problem(header) if is_void else rules.base_problem(header) if in_base_transformer else None
+        if wf.is_void_checkpoint:
+            problem = rules.void_problem(header)
+        else:
+            problem = rules.base_problem(header) if wf.is_base_transformer_weights else None
         if problem:
             return FileVerdict(rel, FileState.WRONG_SHAPE, problem, required)
     elif path.suffix == ".json":
@@ -228,7 +263,9 @@ def diagnose(
             chosen.append(comp)
     base = next((c for c in manifest.components if c.name == "base"), None)
     rules = _ShapeRules(model_dir, base)
-    return [_check_one(model_dir, wf, lock.get(str(wf.rel)), rules, verify) for wf in manifest.files(chosen)]
+    files = manifest.files(chosen)
+    layout = void_layout(model_dir, files)
+    return [_check_one(model_dir, wf, lock.get(str(wf.rel)), rules, verify, layout) for wf in files]
 
 
 def format_verdicts(verdicts: list[FileVerdict]) -> list[str]:

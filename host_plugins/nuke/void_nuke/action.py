@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import os
-import tempfile
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 import nuke
 
@@ -20,7 +19,8 @@ JOBS: List[RemoveJob] = []
 
 
 def default_out_dir(plate: nuke.Node) -> str:
-    """Results go beside the plate (``<plate folder>/void``), else beside the script, else to temp."""
+    """Results go beside the plate (``<plate folder>/void``), else beside the saved script; else ""
+    (the artist must choose: the system's temp folder is no place for a shot's results)."""
     source = nodes.read_source(plate)
     path = source.pattern or (str(plate["file"].value()) if plate.Class() == "Read" else "")
     if path:
@@ -31,7 +31,7 @@ def default_out_dir(plate: nuke.Node) -> str:
         script = ""
     if script:
         return os.path.join(os.path.dirname(script), "void")
-    return os.path.join(tempfile.gettempdir(), "void_nuke")
+    return ""
 
 
 def job_inputs(inputs: Inputs) -> JobInputs:
@@ -91,12 +91,15 @@ def remove_object_batch(
     timeout_s: Optional[float] = None,
     keyframes: Optional[Tuple[int, ...]] = None,
     instruction: str = "",
+    echo: Optional[Callable[[str], None]] = None,
 ) -> Outcome:
     """The same job for ``nuke -t`` scripts, with node names given explicitly; runs to the end.
 
     Example: ``remove_object_batch("Read1", "Roto1", "empty street", first=1001, last=1096)``.
     For mask modes "propagate"/"reason", ``keyframes`` are the frames the roto is drawn on
-    (default: the first frame of the range).
+    (default: the first frame of the range). ``echo`` gets each progress line. Errors are not
+    printed: ``outcome.message`` holds them. SIGINT (KeyboardInterrupt) cancels the engine job
+    and raises :class:`void_nuke.runner.Interrupted`.
     """
     found = {}
     for role, name in (("plate", plate), ("remove", remove), ("affected", affected)):
@@ -123,4 +126,4 @@ def remove_object_batch(
         keyframes=tuple(keyframes) if keyframes else (d_first if first is None else first,),
         instruction=instruction,
     )
-    return RemoveJob(settings, job_inputs(inputs)).run()
+    return RemoveJob(settings, job_inputs(inputs), batch=True, echo=echo).run()

@@ -23,14 +23,15 @@ _ROLE_WORDS = {
 }
 
 
-def artist_message(exc: BaseException, address: str = "") -> str:
-    """One or two sentences for ``nuke.message``: what happened and what to do about it."""
+def artist_message(exc: BaseException, address: str = "", address_hint: str = "the address in the panel") -> str:
+    """One or two sentences for ``nuke.message``: what happened and what to do about it.
+    ``address_hint`` says where the engine address was given (the panel, or batch's flag)."""
     if isinstance(exc, SetupError):
         return str(exc)
     if isinstance(exc, EngineUnavailable):
         return (
             f"VOID can't reach the engine at {address or 'the configured address'}.\n"
-            "Check that it is running (void-engine serve) and that the address in the panel is right."
+            f"Check that it is running (void-engine serve) and that {address_hint} is right."
         )
     if isinstance(exc, ProtocolError):
         text = exc.message

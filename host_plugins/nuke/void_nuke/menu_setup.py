@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import nuke
 
-from . import COMMAND_NAME, HOTKEY
+from . import COMMAND_NAME, HOTKEY, bootstrap
 
 
 def _remove_object() -> None:
-    from .action import remove_object  # imported on click, so a menu never fails on a missing package
-
-    remove_object()
+    # The action is imported on click, so that the menu is there even when a package is missing:
+    # the click then tells the artist what is wrong and how to reinstall.
+    problem = bootstrap.install_problem()
+    if problem is None:
+        try:
+            from .action import remove_object
+        except ImportError as exc:
+            problem = bootstrap.install_problem(exc)
+        else:
+            remove_object()
+            return
+    nuke.message(problem or "VOID could not start.")
 
 
 def register() -> None:

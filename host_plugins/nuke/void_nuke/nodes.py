@@ -13,6 +13,9 @@ from typing import Optional, Sequence
 import nuke
 from bridge.sequences import has_frame_token
 
+#: node classes that draw mattes (shapes over their input)
+MATTE_CLASSES = frozenset({"Roto", "RotoPaint"})
+
 
 @dataclass(frozen=True)
 class Source:
@@ -62,7 +65,9 @@ def make_temp_write(source_name: str, pattern: str, channels: str) -> str:
     node = nuke.toNode(source_name)
     if node is None:
         raise RuntimeError(f"node {source_name} was deleted before VOID could render it")
-    write = nuke.nodes.Write(file=nuke_path(pattern), file_type="exr", channels=channels)
+    write = nuke.nodes.Write(file=nuke_path(pattern))
+    write["file_type"].setValue("exr")  # first: the EXR writer's knobs (datatype) exist only after it
+    write["channels"].setValue(channels)
     write["datatype"].setValue("32 bit float")  # never lose precision on the way to the engine
     write["create_directories"].setValue(True)
     write.setInput(0, node)
@@ -76,12 +81,33 @@ def write_colorspace(write_name: str) -> str:
     return "" if write is None else str(write["colorspace"].value())
 
 
-def render_frame(write_name: str, frame: int) -> None:
-    """Render one frame of the temporary Write (one short main-thread hop per frame)."""
+def render_frame(write_name: str, frame: int, matte: Optional[str] = None) -> None:
+    """Render one frame of the temporary Write (one short main-thread hop per frame).
+
+    ``matte``: the Roto/RotoPaint the Write renders. Nuke composites a Roto's shapes over its
+    input, so a plate with alpha 1 would make the matte solid; the Roto's ``replace`` is on for
+    this render (its output channels then hold the shapes only) and set back before the hop ends.
+    """
     write = nuke.toNode(write_name)
     if write is None:
         raise RuntimeError(f"the temporary Write {write_name} was deleted while rendering")
-    nuke.execute(write, frame, frame)
+    replace = _replace_knob(matte)
+    was = replace.value() if replace is not None else None
+    if replace is not None:
+        replace.setValue(True)
+    try:
+        nuke.execute(write, frame, frame)
+    finally:
+        if replace is not None:
+            replace.setValue(was)
+
+
+def _replace_knob(matte: Optional[str]) -> Optional[nuke.Knob]:
+    """The ``replace`` knob of a Roto/RotoPaint with an input (None when its output is its own)."""
+    node = nuke.toNode(matte) if matte else None
+    if node is None or node.Class() not in MATTE_CLASSES or node.input(0) is None:
+        return None
+    return node.knob("replace")
 
 
 def delete_node(name: str) -> None:

@@ -21,9 +21,8 @@ from typing import Optional, Sequence
 import nuke
 
 from .errors import SetupError
-from .nodes import renumbers_frames
+from .nodes import MATTE_CLASSES, renumbers_frames
 
-MATTE_CLASSES = frozenset({"Roto", "RotoPaint"})
 ROLE_KNOB = "void_role"
 ROLES = ("plate", "remove", "affected")
 _WORD = {role: re.compile(rf"(^|[^a-z]){role}([^a-z]|$)") for role in ROLES}
@@ -80,7 +79,10 @@ def pick_inputs(selected: Sequence[nuke.Node], *, quadmask: bool = False) -> Inp
         )
     removes += untagged
     if not removes:
-        raise SetupError("Select the Roto (or any matte node) that covers the object to remove.")
+        raise SetupError(
+            "Select the Roto that covers the object to remove. Any other matte node works too once it "
+            "is tagged: put 'remove' in its label (or name), or add a 'void_role' text knob set to 'remove'."
+        )
     if len(removes) > 1:
         raise SetupError(f"Only one matte can be the remove matte; {_names(removes)} are all tagged 'remove'.")
     if len(affecteds) > 1:

@@ -77,7 +77,10 @@ class RemoveSettings:
         if not re.match(r"^(tcp|ipc|inproc)://\S+$", self.engine):
             raise SetupError(f"The engine address {self.engine!r} should look like tcp://host:5555.")
         if not self.out_dir:
-            raise SetupError("Choose an output folder.")
+            raise SetupError(
+                "Choose an output folder ('output folder' in the panel, --out in batch). A plate that is "
+                "not a Read, in a script not yet saved, has no folder of its own to put results beside."
+            )
         if self.mask_mode in KEYFRAME_MODES:
             if not self.keyframes:
                 raise SetupError("Give the key frames the roto is drawn on in 'key frames' (e.g. 1001 or 1001,1040).")

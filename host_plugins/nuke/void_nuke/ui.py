@@ -8,7 +8,7 @@ event loop to hop to and the job runs on the calling thread, so the calls are ma
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Tuple, TypeVar
 
 import nuke
 
@@ -23,12 +23,30 @@ def _must_hop() -> bool:
     return bool(nuke.GUI) and not on_main_thread()
 
 
+def _capture(fn: Callable[..., Any], args: Tuple[Any, ...]) -> Tuple[bool, Any]:
+    """Run on the main thread: ``(True, result)`` or ``(False, the exception)``."""
+    try:
+        return True, fn(*args)
+    except Exception as exc:
+        return False, exc
+
+
 def call(fn: Callable[..., T], *args: Any) -> T:
-    """Run ``fn(*args)`` on the main thread and return its result (re-raising its error)."""
-    if _must_hop():
-        result: T = nuke.executeInMainThreadWithResult(fn, args)
-        return result
-    return fn(*args)
+    """Run ``fn(*args)`` on the main thread and return its result, re-raising its error here.
+
+    ``nuke.executeInMainThreadWithResult`` does not re-raise (Foundry's ``executeInMain.py``
+    prints the traceback and returns None), so the error is carried back as a value.
+    """
+    if not _must_hop():
+        return fn(*args)
+    carried = nuke.executeInMainThreadWithResult(_capture, (fn, args))
+    if not isinstance(carried, tuple):  # Nuke itself failed to run the call, and printed why
+        raise RuntimeError(f"Nuke's main thread did not run {getattr(fn, '__name__', fn)!r}")
+    ok, value = carried
+    if not ok:
+        raise value
+    result: T = value
+    return result
 
 
 def post(fn: Callable[..., Any], *args: Any) -> None:

@@ -11,8 +11,17 @@ What makes it useful rather than a stub:
   ``execute`` writes real EXRs through OpenImageIO, honouring ``file``, ``channels`` and
   ``datatype``.
 - Threading like Nuke's: with ``GUI`` true, touching nodes, knobs or ``message`` from any thread
-  but the main one raises, and ``executeInMainThread`` queues the call until the test pumps the
-  "event loop" with :func:`fake_process_events`. ``ProgressTask`` may be used from any thread.
+  but the main one raises, and ``executeInMainThread`` queues the call (from the main thread
+  too) until the test pumps the "event loop" with :func:`fake_process_events`.
+  ``executeInMainThreadWithResult`` prints an error's traceback and returns None, as Foundry's
+  ``executeInMain.py`` does, and refuses the main thread (Nuke would deadlock there).
+  ``ProgressTask`` may be used from any thread; its bar closes when the object is released.
+- Nuke's fixed lists: ``file_type``, ``channels``, ``colorspace`` (per the root's
+  ``OCIO_config``), ``on_error``, ``datatype`` are enumerations, and ``datatype``/``compression``
+  exist on a Write only once its ``file_type`` is exr. ``filename()`` evaluates ``####`` to
+  ``%04d``; a connected node takes its input's format; a Roto composites its shapes over its
+  input's alpha unless ``replace`` is on; ``scriptOpen`` of a missing file raises, and scripts
+  saved with ``scriptSave[As]`` open again (``_script``).
 
 Everything that is not Nuke API is prefixed ``fake_``. The package holds the session
 (``fake_state``, ``GUI``) and re-exports the API from its modules: ``_knobs``, ``_nodes``,
@@ -43,6 +52,7 @@ from ._knobs import (
     Text_Knob,
 )
 from ._nodes import (
+    REPLACE,
     Group,
     Node,
     Root,
@@ -55,6 +65,8 @@ from ._nodes import (
     root,
     scriptName,
     scriptOpen,
+    scriptSave,
+    scriptSaveAs,
     selectedNode,
     selectedNodes,
     toNode,
@@ -113,6 +125,7 @@ __all__ = [
     "Text_Knob",
     # nodes
     "Group",
+    "REPLACE",
     "Node",
     "Root",
     "allNodes",
@@ -124,6 +137,8 @@ __all__ = [
     "root",
     "scriptName",
     "scriptOpen",
+    "scriptSave",
+    "scriptSaveAs",
     "selectedNode",
     "selectedNodes",
     "toNode",

@@ -58,6 +58,8 @@ class Knob:
     def setValue(self, val: Any, chan: int = 0) -> bool:
         self._touch()
         self._value = val
+        if self._node is not None:
+            self._node.fake_knob_changed(self)
         return True
 
     def setTooltip(self, tooltip: str) -> None:

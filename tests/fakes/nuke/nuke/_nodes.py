@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 from typing import Any
 
@@ -11,6 +12,7 @@ from ._knobs import (
     Array_Knob,
     Boolean_Knob,
     Double_Knob,
+    Enumeration_Knob,
     File_Knob,
     Format,
     Format_Knob,
@@ -23,6 +25,62 @@ from ._knobs import (
 from ._render import fake_frame_path, read_exr
 from ._state import require_main, session
 
+# Fixed lists Nuke's enumeration knobs choose from (a value outside them is refused).
+FILE_TYPES = ["", "cin", "dpx", "exr", "hdr", "jpeg", "mov", "null", "pic", "png", "sgi", "targa", "tiff", "xpm", "yuv"]
+EXR_DATATYPES = ["16 bit half", "32 bit float"]
+EXR_COMPRESSIONS = [
+    "none",
+    "Zip (1 scanline)",
+    "Zip (16 scanlines)",
+    "PIZ Wavelet (32 scanlines)",
+    "RLE",
+    "B44",
+    "DWAA",
+]
+CHANNEL_SETS = ["none", "rgb", "rgba", "alpha", "depth", "motion", "forward", "backward", "all"]
+ON_ERROR = ["error", "black", "checkerboard", "nearest frame"]
+#: colourspaces a Read/Write offers, per the project's OCIO config (root ``OCIO_config``)
+COLORSPACES = {
+    "nuke-default": [
+        "default",
+        "linear",
+        "sRGB",
+        "rec709",
+        "Cineon",
+        "Gamma1.8",
+        "Gamma2.2",
+        "Gamma2.4",
+        "Panalog",
+        "REDLog",
+        "ViperLog",
+        "AlexaV3LogC",
+        "PLogLin",
+        "SLog",
+        "raw",
+    ],
+    "aces_1.2": [
+        "default",
+        "ACES - ACES2065-1",
+        "ACES - ACEScg",
+        "ACES - ACEScct",
+        "Utility - Linear - sRGB",
+        "Utility - sRGB - Texture",
+        "Output - sRGB",
+        "Output - Rec.709",
+        "raw",
+    ],
+}
+#: stands for the colourspace list of the project's OCIO config, looked up when a node is made
+_COLORSPACE = object()
+
+
+class _Enum:
+    """An enumeration knob's items and default in the tables below."""
+
+    def __init__(self, items: Any, default: str) -> None:
+        self.items, self.default = items, default
+
+
 # Knobs per node class: name -> (knob class, default). Only what plugins commonly touch.
 _COMMON: dict[str, tuple[type, Any]] = {
     "name": (String_Knob, ""),
@@ -34,6 +92,14 @@ _COMMON: dict[str, tuple[type, Any]] = {
     "tile_color": (Int_Knob, 0),
     "note_font": (String_Knob, ""),
 }
+_ROTO_KNOBS: dict[str, tuple[type, Any]] = {
+    "output": (Enumeration_Knob, _Enum(CHANNEL_SETS, "alpha")),
+    # Off (Nuke's default): the shapes are composited over the input's channels; on: the output
+    # channels are cleared first, so they hold the shapes only.
+    "replace": (Boolean_Knob, False),
+    "format": (Format_Knob, None),
+    "curves": (Knob, None),
+}
 _CLASS_KNOBS: dict[str, dict[str, tuple[type, Any]]] = {
     "Read": {
         "file": (File_Knob, ""),
@@ -41,9 +107,9 @@ _CLASS_KNOBS: dict[str, dict[str, tuple[type, Any]]] = {
         "last": (Int_Knob, 1),
         "origfirst": (Int_Knob, 1),
         "origlast": (Int_Knob, 1),
-        "colorspace": (String_Knob, "default"),
+        "colorspace": (Enumeration_Knob, _Enum(_COLORSPACE, "default")),
         "raw": (Boolean_Knob, False),
-        "on_error": (String_Knob, "error"),
+        "on_error": (Enumeration_Knob, _Enum(ON_ERROR, "error")),
         "before": (String_Knob, "hold"),
         "after": (String_Knob, "hold"),
         "frame_mode": (String_Knob, "expression"),
@@ -53,25 +119,31 @@ _CLASS_KNOBS: dict[str, dict[str, tuple[type, Any]]] = {
     },
     "Write": {
         "file": (File_Knob, ""),
-        "file_type": (String_Knob, ""),
-        "channels": (String_Knob, "rgb"),
-        "colorspace": (String_Knob, "default"),
-        "datatype": (String_Knob, "16 bit half"),
-        "compression": (String_Knob, "Zip (1 scanline)"),
+        # Choosing "exr" adds the EXR writer's knobs (datatype, compression): see _WRITER_KNOBS.
+        "file_type": (Enumeration_Knob, _Enum(FILE_TYPES, "")),
+        "channels": (Enumeration_Knob, _Enum(CHANNEL_SETS, "rgb")),
+        "colorspace": (Enumeration_Knob, _Enum(_COLORSPACE, "default")),
         "create_directories": (Boolean_Knob, False),
         "raw": (Boolean_Knob, False),
         "use_limit": (Boolean_Knob, False),
         "first": (Int_Knob, 1),
         "last": (Int_Knob, 1),
     },
-    "Roto": {"output": (String_Knob, "alpha"), "format": (Format_Knob, None), "curves": (Knob, None)},
-    "RotoPaint": {"output": (String_Knob, "alpha"), "format": (Format_Knob, None), "curves": (Knob, None)},
+    "Roto": _ROTO_KNOBS,
+    "RotoPaint": _ROTO_KNOBS,
     "Rectangle": {"output": (String_Knob, "alpha"), "area": (Array_Knob, [0, 0, 1, 1]), "format": (Format_Knob, None)},
     "Constant": {
         "color": (Array_Knob, [0.0, 0.0, 0.0, 0.0]),
         "format": (Format_Knob, None),
         "first": (Int_Knob, 1),
         "last": (Int_Knob, 1),
+    },
+}
+#: a Write's knobs that exist only while its file_type is the key (Nuke swaps them with the writer)
+_WRITER_KNOBS: dict[str, dict[str, tuple[type, Any]]] = {
+    "exr": {
+        "datatype": (Enumeration_Knob, _Enum(EXR_DATATYPES, "16 bit half")),
+        "compression": (Enumeration_Knob, _Enum(EXR_COMPRESSIONS, "Zip (1 scanline)")),
     },
 }
 _ROOT_KNOBS: dict[str, tuple[type, Any]] = {
@@ -82,9 +154,24 @@ _ROOT_KNOBS: dict[str, tuple[type, Any]] = {
     "format": (Format_Knob, None),
     "fps": (Double_Knob, 24.0),
     "colorManagement": (String_Knob, "Nuke"),
-    "OCIO_config": (String_Knob, "nuke-default"),
+    "OCIO_config": (Enumeration_Knob, _Enum(list(COLORSPACES), "nuke-default")),
     "workingSpaceLUT": (String_Knob, "linear"),
 }
+
+
+def _make_knob(owner: Any, name: str, kcls: type, default: Any) -> Knob:
+    """A knob of a node class's table, with its default (lists copied, enumerations filled)."""
+    if isinstance(default, _Enum):
+        items = default.items
+        if items is _COLORSPACE:
+            items = COLORSPACES[str(session().root._knobs["OCIO_config"]._value)]
+        knob: Knob = Enumeration_Knob(name, name, list(items))
+        knob._value = default.default
+    else:
+        knob = kcls(name, name)
+        knob._value = list(default) if isinstance(default, list) else default
+    knob._node = owner
+    return knob
 
 
 class Node:
@@ -95,10 +182,7 @@ class Node:
         self._knobs: dict[str, Knob] = {}
         self._inputs: list[Node | None] = []
         for name, (kcls, default) in {**_COMMON, **_CLASS_KNOBS.get(cls, {})}.items():
-            knob = kcls(name, name)
-            knob._value = list(default) if isinstance(default, list) else default
-            knob._node = self
-            self._knobs[name] = knob
+            self._knobs[name] = _make_knob(self, name, kcls, default)
         n = session().counters.get(cls, 0) + 1
         session().counters[cls] = n
         self._knobs["name"]._value = f"{cls}{n}"
@@ -155,6 +239,17 @@ class Node:
 
     def removeKnob(self, knob: Knob) -> None:
         self._knobs.pop(knob.name(), None)
+
+    def fake_knob_changed(self, knob: Knob) -> None:
+        """What Nuke does when a knob is set: a Write's file_type swaps in its writer's knobs."""
+        if self._class != "Write" or knob.name() != "file_type":
+            return
+        for ftype, knobs in _WRITER_KNOBS.items():
+            for name, (kcls, default) in knobs.items():
+                if ftype == knob._value and name not in self._knobs:
+                    self._knobs[name] = _make_knob(self, name, kcls, default)
+                elif ftype != knob._value:
+                    self._knobs.pop(name, None)
 
     def __getitem__(self, name: str) -> Knob:
         k = self.knob(name)
@@ -248,10 +343,12 @@ class Node:
             shape = self._read_size()
             if shape is not None:
                 return Format(shape[1], shape[0])
+        src = self._inputs[0] if self._inputs else None
+        if src is not None and self._class not in ("Read", "Constant"):
+            return src.format()  # a connected node (a Roto too) works in its input's format
         if "format" in self._knobs and self._knobs["format"]._value is not None and self._class != "Read":
             return self._knobs["format"]._value
-        src = self._inputs[0] if self._inputs else None
-        return src.format() if src is not None else session().root.format()
+        return session().root.format()
 
     def metadata(self, key: str | None = None, time: float = 0.0, view: str = "") -> Any:
         return {} if key is None else None
@@ -299,11 +396,11 @@ class Node:
             rows = slice(max(0, int(h - t)), max(0, int(h - y)))
             alpha[rows, max(0, int(x)) : max(0, int(r))] = 1.0
             out = dict(planes)
-            out["rgba.alpha"] = (
-                np.maximum(planes.get("rgba.alpha", 0), alpha).astype(np.float32)
-                if "rgba.alpha" in planes and cls != "Rectangle"
-                else alpha
-            )
+            below = planes.get("rgba.alpha")
+            if below is not None and cls != "Rectangle" and not self["replace"].value():
+                # Nuke composites the shapes over the input: A + B * (1 - A) in the output channels.
+                alpha = (alpha + below * (1.0 - alpha)).astype(np.float32)
+            out["rgba.alpha"] = alpha
             if str(self["output"].value()) == "rgba":
                 for c in ("red", "green", "blue"):
                     out[f"rgba.{c}"] = alpha.copy()
@@ -344,11 +441,11 @@ class Root(Group):
         self._class = "Root"
         self._inputs = []
         self._knobs = {}
+        self._knobs["OCIO_config"] = Enumeration_Knob("OCIO_config", "OCIO config", list(COLORSPACES))
+        self._knobs["OCIO_config"]._node = self
         for name, (kcls, default) in _ROOT_KNOBS.items():
-            knob = kcls(name, name)
-            knob._value = default
-            knob._node = self
-            self._knobs[name] = knob
+            if name != "OCIO_config":
+                self._knobs[name] = _make_knob(self, name, kcls, default)
         self._knobs["format"]._value = Format(2048, 1556, "2K_Super_35(full-ap)")
         self.fake_shape = None
 
@@ -387,8 +484,46 @@ def scriptName() -> str:
 
 
 def scriptOpen(filename: str | None = None) -> None:
-    """Records the script name only: the fake cannot parse .nk files (tests build graphs in code)."""
-    session().root._knobs["name"]._value = str(filename or "")
+    """Load a script saved by :func:`scriptSaveAs` into this session, as Nuke does.
+
+    A missing file raises RuntimeError naming it (Nuke's "No such file or directory"). The fake
+    reads back only what it writes (node classes, their knobs, inputs); Roto shapes are not kept.
+    """
+    import os
+
+    path = str(filename or "")
+    if not path or not os.path.isfile(path):
+        raise RuntimeError(f"{path}: No such file or directory")
+    from ._script import load_script
+
+    load_script(path)
+    session().root._knobs["name"]._value = path
+
+
+def scriptSave(filename: str | None = None) -> bool:
+    """Save the script to ``filename``, else to its own name (an unsaved script raises)."""
+    path = str(filename or session().root._knobs["name"]._value or "")
+    if not path:
+        raise RuntimeError("the script has no name yet: use scriptSaveAs")
+    from ._script import save_script
+
+    save_script(path)
+    return True
+
+
+def scriptSaveAs(filename: str | None = None, overwrite: int | bool = -1) -> None:
+    """Save under a new name, which the script then takes; refuses to replace a file unless ``overwrite``."""
+    import os
+
+    path = str(filename or "")
+    if not path:
+        raise RuntimeError("scriptSaveAs: no file name")
+    if os.path.exists(path) and overwrite is not True and overwrite != 1:
+        raise RuntimeError(f"{path} already exists")
+    from ._script import save_script
+
+    save_script(path)
+    session().root._knobs["name"]._value = path
 
 
 def _add_node(cls: str, knobs: dict[str, Any]) -> Node:
@@ -476,5 +611,18 @@ def delete(n: Node | None) -> None:
 
 
 def filename(node: Node, i: int = 0) -> str | None:
+    """The node's file name as Nuke evaluates it: ``####`` becomes ``%04d`` (no file: None).
+
+    With ``i`` = ``REPLACE`` the current frame's number replaces the token.
+    """
     k = node.knob("file")
-    return None if k is None else str(k.value())
+    if k is None or not str(k.value()):
+        return None
+    text = _HASH_RUN.sub(lambda m: f"%0{len(m.group(0))}d", str(k.value()))
+    if i == REPLACE:
+        return fake_frame_path(text, frame())
+    return text
+
+
+REPLACE = 1
+_HASH_RUN = re.compile(r"#+")

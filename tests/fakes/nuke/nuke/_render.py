@@ -81,16 +81,21 @@ def write_frame(node: Node, frame: int) -> str:
     folder = os.path.dirname(path)
     if folder and not os.path.isdir(folder):
         if not node["create_directories"].value():
-            raise RuntimeError(f"{node.name()}: folder {folder} does not exist")
-        os.makedirs(folder, exist_ok=True)
-    pixel = oiio.HALF if "half" in str(node["datatype"].value()) else oiio.FLOAT
+            raise RuntimeError(f"{node.name()}: Can't write {path}: No such file or directory")
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as exc:  # Nuke's words: the Write, the folder and the OS reason
+            raise RuntimeError(f"{node.name()}: Can't create directory {folder}: {exc.strerror}") from None
+    datatype = node.knob("datatype")  # only there once file_type is exr
+    pixel = oiio.HALF if datatype is None or "half" in str(datatype.value()) else oiio.FLOAT
     spec = oiio.ImageSpec(w, h, len(names), pixel)
     spec.channelnames = tuple(_NUKE_TO_EXR.get(c, c) for c in names)
     spec.attribute("compression", "zip")
     spec.attribute("nuke/node", node.name())
     out = oiio.ImageOutput.create(path)
     if out is None or not out.open(path, spec):
-        raise RuntimeError(f"{node.name()}: cannot write {path} ({oiio.geterror()})")
+        reason = "Permission denied" if not os.access(folder or ".", os.W_OK) else oiio.geterror()
+        raise RuntimeError(f"{node.name()}: Can't write {path}: {reason}")
     out.write_image(np.ascontiguousarray(data, np.float32))
     out.close()
     return path

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
     from ._nodes import Node, Root
-    from ._threads import ProgressTask
+    from ._threads import FakeTaskRecord
     from ._ui import Menu, ToolBar
 
 
@@ -25,7 +25,7 @@ class FakeState:
         self.nodes: list[Node] = []
         self.root: Root = Root()
         self.messages: list[str] = []
-        self.progress_tasks: list[ProgressTask] = []
+        self.progress_tasks: list[FakeTaskRecord] = []  # one per ProgressTask made, newest last
         self.main_queue: "queue.Queue[tuple[Callable[..., Any], tuple, dict, Result | None]]" = queue.Queue()
         self.executed: list[tuple[str, int, int]] = []
         self.menus: dict[str, Menu] = {}

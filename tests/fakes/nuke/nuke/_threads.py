@@ -5,6 +5,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+import traceback
 from typing import Any, Callable
 
 from ._state import Result, gui, require_main, session
@@ -33,65 +34,97 @@ def fake_process_events(until: Callable[[], bool] | None = None, timeout: float 
             value = call(*args, **kwargs)
             if result is not None:
                 result.value = value
-        except BaseException as exc:  # handed back to the caller that waits, like Nuke does
+        except Exception as exc:  # handed back to the caller that waits; a queued call's is printed
             if result is None:
-                raise
-            result.error = exc
+                traceback.print_exc()
+            else:
+                result.error = exc
         finally:
             if result is not None:
                 result.done.set()
 
 
+def _run_reporting(call: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+    """Run ``call`` as Foundry's ``executeInMain.py`` does: an error is printed, never raised."""
+    try:
+        return call(*args, **kwargs)
+    except Exception:
+        traceback.print_exc()
+        return None
+
+
 def executeInMainThread(call: Callable[..., Any], args: Any = (), kwargs: Any = None) -> None:
-    """Queue ``call`` for the main thread; returns at once."""
+    """Queue ``call`` for the main thread; returns at once, also when called on the main thread
+    (Nuke runs it from its event loop later). Its errors are printed, not raised."""
     if not isinstance(args, tuple):
         args = (args,)
-    if not gui() or threading.current_thread() is threading.main_thread():
+    if not gui():
         # Without a GUI Nuke has no event loop to queue on.
-        call(*args, **(kwargs or {}))
+        _run_reporting(call, args, kwargs or {})
         return
     session().main_queue.put((call, args, kwargs or {}, None))
 
 
 def executeInMainThreadWithResult(call: Callable[..., Any], args: Any = (), kwargs: Any = None) -> Any:
-    """Run ``call`` on the main thread and wait for its result."""
+    """Run ``call`` on the main thread and wait for its result.
+
+    As in Foundry's ``executeInMain.py``: an exception in ``call`` is printed with its traceback
+    and the result is None (it is not re-raised). Called on the main thread of a GUI session,
+    Nuke waits for itself forever; the fake raises instead of hanging the test.
+    """
     if not isinstance(args, tuple):
         args = (args,)
-    if not gui() or threading.current_thread() is threading.main_thread():
-        return call(*args, **(kwargs or {}))
+    if not gui():
+        return _run_reporting(call, args, kwargs or {})
+    if threading.current_thread() is threading.main_thread():
+        raise RuntimeError(
+            "executeInMainThreadWithResult called on the main thread: Nuke would wait for itself (deadlock)"
+        )
     result = Result()
     session().main_queue.put((call, args, kwargs or {}, result))
     result.done.wait()
     if result.error is not None:
-        raise result.error
+        print("".join(traceback.format_exception(type(result.error), result.error, result.error.__traceback__)))
+        return None
     return result.value
 
 
-class ProgressTask:
-    """Nuke's progress bar with a cancel button; safe to use from any thread."""
+class FakeTaskRecord:
+    """What one progress bar showed, kept by the session after its ProgressTask is gone."""
 
-    def __init__(self, title: str = "") -> None:
+    def __init__(self, title: str) -> None:
         self.title = title
         self.messages: list[str] = []
         self.progress: list[int] = []
         self.fake_cancelled = False
         self.fake_closed = False
-        session().progress_tasks.append(self)
-
-    def setMessage(self, message: str) -> None:
-        self.messages.append(str(message))
-
-    def setProgress(self, percent: int) -> None:
-        if not isinstance(percent, int):
-            raise TypeError(f"setProgress expects an int percentage, got {type(percent).__name__}")
-        self.progress.append(percent)
-
-    def isCancelled(self) -> bool:
-        return self.fake_cancelled
 
     def fake_cancel(self) -> None:
         """What the artist's click on the task's cancel button does."""
         self.fake_cancelled = True
 
+
+class ProgressTask:
+    """Nuke's progress bar with a cancel button; safe to use from any thread.
+
+    Like Nuke's, the bar closes when the object is released (``fake_state.progress_tasks`` keeps
+    a :class:`FakeTaskRecord` of it, not the task, so the fake does not keep it alive).
+    """
+
+    def __init__(self, title: str = "") -> None:
+        self._record = FakeTaskRecord(title)
+        session().progress_tasks.append(self._record)
+
+    def setMessage(self, message: str) -> None:
+        self._record.messages.append(str(message))
+
+    def setProgress(self, percent: int) -> None:
+        if not isinstance(percent, int):
+            raise TypeError(f"setProgress expects an int percentage, got {type(percent).__name__}")
+        self._record.progress.append(percent)
+
+    def isCancelled(self) -> bool:
+        return self._record.fake_cancelled
+
     def __del__(self) -> None:
-        self.fake_closed = True
+        self._record.fake_closed = True
