@@ -60,9 +60,17 @@ from .sequences import parse_frame_list as parse_frame_list
 
 PROTOCOL_VERSION = 1
 
-# Header size cap, checked before msgpack allocates anything. Headers carry job specs and
-# frame lists, never pixels, so 256 KiB is generous.
-MAX_HEADER_BYTES = 256 * 1024
+# The most frames one job may name (an engine's [limits] max_frames may be lower, not higher).
+MAX_FRAMES = 10000
+# The most by-value files one frame of a job brings: the plate and up to three mask sequences.
+MAX_FILES_PER_FRAME = 4
+# Bytes one file takes in an `upload` request or a `fetch` manifest, {"name": ..., "size": ...},
+# with a wire name such as "mask_affected.10000.exr" (46 bytes of msgpack); 64 leaves room.
+FILE_ENTRY_BYTES = 64
+# Header size cap, checked before msgpack allocates anything. Headers carry job specs, frame
+# lists and file lists, never pixels; the cap follows the frame cap, so the `upload` of the
+# longest by-value job fits (MAX_FRAMES x MAX_FILES_PER_FRAME files: 2.56 MB).
+MAX_HEADER_BYTES = max(256 * 1024, MAX_FRAMES * MAX_FILES_PER_FRAME * FILE_ENTRY_BYTES)
 MAX_BLOBS = 4
 
 # Stable error codes (docs/architecture.md). Clients switch on these; messages are for people.

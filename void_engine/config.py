@@ -29,6 +29,10 @@ class EngineConfig:
     upload_timeout_s: float = 60.0
     events_wait_max_s: float = 10.0
     plugins: list[str] = field(default_factory=list)
+    # By-value results (state_dir/jobs/<id>/out) older than this many seconds are deleted; 0 = kept.
+    result_retention_s: float = 0.0
+    # ...and the oldest go while they hold more than this many bytes in all; 0 = no size limit.
+    result_retention_bytes: int = 0
     # [limits]
     chunk_bytes: int = 2 * 1024 * 1024
     credit: int = 8
@@ -36,6 +40,8 @@ class EngineConfig:
     max_job_bytes: int = 16 * 1024**3
     max_frames: int = 10000
     max_queued: int = 1000
+    # Most bytes the spool may hold: uploads in progress, by-value inputs and by-value results.
+    max_spool_bytes: int = 256 * 1024**3
     # [worker]
     backend: str = "void"
     model: Path | None = None
@@ -45,6 +51,13 @@ class EngineConfig:
     max_attempts: int = 3
     model_size: list[int] = field(default_factory=lambda: [384, 672])
     window_frames: int = 85
+    # Overlap job N+1's plate reading and job N-1's writing with job N's model run (false: one
+    # job at a time, each stage after the other).
+    pipeline: bool = True
+    # Threads reading and writing the frames of a job in parallel; 0 = one per core.
+    io_threads: int = 0
+    # Most bytes of frames prepared and pending jobs may hold (the job on the GPU included).
+    pipeline_memory_bytes: int = 8 * 1024**3
     attention_backend: str = ""
     compile_blocks: bool = False
     compile_cache_dir: Path | None = None
@@ -93,8 +106,11 @@ class EngineConfig:
 
     @property
     def max_message_bytes(self) -> int:
-        """libzmq MAXMSGSIZE: one chunk plus room for its header."""
-        return self.chunk_bytes + 64 * 1024
+        """libzmq MAXMSGSIZE: one chunk plus room for its header, or the largest header the
+        protocol allows (the `upload` of a job of max_frames frames), whichever is larger."""
+        from bridge.protocol import MAX_HEADER_BYTES
+
+        return max(self.chunk_bytes, MAX_HEADER_BYTES) + 64 * 1024
 
     def shot_settings(self) -> dict[str, Any]:
         """Keyword arguments for plates.ShotSettings (kept as a dict: the loop imports no numpy)."""
@@ -118,6 +134,14 @@ class EngineConfig:
             text_keyframes=self.text_keyframes,
         )
 
+    def pipeline_settings(self) -> "PipelineSettings":
+        """How the worker overlaps jobs (the [worker] pipeline settings, as one typed value)."""
+        return PipelineSettings(
+            enabled=self.pipeline,
+            io_threads=self.io_threads or (os.cpu_count() or 1),
+            memory_bytes=self.pipeline_memory_bytes,
+        )
+
     def monitor_settings(self) -> "MonitorSettings":
         """The [monitor] settings as one typed value (what void_engine.monitor is built from)."""
         return MonitorSettings(
@@ -126,6 +150,15 @@ class EngineConfig:
 
     def journal_path(self) -> Path:
         return self.state_dir / "journal.sqlite3"
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    """How the worker overlaps its jobs' plate I/O with the model run."""
+
+    enabled: bool = True  # False: the serial worker (each job read, run, written, then the next)
+    io_threads: int = 1  # threads running the frames of a read or a write
+    memory_bytes: int = 8 * 1024**3  # cap on the frames held by prepared and pending jobs
 
 
 @dataclass(frozen=True)
@@ -173,8 +206,26 @@ class MonitorSettings:
 
 
 _SECTIONS = {
-    "server": ("bind", "state_dir", "roots", "heartbeat_s", "upload_timeout_s", "events_wait_max_s", "plugins"),
-    "limits": ("chunk_bytes", "credit", "max_file_bytes", "max_job_bytes", "max_frames", "max_queued"),
+    "server": (
+        "bind",
+        "state_dir",
+        "roots",
+        "heartbeat_s",
+        "upload_timeout_s",
+        "events_wait_max_s",
+        "plugins",
+        "result_retention_s",
+        "result_retention_bytes",
+    ),
+    "limits": (
+        "chunk_bytes",
+        "credit",
+        "max_file_bytes",
+        "max_job_bytes",
+        "max_frames",
+        "max_queued",
+        "max_spool_bytes",
+    ),
     "worker": (
         "backend",
         "model",
@@ -184,6 +235,9 @@ _SECTIONS = {
         "max_attempts",
         "model_size",
         "window_frames",
+        "pipeline",
+        "io_threads",
+        "pipeline_memory_bytes",
         "attention_backend",
         "compile_blocks",
         "compile_cache_dir",
@@ -340,6 +394,8 @@ def _check(cfg: EngineConfig) -> None:
         "max_queued",
         "max_attempts",
         "steps",
+        "max_spool_bytes",
+        "pipeline_memory_bytes",
     ):
         if getattr(cfg, name) < 1:
             raise ConfigError(f"engine setting {name} must be >= 1, got {getattr(cfg, name)}")
@@ -366,6 +422,17 @@ def _check(cfg: EngineConfig) -> None:
         raise ConfigError("engine setting chunk_bytes must be <= 64 MiB")
     if cfg.curve and cfg.server_secret_key is None:
         raise ConfigError("[security] curve = true needs server_secret_key (make one with `void-engine keys`)")
+    from bridge.protocol import MAX_FRAMES
+
+    if cfg.max_frames > MAX_FRAMES:
+        raise ConfigError(
+            f"[limits] max_frames must be <= {MAX_FRAMES} (the protocol's header cap holds the upload of a job "
+            f"that long, no longer), got {cfg.max_frames}"
+        )
+    if cfg.io_threads < 0:
+        raise ConfigError(f"[worker] io_threads must be >= 0 (0 = one per core), got {cfg.io_threads}")
+    if cfg.result_retention_s < 0 or cfg.result_retention_bytes < 0:
+        raise ConfigError("[server] result_retention_s and result_retention_bytes must be >= 0 (0 = no limit)")
     if cfg.engines < 0 or cfg.actor_retries < 0:
         raise ConfigError("[cluster] engines and actor_retries must be >= 0")
     if cfg.gpus_per_engine < 0 or cfg.cpus_per_engine < 0:

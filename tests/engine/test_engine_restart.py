@@ -44,7 +44,9 @@ def test_kill_9_with_one_running_and_two_queued_then_restart_finishes_all(
     engine_config, start_engine, sample_shot, tmp_path
 ):
     address = f"tcp://127.0.0.1:{free_port()}"
-    config = engine_config(server__bind=address, worker__steps=6)
+    # The serial worker: one job claimed at a time, so the other two are still queued. The pipelined
+    # worker's crash (a job writing, one running, one prepared) is the next test.
+    config = engine_config(server__bind=address, worker__steps=6, worker__pipeline=False)
     out = tmp_path / "out"
     eng = start_engine(config, step_s=0.15)
     with EngineClient(address, timeout=5.0, token=TOKEN) as client:
@@ -85,6 +87,53 @@ def test_kill_9_with_one_running_and_two_queued_then_restart_finishes_all(
     assert [e.seq for e in seen] == list(range(1, len(seen) + 1))
     assert seen[-1].state == "done"
     assert any(e.message == "re-queued after engine restart" for e in seen)
+
+
+def _stages(client: EngineClient, job_id: str) -> dict[str, int]:
+    """The furthest step each stage of the job's events has reached (model steps under "step")."""
+    reached: dict[str, int] = {}
+    for ev in snapshot(client, job_id):
+        name = ev.stage if ev.kind == "stage" else ev.kind
+        if name:
+            reached[name] = max(reached.get(name, 0), ev.step or 0)
+    return reached
+
+
+def test_kill_9_with_one_job_writing_one_running_and_one_prepared_then_restart_finishes_all(
+    engine_config, start_engine, sample_shot, tmp_path
+):
+    address = f"tcp://127.0.0.1:{free_port()}"
+    out = tmp_path / "out"
+    # Frames written at 0.5 s each and 8 model steps of 0.25 s: the three jobs stand in the three
+    # places of the pipeline for a while.
+    slow = engine_config(server__bind=address, server__plugins=["engine_test_backends", "slow_write"], worker__steps=8)
+    eng = start_engine(slow, step_s=0.25)
+    with EngineClient(address, timeout=5.0, token=TOKEN) as client:
+        jobs = [client.submit(job(sample_shot, out, n)) for n in range(3)]
+
+        def in_three_places() -> bool:
+            writing, running, prepared = (_stages(client, j) for j in jobs)
+            return (
+                writing.get("write", 0) >= 1
+                and running.get("step", 0) >= 1
+                and prepared.get("read", 0) == len(sample_shot.frames)
+                and "model" not in prepared
+            )
+
+        assert wait_until(in_three_places, 60, 0.02)
+        assert [client.status(j).state for j in jobs] == ["running"] * 3
+        eng.kill()  # SIGKILL: no clean-up of any kind
+        # The writing job's frames are in its hidden staging folder, never in a v### folder.
+        assert all(".void-partial" in p or ".tmp" in p for p in visible_problems(out))
+
+        eng = start_engine(engine_config(server__bind=address, worker__steps=8), step_s=0.05)
+        final = [client.wait(j) for j in jobs]
+
+    assert [s.state for s in final] == ["done", "done", "done"]
+    assert all(s.attempts == 2 for s in final)
+    assert visible_problems(out) == []
+    assert len(list(out.glob("v*"))) == 3
+    assert len({s.output for s in final}) == 3
 
 
 def _follow(address: str, job_id: str) -> list:

@@ -174,7 +174,9 @@ def test_cancel_stops_within_one_step_and_leaves_no_partial_output(engine_config
 def test_cancelling_a_queued_by_value_job_deletes_its_uploaded_inputs(
     engine_config, start_engine, sample_shot, tmp_path
 ):
-    eng = start_engine(engine_config(worker__steps=40), step_s=0.1)
+    # The serial worker, so the second job stays queued behind the first (the pipelined one would
+    # claim it at once, to prepare it).
+    eng = start_engine(engine_config(worker__steps=40, worker__pipeline=False), step_s=0.1)
     with EngineClient(eng.endpoint) as client:
         running = client.submit(job_for(sample_shot, tmp_path / "out"))
         assert wait_until(lambda: client.status(running).state == "running")
@@ -349,8 +351,10 @@ def test_upload_caps_are_checked_before_anything_is_written(engine_config, start
             client.request("chunk", (b"x" * 11,), upload=up, file=0, offset=0)
         assert info.value.code == P.TOO_LARGE
     # A message over MAXMSGSIZE is dropped by libzmq before the engine sees it; it keeps serving.
+    # (MAXMSGSIZE is a chunk or the largest header, whichever is larger, plus 64 KiB.)
+    too_big = max(65536, P.MAX_HEADER_BYTES) + 64 * 1024 + 1
     sock = raw_dealer(eng.endpoint)
-    sock.send_multipart(P.encode({"type": "chunk", "id": 1, "upload": up, "file": 0, "offset": 0}, [b"x" * 200_000]))
+    sock.send_multipart(P.encode({"type": "chunk", "id": 1, "upload": up, "file": 0, "offset": 0}, [b"x" * too_big]))
     assert sock.poll(500) == 0
     sock.close(0)
     with EngineClient(eng.endpoint) as client:

@@ -125,6 +125,12 @@ class Plate:
         return canvas
 
 
+def set_io_threads(threads: int) -> None:
+    """Let OpenEXR decode and encode each file on ``threads`` threads (process-wide; the engine
+    sets it from the machine's cores when its worker starts)."""
+    oiio.attribute("exr_threads", max(1, int(threads)))
+
+
 def _spec_from_oiio(spec: "oiio.ImageSpec") -> PlateSpec:
     formats = spec.channelformats or tuple(spec.format for _ in range(spec.nchannels))
     attrs = tuple(
@@ -178,6 +184,55 @@ def read_plate(path: str | Path) -> Plate:
             raise CorruptPlateError(f"{path}: {err}")
         pixels = np.asarray(pixels, np.float32).reshape(spec.height, spec.width, spec.nchannels)
         return Plate(pixels, _spec_from_oiio(spec), path)
+    finally:
+        inp.close()
+
+
+def read_plate_rows(path: str | Path, rows: Window, channels: tuple[str, ...]) -> Plate:
+    """Read only the rows of ``rows`` (absolute pixel coordinates; its x extent is ignored) and the
+    smallest run of channels holding those of ``channels`` it has, as float32.
+
+    For the model's region of interest: a zip EXR decodes in blocks of scanlines, so reading the
+    ROI's rows decodes a fraction of the frame, and the other AOVs are never converted. The plate
+    that comes back describes what was read: its spec's data window is the rows read (full data
+    width; tiled files round out to whole tiles) and its channels the run read, so
+    :meth:`Plate.display_canvas` works on it as on a whole frame. Raises as :func:`read_plate`.
+    """
+    path = Path(path)
+    inp = _open(path)
+    try:
+        spec = inp.spec()
+        if inp.spec(1, 0) is not None and inp.spec(1, 0).nchannels:
+            raise PlateError(f"{path}: multi-part EXR files are not supported yet; write the plate as one part")
+        names = tuple(spec.channelnames)
+        # Channels the file lacks are not read; when none is there, all are, so the caller's own
+        # check (e.g. PlateSpec.rgb_indices) names every channel the file has.
+        idx = [names.index(c) for c in channels if c in names] or [0, len(names) - 1]
+        ch0, ch1 = min(idx), max(idx) + 1
+        y0, y1 = max(rows.y, spec.y), min(rows.y_end, spec.y + spec.height)
+        if spec.tile_width and spec.tile_height:  # tiles are read whole
+            th = spec.tile_height
+            y0 = spec.y + (max(y0 - spec.y, 0) // th) * th
+            y1 = min(spec.y + spec.height, spec.y + -(-(y1 - spec.y) // th) * th)
+        full = _spec_from_oiio(spec)
+        read = replace(
+            full,
+            data_window=Window(spec.x, y0, spec.width, max(y1 - y0, 0)),
+            channel_names=names[ch0:ch1],
+            channel_formats=full.channel_formats[ch0:ch1],
+        )
+        if y1 <= y0:
+            return Plate(np.zeros((0, spec.width, ch1 - ch0), np.float32), read, path)
+        if spec.tile_width and spec.tile_height:
+            pixels = inp.read_tiles(0, 0, spec.x, spec.x + spec.width, y0, y1, spec.z, spec.z + 1, ch0, ch1, oiio.FLOAT)
+        else:
+            pixels = inp.read_scanlines(0, 0, y0, y1, spec.z, ch0, ch1, oiio.FLOAT)
+        if pixels is None:
+            raise CorruptPlateError(f"{path}: pixel data is unreadable ({inp.geterror() or 'truncated file?'})")
+        err = inp.geterror()
+        if err:
+            raise CorruptPlateError(f"{path}: {err}")
+        return Plate(np.asarray(pixels, np.float32).reshape(y1 - y0, spec.width, ch1 - ch0), read, path)
     finally:
         inp.close()
 

@@ -4,12 +4,16 @@
 interest around the quadmask and resizes it to the model size. ``Shot.write_result`` takes the model's
 frames, scales them back into that region, converts them to the plate's space, composites them over
 the original plate inside the feathered matte and writes a new versioned sequence. Only model-size
-arrays and the ROI crops of the quadmask stay in memory; plate frames are read one at a time.
+arrays and the ROI crops of the quadmask stay in memory. Loading reads each frame's ROI rows and
+beauty channels only; writing reads each whole frame once. Both are steps per frame
+(:meth:`Shot.load_frame`, :meth:`Shot.write_frame`) that a ``frame_map`` may run in parallel.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, wait
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,12 +25,49 @@ from ..progress import StageProgress
 from .colour import DEFAULT_MODEL_SPACE, DEFAULT_PLATE_SPACE, ColourConverter
 from .composite import composite_matte, composite_rgb
 from .errors import OutputExistsError, PlateError
-from .exr import Plate, PlateSpec, Window, read_plate, read_spec, write_plate
+from .exr import Plate, PlateSpec, Window, read_plate, read_plate_rows, read_spec, write_plate
 from .output import reserve_version_dir
 from .roi import fit_roi, mask_bbox, resize_from_model, resize_to_model
 from .sequence import FrameSequence, compress_frames
 
-# progress(stage, done, total): stage is "read" or "write".
+# progress(stage, done, total) (progress.StageProgress): stage is "read" or "write".
+
+# frame_map(step, indices): runs step(t) for every frame index and yields once per frame done, in
+# order; the builtin ``map`` (one frame after another, the default) or :func:`executor_frame_map`
+# (the frames of one shot in parallel: OpenImageIO, OpenColorIO, OpenCV and numpy release the GIL).
+FrameMap = Callable[[Callable[[int], None], Sequence[int]], Iterable[None]]
+
+
+def executor_frame_map(executor: Executor) -> FrameMap:
+    """A :data:`FrameMap` running the frames on ``executor``. Unlike ``executor.map``, closing it
+    early (a frame failed, the job was cancelled) cancels the frames not started and waits for those
+    running, so no frame is still being written once the caller cleans up its staging folder."""
+
+    def frame_map(step: Callable[[int], None], indices: Sequence[int]) -> Iterator[None]:
+        futures = [executor.submit(step, i) for i in indices]
+        try:
+            for future in futures:
+                future.result()
+                yield None
+        finally:
+            for future in futures:
+                future.cancel()
+            wait(futures)
+
+    return frame_map
+
+
+def _run_frames(frame_map: FrameMap | None, step: Callable[[int], None], n: int) -> Generator[int, None, None]:
+    """Run ``step`` over frame indices 0..n-1 with ``frame_map``, yielding the count done; when the
+    caller stops early (an exception), every frame step has ended before the exception goes on."""
+    frames = (frame_map or map)(step, range(n))
+    try:
+        for done, _ in enumerate(frames, 1):
+            yield done
+    finally:
+        close = getattr(frames, "close", None)
+        if close is not None:
+            close()
 
 
 @dataclass(frozen=True)
@@ -56,11 +97,11 @@ class OutputSequence:
         return FrameSequence(self.pattern, self.frames).path(frame)
 
 
-def _check_same_canvas(first: PlateSpec, spec: PlateSpec, path: Path) -> None:
-    if spec.display_window != first.display_window:
+def _check_same_canvas(display: Window, spec: PlateSpec, path: Path) -> None:
+    if spec.display_window != display:
         raise PlateError(
             f"{path}: display window {spec.display_window} differs from the first frame's "
-            f"{first.display_window}; a shot must keep one canvas"
+            f"{display}; a shot must keep one canvas"
         )
 
 
@@ -97,19 +138,12 @@ class Shot:
         self.colour = colour
 
     @classmethod
-    def load(
-        cls,
-        plate: FrameSequence,
-        quadmasks: Sequence[np.ndarray],
-        settings: ShotSettings | None = None,
-        progress: StageProgress | None = None,
+    def plan(
+        cls, plate: FrameSequence, quadmasks: Sequence[np.ndarray], settings: ShotSettings | None = None
     ) -> "Shot":
-        """Read ``plate`` and prepare it for the model around ``quadmasks``.
-
-        ``quadmasks`` holds one uint8 (H, W) array of raw levels per frame, at the plate's
-        display-window size. Raises PlateError naming the frame for a missing or corrupt file, a
-        quadmask of the wrong size or count, or a change of canvas inside the shot.
-        """
+        """The shot's canvas and region of interest from its first frame's header and ``quadmasks``,
+        with its arrays allocated and not yet filled (:meth:`load_frame` fills them). Raises as
+        :meth:`load` for everything but a frame's pixels."""
         settings = settings or ShotSettings()
         plate.require_complete()
         if len(quadmasks) != len(plate.frames):
@@ -146,23 +180,66 @@ class Shot:
 
         mh, mw = settings.model_size
         n = len(plate.frames)
-        model_video = np.empty((n, mh, mw, 3), np.float32)
-        model_quadmask = np.empty((n, mh, mw), np.uint8)
-        quadmask_roi = np.empty((n, roi.height, roi.width), np.uint8)
-        for t, frame in enumerate(plate.frames):
-            frame_plate = read_plate(plate.path(frame))
-            _check_same_canvas(first, frame_plate.spec, plate.path(frame))
-            try:
-                rgb = cls._unpremultiplied_rgb(frame_plate, roi, settings.premultiplied)
-            except PlateError as exc:  # e.g. no R, G, B channels: say which file
-                raise PlateError(f"{plate.path(frame)} (frame {frame}): {exc}") from None
-            model_video[t] = resize_to_model(colour.to_model(rgb), settings.model_size)
-            q = quadmasks[t][rel.y : rel.y + rel.height, rel.x : rel.x + rel.width]
-            quadmask_roi[t] = q
-            model_quadmask[t] = snap_quadmask(np.rint(resize_to_model(q.astype(np.float32), settings.model_size)))
-            if progress:
-                progress("read", t + 1, n)
-        return cls(plate, settings, display, roi, quadmask_roi, model_video, model_quadmask, colour)
+        return cls(
+            plate,
+            settings,
+            display,
+            roi,
+            np.empty((n, roi.height, roi.width), np.uint8),
+            np.empty((n, mh, mw, 3), np.float32),
+            np.empty((n, mh, mw), np.uint8),
+            colour,
+        )
+
+    @classmethod
+    def load(
+        cls,
+        plate: FrameSequence,
+        quadmasks: Sequence[np.ndarray],
+        settings: ShotSettings | None = None,
+        progress: StageProgress | None = None,
+        frame_map: FrameMap | None = None,
+    ) -> "Shot":
+        """Read ``plate`` and prepare it for the model around ``quadmasks``.
+
+        ``quadmasks`` holds one uint8 (H, W) array of raw levels per frame, at the plate's
+        display-window size. Raises PlateError naming the frame for a missing or corrupt file, a
+        quadmask of the wrong size or count, or a change of canvas inside the shot. Only the ROI's
+        rows and the beauty channels of each frame are read. ``frame_map`` runs the frames
+        (default: one after another); :meth:`plan` then :meth:`load_frame` per frame is the same.
+        """
+        shot = cls.plan(plate, quadmasks, settings)
+        n = len(plate.frames)
+        with closing(_run_frames(frame_map, lambda t: shot.load_frame(t, quadmasks[t]), n)) as frames:
+            for done in frames:
+                if progress:
+                    progress("read", done, n)
+        return shot
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the arrays this shot holds (the model's inputs and the ROI quadmasks)."""
+        return self.model_video.nbytes + self.model_quadmask.nbytes + self.quadmask_roi.nbytes
+
+    def load_frame(self, t: int, quadmask: np.ndarray) -> None:
+        """Read frame index ``t`` of the plate (the ROI's rows, beauty channels only) and fill its
+        slot of :attr:`model_video`, :attr:`model_quadmask` and :attr:`quadmask_roi` from it and
+        ``quadmask`` (the frame's full-size raw levels). Frames may be loaded in any order, at once."""
+        settings, roi, plate = self.settings, self.roi, self.plate
+        frame = plate.frames[t]
+        path = plate.path(frame)
+        wanted = ("R", "G", "B", "A") if settings.premultiplied else ("R", "G", "B")
+        frame_plate = read_plate_rows(path, roi, wanted)
+        _check_same_canvas(self.display, frame_plate.spec, path)
+        try:
+            rgb = self._unpremultiplied_rgb(frame_plate, roi, settings.premultiplied)
+        except PlateError as exc:  # e.g. no R, G, B channels: say which file
+            raise PlateError(f"{path} (frame {frame}): {exc}") from None
+        self.model_video[t] = resize_to_model(self.colour.to_model(rgb), settings.model_size)
+        rx, ry = roi.x - self.display.x, roi.y - self.display.y
+        q = quadmask[ry : ry + roi.height, rx : rx + roi.width]
+        self.quadmask_roi[t] = q
+        self.model_quadmask[t] = snap_quadmask(np.rint(resize_to_model(q.astype(np.float32), settings.model_size)))
 
     @staticmethod
     def _unpremultiplied_rgb(plate: Plate, roi: Window, premultiplied: bool) -> np.ndarray:
@@ -187,6 +264,7 @@ class Shot:
         version_dir: Path | None = None,
         resume: bool = False,
         progress: StageProgress | None = None,
+        frame_map: FrameMap | None = None,
     ) -> OutputSequence:
         """Composite ``model_video`` (T, H, W, 3) in [0, 1] over the plate and write a new version.
 
@@ -194,7 +272,8 @@ class Shot:
         given). Each frame keeps the plate's windows, channels, types, compression and attributes,
         plus provenance attributes (``void:*``). Pixels outside the matte are bit-identical to the
         plate. With ``resume``, frames already published in ``version_dir`` (by an earlier, crashed
-        attempt of the same job) are kept; otherwise an existing file is an error.
+        attempt of the same job) are kept; otherwise an existing file is an error. ``frame_map``
+        runs the frames (default: one after another); each is :meth:`write_frame`.
         """
         mh, mw = self.settings.model_size
         expected = (len(self.plate.frames), mh, mw, 3)
@@ -205,28 +284,43 @@ class Shot:
         sources = {p.resolve() for p in self.plate.paths()}
         out = OutputSequence(version_dir, self.output_pattern(version_dir, name), self.plate.frames)
         attrs = self._provenance(provenance or {})
-        s = self.settings
         n = len(self.plate.frames)
-        for t, frame in enumerate(self.plate.frames):
-            target = out.path(frame)
+        targets = [out.path(frame) for frame in self.plate.frames]
+        for target in targets:  # all of them before any frame is written
             if target.resolve() in sources:
                 raise OutputExistsError(f"{target}: is a source plate frame; sources are never overwritten")
-            if target.exists() and resume:
+
+        def step(t: int) -> None:
+            if not (resume and targets[t].exists()):
+                self.write_frame(t, model_video[t], targets[t], attrs)
+
+        with closing(_run_frames(frame_map, step, n)) as frames:
+            for done in frames:
                 if progress:
-                    progress("write", t + 1, n)
-                continue
-            plate = read_plate(self.plate.path(frame))
-            matte = composite_matte(self.quadmask_roi[t], s.dilate_px, s.feather_px)
-            model_lin = self.colour.from_model(resize_from_model(model_video[t], self.roi))
-            pixels = self._composite_frame(plate, model_lin, matte)
-            write_plate(target, Plate(pixels, plate.spec.with_attributes(attrs)))
-            if progress:
-                progress("write", t + 1, n)
+                    progress("write", done, n)
         return out
 
+    def write_frame(self, t: int, model_frame: np.ndarray, target: Path, attrs: dict[str, str]) -> None:
+        """Composite the model's frame ``t`` ((H, W, 3) in [0, 1]) over plate frame index ``t``
+        (read whole, once, here) and write it to ``target`` atomically with the header attributes
+        ``attrs`` added. Frames may be written in any order, at once."""
+        s = self.settings
+        plate = read_plate(self.plate.path(self.plate.frames[t]))
+        matte = composite_matte(self.quadmask_roi[t], s.dilate_px, s.feather_px)
+        model_lin = resize_from_model(model_frame, self.roi)
+        # Only pixels inside the matte are blended; converting just their box to the plate's space
+        # gives them the same values as converting the whole ROI (OCIO works pixel by pixel).
+        box = mask_bbox(matte > 0)
+        if box is not None:
+            ys, xs = slice(box.y, box.y_end), slice(box.x, box.x_end)
+            model_lin[ys, xs] = self.colour.from_model(model_lin[ys, xs])
+        pixels = self._composite_frame(plate, model_lin, matte)
+        write_plate(target, Plate(pixels, plate.spec.with_attributes(attrs)))
+
     def _composite_frame(self, plate: Plate, model_lin: np.ndarray, matte: np.ndarray) -> np.ndarray:
-        """The plate's pixels with the model blended in where the matte is > 0 (within the data window)."""
-        pixels = plate.pixels.copy()
+        """The plate's pixels with the model blended in where the matte is > 0 (within the data window).
+        Blends into ``plate.pixels`` itself (a frame read for this write alone) and returns them."""
+        pixels = plate.pixels
         data = plate.spec.data_window
         region = self.roi.intersect(data)
         if region is None:

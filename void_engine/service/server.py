@@ -4,7 +4,9 @@ The loop only moves messages. Jobs are stored in the journal and run by the work
 which tells the loop about new events through an inproc PUSH/PULL pair; the loop then answers
 the ``events`` requests that were waiting for them (long polling, so a client resumes from the
 last ``seq`` it saw, even across an engine restart). ``hello``, ``status``, ``list`` and ``ping``
-are answered from the journal at once, whatever the worker is doing.
+are answered from the journal at once, whatever the worker is doing. Nothing slow runs on the
+loop thread: a submit's per-frame file checks run on a small pool and the reply is sent when
+they end, so a 10,000-frame submit on a slow file server holds up no other request.
 
 Every request gets exactly one reply: a result or an error with a stable code. Exceptions never
 cross the socket. Malformed messages get an error reply, or are dropped by libzmq when larger
@@ -18,12 +20,14 @@ import hmac
 import importlib
 import logging
 import os
+import queue
 import shutil
 import stat
 import threading
 import time
 import traceback
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -61,12 +65,19 @@ from .job_runner import JobRunner, Notify, RunnerFactory
 from .journal import DuplicateKeyError, Journal, QueueFullError
 from .runner import discard_staging
 from .security import CurveSetup, check_path, is_loopback, start_curve
+from .spool import Retention, SpoolKeeper
 from .uploads import UploadStore
 from .worker import WorkerThread
 
 log = logging.getLogger("void_engine.service.server")
 
 _NOTIFY_ADDR = "inproc://void-engine-notify-{}"
+# Sent on the notify pair instead of a job id: a submit's file checks have finished (job ids are
+# hex, so this never is one).
+_ADMITTED = "-admitted-"
+# Threads checking submitted jobs' frame files; more would only queue more stat calls on the
+# same file server.
+_ADMISSION_THREADS = 2
 
 # Parked `events` requests (long polls) cost an envelope each until answered. A progress bar needs
 # one or two per job; beyond these caps a request is answered at once (with whatever news there is),
@@ -93,6 +104,17 @@ class _Caller:
     admin: bool
 
 
+@dataclass
+class _Admission:
+    """A submit whose frame files are being checked off the loop thread; its reply waits."""
+
+    envelope: list[bytes]
+    msg: Message
+    caller: _Caller
+    spec: JobSpec
+    checked: "Future[Any]"
+
+
 class Engine:
     """One engine: journal + job runner + ROUTER loop. ``serve_forever`` runs the loop in this thread.
 
@@ -117,12 +139,19 @@ class Engine:
             )
         cfg.state_dir.mkdir(parents=True, exist_ok=True)
         self.journal = Journal(cfg.journal_path())
+        self.spool = SpoolKeeper(
+            cfg.state_dir,
+            self.journal,
+            Retention(max_age_s=cfg.result_retention_s, max_bytes=cfg.result_retention_bytes),
+        )
         self.uploads = UploadStore(
             cfg.state_dir / "spool",
             chunk_bytes=cfg.chunk_bytes,
             max_file_bytes=cfg.max_file_bytes,
             max_job_bytes=cfg.max_job_bytes,
             timeout_s=cfg.upload_timeout_s,
+            keeper=self.spool,
+            max_spool_bytes=cfg.max_spool_bytes,
         )
         self.ctx = zmq.Context()
         self.router = self.ctx.socket(zmq.ROUTER)
@@ -145,6 +174,9 @@ class Engine:
         self._waiters: dict[str, list[_Waiter]] = {}
         self._parked: Counter[str] = Counter()  # parked waiters per client (owner)
         self._stop = threading.Event()
+        # resolve_job stats every frame file (10,000 on NFS for a long shot): never on the loop.
+        self._admission_pool = ThreadPoolExecutor(_ADMISSION_THREADS, thread_name_prefix="void-admission")
+        self._admitted: queue.SimpleQueue[_Admission] = queue.SimpleQueue()
 
         # Every interrupted job, including those recovery cancels (a cancel asked just before the
         # crash), which are in neither list it returns.
@@ -154,6 +186,8 @@ class Engine:
             self._discard_partial(jid)
         if requeued or failed:
             log.warning("recovered after a crash: %d job(s) re-queued, %d failed", len(requeued), len(failed))
+        for jid in self.spool.sweep():  # retention at start; then on the keeper's own thread
+            log.info("result of job %s deleted at start (retention)", jid)
         settings = BackendSettings.from_config(cfg)
         self.backend_settings = settings
 
@@ -168,6 +202,7 @@ class Engine:
                 notify=notify,
                 settings=cfg.shot_settings(),
                 masks=cfg.mask_settings(),
+                pipeline=cfg.pipeline_settings(),
             )
 
         # Built now (cheap: no backend is loaded until it starts), started by serve_forever.
@@ -211,6 +246,7 @@ class Engine:
     def serve_forever(self, ready: Callable[[str], None] | None = None) -> None:
         """Run until ``shutdown`` or :meth:`stop`; ``ready(endpoint)`` once listening."""
         self.worker.start()
+        self.spool.start()
         if self.monitor is not None:
             self.monitor.start()
         poller = zmq.Poller()
@@ -228,6 +264,9 @@ class Engine:
                             news.add(self.pull.recv_string(zmq.NOBLOCK))
                         except zmq.Again:
                             break
+                    if _ADMITTED in news:
+                        news.discard(_ADMITTED)
+                        self._finish_admissions()
                     for jid in news:
                         self._answer_waiters(jid)
                 if self.router in events:
@@ -246,6 +285,9 @@ class Engine:
         self._stop.set()
 
     def _close(self) -> None:
+        self.spool.stop()
+        # A check still statting a slow file server is not waited for; its reply is not sent.
+        self._admission_pool.shutdown(wait=False, cancel_futures=True)
         if self.monitor is not None:
             self.monitor.stop()
         self.worker.stop()
@@ -378,6 +420,7 @@ class Engine:
                 "max_file_bytes": cfg.max_file_bytes,
                 "max_job_bytes": cfg.max_job_bytes,
                 "max_frames": cfg.max_frames,
+                "max_spool_bytes": cfg.max_spool_bytes,
                 "max_message_bytes": cfg.max_message_bytes,
             },
             "presets": {"steps": cfg.steps, "model_size": list(cfg.model_size)},
@@ -413,9 +456,44 @@ class Engine:
                 self.uploads.drop_owned(caller.owner, spec.upload)  # a fresh copy of inputs it already has
                 return {"job": existing.id, "state": existing.state, "created": False}, ()
             up = self.uploads.require_complete(caller.owner, spec.upload)
-            resolve_job(spec, [], inputs_dir=up.folder, results_dir=self.cfg.state_dir / "jobs")
+            checked = self._admission_pool.submit(
+                resolve_job, spec, [], inputs_dir=up.folder, results_dir=self.cfg.state_dir / "jobs"
+            )
         else:
-            resolve_job(spec, list(self.cfg.roots))
+            checked = self._admission_pool.submit(resolve_job, spec, list(self.cfg.roots))
+        admission = _Admission(envelope, msg, caller, spec, checked)
+
+        def checked_done(_: Future[Any]) -> None:
+            # The loop hears of it on the notify pair, and replies then (sockets are the loop's).
+            self._admitted.put(admission)
+            if not self._stop.is_set():
+                self._notify(_ADMITTED)
+
+        checked.add_done_callback(checked_done)
+        return None
+
+    def _finish_admissions(self) -> None:
+        """Reply to every submit whose file checks have ended (on the loop thread)."""
+        while True:
+            try:
+                a = self._admitted.get_nowait()
+            except queue.Empty:
+                return
+            rid = a.msg.id
+            try:
+                a.checked.result()  # raises what resolve_job raised
+                fields = self._store_submit(a.spec, a.caller)
+                self._send(a.envelope, reply(rid, "submit", (), **fields))
+            except ProtocolError as err:
+                self._send(a.envelope, error_reply(rid, err))
+            except Exception as exc:  # a bug: report it as a value, keep serving
+                log.error("internal error admitting a job:\n%s", traceback.format_exc())
+                self._send(
+                    a.envelope, error_reply(rid, ProtocolError(INTERNAL, f"engine error: {type(exc).__name__}: {exc}"))
+                )
+
+    def _store_submit(self, spec: JobSpec, caller: _Caller) -> dict[str, Any]:
+        """Queue a job whose files were checked; the fields of the submit's reply."""
 
         def take_upload(jid: str) -> None:
             # Inside the journal's transaction: the worker cannot claim the job before its inputs
@@ -437,7 +515,7 @@ class Engine:
             self.uploads.drop(spec.upload)  # the existing job already has its inputs
         self.worker.wake.set()
         self._answer_waiters(rec.id)
-        return {"job": rec.id, "state": rec.state, "created": created}, ()
+        return {"job": rec.id, "state": rec.state, "created": created}
 
     def _on_status(self, envelope, msg, caller):
         rec = self._own_job(msg, caller, "see")
@@ -520,6 +598,13 @@ class Engine:
             # A by-path result folder sits on storage clients can write: if it has been replaced
             # by a symlink leading out of the roots, nothing in it is served.
             version_dir = check_path(str(version_dir), list(self.cfg.roots), "job")
+        elif not version_dir.is_dir():
+            raise ProtocolError(
+                NOT_FOUND,
+                f"field 'job': the result of job {rec.id} is no longer kept (deleted by the engine's result "
+                "retention, [server] result_retention_s / result_retention_bytes)",
+                "job",
+            )
         name = msg.header.get("file")
         if name is None:
             files = []

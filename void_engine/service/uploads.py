@@ -1,7 +1,8 @@
 """By-value inputs on the engine side: a spool of uploads written chunk by chunk.
 
 The client announces every file and its size first (``upload``); the engine checks the per-file
-and per-job caps *before* writing anything, then grants credit. Chunks must arrive in order per
+and per-job caps and the room left in the whole spool (``[limits] max_spool_bytes``, measured by
+:class:`~.spool.SpoolKeeper`) *before* writing anything, then grants credit. Chunks must arrive in order per
 file and never run past the announced size. An upload idle for longer than the timeout is
 deleted, so a client that vanishes mid-upload leaves nothing behind. A complete upload is moved
 into the job's folder by ``submit``.
@@ -15,12 +16,24 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bridge.protocol import BAD_REQUEST, BUSY, NOT_FOUND, TOO_LARGE, UNAUTHORISED, ProtocolError, check_safe_name
+from bridge.protocol import (
+    BAD_REQUEST,
+    BUSY,
+    MAX_FILES_PER_FRAME,
+    MAX_FRAMES,
+    NOT_FOUND,
+    TOO_LARGE,
+    UNAUTHORISED,
+    ProtocolError,
+    check_safe_name,
+)
+
+from .spool import SpoolKeeper
 
 MAX_OPEN_UPLOADS = 64
 # One client may not hold every upload slot: the rest of the studio keeps being able to send.
 MAX_OPEN_UPLOADS_PER_OWNER = 4
-MAX_FILES_PER_UPLOAD = 40_000
+MAX_FILES_PER_UPLOAD = MAX_FRAMES * MAX_FILES_PER_FRAME
 
 
 @dataclass
@@ -45,8 +58,20 @@ class Upload:
 class UploadStore:
     """Uploads in progress, each a folder under ``spool``."""
 
-    def __init__(self, spool: Path, *, chunk_bytes: int, max_file_bytes: int, max_job_bytes: int, timeout_s: float):
+    def __init__(
+        self,
+        spool: Path,
+        *,
+        chunk_bytes: int,
+        max_file_bytes: int,
+        max_job_bytes: int,
+        timeout_s: float,
+        keeper: SpoolKeeper | None = None,
+        max_spool_bytes: int | None = None,
+    ):
         self.spool = Path(spool)
+        self.keeper = keeper  # how full the whole spool is (uploads, by-value inputs and results)
+        self.max_spool_bytes = max_spool_bytes
         self.chunk_bytes = chunk_bytes
         self.max_file_bytes = max_file_bytes
         self.max_job_bytes = max_job_bytes
@@ -96,6 +121,17 @@ class UploadStore:
             raise ProtocolError(
                 TOO_LARGE, f"field 'files': {total} bytes in all; the per-job limit is {self.max_job_bytes}", "files"
             )
+        if self.keeper is not None and self.max_spool_bytes is not None:
+            used = self.keeper.used_bytes()
+            if used + total > self.max_spool_bytes:
+                raise ProtocolError(
+                    BUSY,
+                    f"the engine's spool is full: it holds {used} bytes and this upload needs {total} more, "
+                    f"past [limits] max_spool_bytes = {self.max_spool_bytes}; try again once jobs have finished "
+                    "and their results have been fetched or have expired",
+                    "files",
+                )
+            self.keeper.added(total)
         up = Upload(
             uuid.uuid4().hex,
             owner,
