@@ -3,10 +3,13 @@
 It answers the question VOID answers — what is behind the object and its effects — with the
 classic compositor's trick instead of a diffusion model:
 
-1. temporal propagation: for a pixel to be replaced in frame t, take the background from the
-   nearest frames before and after t where that pixel is clean (not in the quadmask), blended by
-   distance in time. With a static camera and a moving object this recovers the true background;
-2. spatial inpainting (OpenCV, Telea) for what no frame of the shot ever shows.
+1. temporal propagation, with the finish stage's alignment and robust estimate
+   (void_engine.finish): for frame t, the frames within ``radius`` that best show what the mask
+   hides are aligned to t on keep pixels (tracked corners + RANSAC homography, so a panning camera
+   is followed), warped, and vote per pixel; a candidate that disagrees with the others' median —
+   a hand passing behind the object in one frame — is dropped there instead of pasted, and the
+   survivors are averaged (smoothly weighted, so no block edges);
+2. spatial inpainting (OpenCV, Telea) for what no candidate frame shows.
 
 Both the object (remove and overlap) and what it affected (its shadow, reflection) are replaced:
 under a shadow the background is visible, but darkened, so it is no clean source either.
@@ -20,6 +23,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ..finish.align import estimate_motion, find_corners, reduce_mask, warp
+from ..finish.reveal import robust_background
 from ..levels import KEEP, LEVELS_TEXT
 from ..progress import CancelFn, Cancelled, ProgressFn
 
@@ -28,6 +33,10 @@ from ..progress import CancelFn, Cancelled, ProgressFn
 # nor kept: they are filled like the masked ones.
 DEFAULT_GROW_PX = 3
 INPAINT_RADIUS_PX = 6
+DEFAULT_RADIUS = 12  # frames either side searched for the background
+DEFAULT_CANDIDATES = 6  # frames that vote per output frame
+VOTE_TOLERANCE_STOPS = 0.25  # a candidate this far (log2) from the median vote is dropped
+STATIC_PX = 0.05  # a homography that moves no corner further than this is the identity
 
 
 def preview_inpaint(
@@ -37,6 +46,8 @@ def preview_inpaint(
     cancel: CancelFn | None = None,
     *,
     grow_px: int = DEFAULT_GROW_PX,
+    radius: int = DEFAULT_RADIUS,
+    candidates: int = DEFAULT_CANDIDATES,
 ) -> np.ndarray:
     """Fill the quadmask's remove and affected regions of ``video`` with the background.
 
@@ -51,8 +62,7 @@ def preview_inpaint(
     frames, height, width = quadmask.shape
     fill = _grow(quadmask != KEEP, grow_px)  # (T, H, W) pixels to replace
     clean = ~fill  # pixels trusted as background samples
-    prev_idx, next_idx = _nearest_clean_frames(clean)  # (T, H, W) int, -1 where none
-    never_clean = ~np.asarray(clean.any(axis=0))  # (H, W) background no frame shows
+    aligner = _Aligner(video, clean)
 
     out = video.copy()
     total = frames
@@ -61,10 +71,32 @@ def preview_inpaint(
             raise Cancelled(f"preview cancelled before frame index {t} of {frames}")
         todo = fill[t]
         if todo.any():
-            out[t] = _fill_frame(video, t, todo, prev_idx[t], next_idx[t], never_clean, out[t])
+            out[t] = _fill_frame(video, clean, t, todo, aligner, radius, candidates)
         if progress is not None:
             progress(0, t + 1, total)
     return out
+
+
+class _Aligner:
+    """Per-frame grey images, keep masks and corners, and the homography between two frames."""
+
+    def __init__(self, video: np.ndarray, clean: np.ndarray):
+        self.grey = [np.clip(f.mean(axis=-1) * 255.0 + 0.5, 0, 255).astype(np.uint8) for f in video]
+        size = (video.shape[2], video.shape[1])
+        self.keep = [reduce_mask(c, size, erode_px=1) for c in clean]
+        self.corners = [find_corners(g, k) for g, k in zip(self.grey, self.keep)]
+
+    def homography(self, t: int, s: int) -> np.ndarray | None:
+        """Target-t to source-s coordinates; None for the identity (a static camera, or too little
+        texture to tell: then nothing better than the identity can be said)."""
+        motion = estimate_motion(self.grey[t], self.grey[s], self.keep[t], self.keep[s], corners=self.corners[t])
+        if motion is None:
+            return None
+        h, w = self.grey[t].shape
+        corners = np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]], np.float64).T
+        mapped = motion.homography @ corners
+        moved = np.abs(mapped[:2] / mapped[2] - corners[:2]).max()
+        return None if moved < STATIC_PX else motion.homography
 
 
 def _check_inputs(video: np.ndarray, quadmask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -88,45 +120,46 @@ def _grow(mask: np.ndarray, px: int) -> np.ndarray:
     return np.stack([cv2.dilate(m.astype(np.uint8), kernel).astype(bool) for m in mask])
 
 
-def _nearest_clean_frames(clean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per frame and pixel, the index of the last clean frame <= t and the first clean frame >= t."""
-    frames = clean.shape[0]
-    prev_idx = np.empty(clean.shape, np.int32)
-    next_idx = np.empty(clean.shape, np.int32)
-    last = np.full(clean.shape[1:], -1, np.int32)
-    for t in range(frames):
-        last = np.where(clean[t], t, last)
-        prev_idx[t] = last
-    nxt = np.full(clean.shape[1:], -1, np.int32)
-    for t in range(frames - 1, -1, -1):
-        nxt = np.where(clean[t], t, nxt)
-        next_idx[t] = nxt
-    return prev_idx, next_idx
-
-
 def _fill_frame(
     video: np.ndarray,
+    clean: np.ndarray,
     t: int,
     todo: np.ndarray,
-    prev_t: np.ndarray,
-    next_t: np.ndarray,
-    never_clean: np.ndarray,
-    frame: np.ndarray,
+    aligner: _Aligner,
+    radius: int,
+    candidates: int,
 ) -> np.ndarray:
-    """Frame ``t`` with ``todo`` pixels taken from clean frames, or inpainted where there are none."""
-    frame = frame.copy()
-    ys, xs = np.nonzero(todo & ~never_clean)
-    if ys.size:
-        p, n = prev_t[ys, xs], next_t[ys, xs]
-        has_p, has_n = p >= 0, n >= 0
-        # Weight each side by closeness in time; a missing side gets weight 0.
-        dp = np.where(has_p, t - p, 1).astype(np.float32)
-        dn = np.where(has_n, n - t, 1).astype(np.float32)
-        wp = np.where(has_p & has_n, dn / (dp + dn), has_p.astype(np.float32))
-        before = video[np.where(has_p, p, 0), ys, xs]
-        after = video[np.where(has_n, n, 0), ys, xs]
-        frame[ys, xs] = before * wp[:, None] + after * (1.0 - wp)[:, None]
-    hole = todo & never_clean
+    """Frame ``t`` with ``todo`` pixels taken from aligned clean frames by a robust vote, or
+    inpainted where no candidate shows them."""
+    frames, h, w = clean.shape
+    frame = video[t].copy()
+    scored = []
+    for s in range(max(0, t - radius), min(frames, t + radius + 1)):
+        if s == t:
+            continue
+        hom = aligner.homography(t, s)
+        if hom is None:
+            rgb, valid = video[s], clean[s]
+        else:
+            rgb = warp(video[s], hom, (w, h), cv2.INTER_CUBIC)
+            valid = warp(clean[s].astype(np.uint8), hom, (w, h), cv2.INTER_NEAREST) > 0
+            valid = cv2.erode(valid.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        coverage = float((valid & todo).sum()) / max(int(todo.sum()), 1)
+        if coverage > 0:
+            scored.append((coverage - 0.002 * abs(s - t), s, rgb, valid))
+    scored.sort(key=lambda item: item[:2], reverse=True)
+    chosen = scored[:candidates]
+    seen = np.zeros((h, w), bool)
+    if chosen:
+        background = robust_background(
+            np.stack([c[2] for c in chosen]),
+            np.stack([c[3] for c in chosen]),
+            vote_factor=2,
+            tolerance_stops=VOTE_TOLERANCE_STOPS,
+        )
+        seen = todo & (background.weight > 0)
+        frame[seen] = np.clip(background.rgb[seen], 0.0, 1.0)
+    hole = todo & ~seen
     if hole.any():
         frame = _inpaint(frame, hole)
     return frame

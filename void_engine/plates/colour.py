@@ -3,7 +3,10 @@
 The config is the studio's ``$OCIO`` when set, else OCIO's built-in ACES studio config.
 Plain colour-space conversions do not clip: the model path clamps to [0, 1] (the model was trained
 on [0, 1] video), the return path does not (the composite keeps the plate's own values outside the
-matte, so nothing of the plate's range is lost there).
+matte, so nothing of the plate's range is lost there). With ``highlight`` set, an invertible soft
+knee (void_engine.finish.highlights) folds model-space values up to the encoded value of a
+scene-linear ceiling into [0, 1] before that clamp, and unfolds them on the way back, so values
+above 1 in the fill survive instead of clamping.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import PyOpenColorIO as ocio
 
+from ..finish.highlights import SoftKnee
 from .errors import ColourError
 
 BUILTIN_CONFIG = "ocio://studio-config-latest"
@@ -40,6 +44,8 @@ class ColourConverter:
     plate_space: str = DEFAULT_PLATE_SPACE
     model_space: str = DEFAULT_MODEL_SPACE
     config: str | None = None
+    # (knee in model space, scene-linear ceiling): the soft-knee highlight encoding; None = off.
+    highlight: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         self.config_name = resolve_config_name(self.config)
@@ -49,6 +55,15 @@ class ColourConverter:
                 raise ColourError(f"{role} colour space {name!r} is not in OCIO config {self.config_name!r}")
         self._to_model = cfg.getProcessor(self.plate_space, self.model_space).getDefaultCPUProcessor()
         self._from_model = cfg.getProcessor(self.model_space, self.plate_space).getDefaultCPUProcessor()
+        self.knee: SoftKnee | None = None
+        if self.highlight is not None:
+            knee, ceiling = self.highlight
+            grey = self._apply(self._to_model, np.full((1, 3), ceiling, np.float32))
+            # The ceiling in model space; a ceiling at or below what the model space already holds
+            # needs no knee.
+            top = float(np.max(grey))
+            if top > 1.0:
+                self.knee = SoftKnee(knee, top)
 
     @staticmethod
     def _apply(processor: "ocio.CPUProcessor", rgb: np.ndarray) -> np.ndarray:
@@ -61,11 +76,18 @@ class ColourConverter:
     def to_model(self, rgb: np.ndarray) -> np.ndarray:
         """Plate space -> model space, clamped to [0, 1]; NaN/inf become finite first."""
         safe = np.nan_to_num(rgb, nan=0.0, posinf=65504.0, neginf=-65504.0)
-        return np.clip(self._apply(self._to_model, safe), 0.0, 1.0)
+        encoded = self._apply(self._to_model, safe)
+        if self.knee is not None:
+            encoded = self.knee.encode(encoded)
+        return np.clip(encoded, 0.0, 1.0)
 
     def from_model(self, rgb: np.ndarray) -> np.ndarray:
-        """Model space [0, 1] -> plate space (no clipping of the result)."""
-        return self._apply(self._from_model, np.clip(rgb, 0.0, 1.0))
+        """Model space [0, 1] -> plate space (no clipping of the result; the highlight knee, when
+        set, is undone first)."""
+        encoded = np.clip(rgb, 0.0, 1.0)
+        if self.knee is not None:
+            encoded = self.knee.decode(encoded)
+        return self._apply(self._from_model, encoded)
 
 
 @dataclass

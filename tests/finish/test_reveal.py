@@ -1,0 +1,60 @@
+import numpy as np
+
+from void_engine.finish.reveal import combine, robust_background
+
+
+def _textured(h, w, seed=0):
+    rng = np.random.default_rng(seed)
+    return (0.2 + 0.02 * rng.standard_normal((h, w, 3))).astype(np.float32).clip(0.01)
+
+
+def test_a_transient_foreground_in_one_candidate_is_rejected_not_pasted():
+    h, w = 64, 96
+    background = _textured(h, w)
+    candidates = np.stack([background.copy() for _ in range(5)])
+    candidates[2, 10:40, 20:60] = (0.9, 0.6, 0.5)  # a hand passing in one frame only
+    valid = np.ones((5, h, w), bool)
+    est = robust_background(candidates, valid, vote_factor=4, tolerance_stops=0.25)
+    np.testing.assert_allclose(est.rgb, background, atol=1e-5)
+    assert est.weight[20, 30] == 4.0 and est.weight[0, 0] == 5.0
+
+
+def test_candidates_count_only_where_valid():
+    h, w = 32, 32
+    bg = _textured(h, w)
+    candidates = np.stack([bg, np.zeros_like(bg)])
+    valid = np.stack([np.ones((h, w), bool), np.zeros((h, w), bool)])
+    est = robust_background(candidates, valid, vote_factor=2, tolerance_stops=0.25)
+    np.testing.assert_allclose(est.rgb, bg, atol=1e-6)
+
+
+def test_disagreement_with_the_model_keeps_the_models_value():
+    h, w = 96, 96
+    model = np.full((h, w, 3), 0.2, np.float32)
+    plate = _textured(h, w) * 3.0  # a different surface: ~1.6 stops brighter
+    est = robust_background(plate[None], np.ones((1, h, w), bool), vote_factor=4, tolerance_stops=0.25)
+    out = combine(model, est, model_scale=4.0, tolerance_stops=0.3, strong_stops=0.06)
+    np.testing.assert_allclose(out.rgb, model, atol=1e-6)
+    assert out.revealed.max() == 0.0
+
+
+def test_agreement_with_the_model_brings_in_the_plates_own_pixels():
+    h, w = 96, 96
+    plate = _textured(h, w)
+    model = np.full((h, w, 3), 0.2, np.float32)  # the plate's low frequencies, without its detail
+    est = robust_background(plate[None], np.ones((1, h, w), bool), vote_factor=4, tolerance_stops=0.25)
+    out = combine(model, est, model_scale=4.0, tolerance_stops=0.3, strong_stops=0.06)
+    inner = (slice(12, -12), slice(12, -12))
+    assert out.revealed[inner].min() > 0.99
+    np.testing.assert_allclose(out.rgb[inner], plate[inner], atol=2e-3)
+
+
+def test_the_frame_itself_is_used_alone_where_it_shows_the_background():
+    h, w = 32, 48
+    own = _textured(h, w, seed=1)
+    other = _textured(h, w, seed=2)  # the same surface, other grain
+    est = robust_background(
+        np.stack([other, own]), np.ones((2, h, w), bool), vote_factor=2, tolerance_stops=1.0, prefer_last=True
+    )
+    np.testing.assert_allclose(est.rgb[4:-4, 4:-4], own[4:-4, 4:-4], atol=1e-6)
+    assert est.grain_kept[4:-4, 4:-4].min() == 1.0

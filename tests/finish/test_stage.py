@@ -1,0 +1,32 @@
+import numpy as np
+
+from void_engine.finish import FinishSettings
+from void_engine.finish.stage import Finisher
+
+
+def test_a_model_value_brighter_than_anything_the_plate_shows_is_capped_there():
+    h, w = 96, 128
+    rng = np.random.default_rng(0)
+    plate = (0.2 + 0.02 * rng.standard_normal((h, w, 3))).astype(np.float32)
+    keep = np.ones((h, w), bool)
+    keep[30:70, 40:90] = False
+
+    def read(index: int) -> tuple[np.ndarray, np.ndarray]:
+        return plate, keep
+
+    finisher = Finisher(FinishSettings(reveal=False, grain=False), read, 1, (h, w), (24, 32))
+    model = np.full((h, w, 3), 0.2, np.float32)
+    model[45:55, 60:70] = 16.0  # a preview smudge near 1.0 decoded to the knee's ceiling
+    matte = (~keep).astype(np.float32)
+    out = finisher.frame(0, model, matte).rgb
+    assert out[45:55, 60:70].max() == 1.0  # no brighter than a plain [0, 1] result
+    np.testing.assert_array_equal(out[~(matte > 0)], model[~(matte > 0)])
+
+
+def test_two_parts_of_the_matte_far_apart_are_finished_in_two_boxes():
+    from void_engine.finish.stage import _fill_boxes
+
+    matte = np.zeros((200, 400), np.float32)
+    matte[20:60, 30:80] = 1.0
+    matte[120:180, 300:360] = 0.5
+    assert sorted(_fill_boxes(matte, 4)) == [(26, 16, 58, 48), (296, 116, 68, 68)]

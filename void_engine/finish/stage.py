@@ -1,0 +1,463 @@
+"""The finish stage, frame by frame: :class:`Finisher` and its one entry point :meth:`Finisher.frame`.
+
+The plate layer hands a :class:`Finisher` a way to read any frame's ROI crop (linear RGB) and keep
+mask, then asks for each frame in turn. The finisher keeps a sliding window of ±``search_radius``
+frames (ROI crops as half floats, small grey images for alignment), so every plate frame is read
+once however long the shot. Per frame, all per-pixel work is confined to the matte's bounding box.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from .align import Motion, estimate_motion, find_corners, full_resolution_maps, reduce_mask, to_grey, warp
+from .grain import GrainModel, measure_grain, resampling_gain, synthesize
+from .reveal import Background, combine, robust_background
+from .settings import FinishSettings
+
+# read(index) -> (rgb (h, w, 3) float32 linear, keep (h, w) bool), both the ROI crop of that frame.
+FrameReader = Callable[[int], tuple[np.ndarray, np.ndarray]]
+BOX_PAD_PX = 4
+PEAK_BLOCK = 16  # px: the plate's brightest keep value is kept per block of this size
+VALID_ERODE_PX = 2  # full-res pixels at the edge of a warped keep region are not trusted
+
+
+@dataclass
+class _Frame:
+    rgb: np.ndarray  # (h, w, 3) float16: half is what plates hold, and half the memory of float32
+    keep: np.ndarray  # (h, w) bool
+    grey: np.ndarray  # (sh, sw) uint8, alignment size
+    keep_small: np.ndarray  # (sh, sw) bool, eroded
+    corners: np.ndarray  # (N, 1, 2) float32 trackable corners on keep pixels (alignment size)
+    peak: np.ndarray  # (ceil(h / PEAK_BLOCK), ceil(w / PEAK_BLOCK)) float32 brightest keep value per block
+
+
+@dataclass(frozen=True)
+class FrameFinish:
+    """One finished frame and what happened to it."""
+
+    rgb: np.ndarray  # (h, w, 3) float32 linear, the ROI with the fill finished inside the matte
+    revealed_fraction: float  # share of the matte's weight whose detail came from the plate
+    candidates: int  # frames that voted
+
+
+@dataclass
+class FinishReport:
+    """What the finish did over a shot (for events, provenance and the CLI)."""
+
+    upscale: float
+    grain: GrainModel | None = None
+    revealed: list[float] = field(default_factory=list)
+    seconds: float = 0.0  # wall-clock time spent finishing (frame reads for the window included)
+    cpu_seconds: float = 0.0  # CPU time of this process meanwhile (all its threads: OpenCV's too)
+
+    @property
+    def revealed_fraction(self) -> float:
+        return float(np.mean(self.revealed)) if self.revealed else 0.0
+
+    def notes(self, warn_upscale: float) -> list[str]:
+        lines = [
+            f"finish: upscale {self.upscale:.2f}x, {100 * self.revealed_fraction:.1f}% of the fill from the plate, "
+            + (f"grain {self.grain.describe()}" if self.grain else "no grain measured"),
+        ]
+        if self.upscale > warn_upscale:
+            lines.append(
+                f"finish: warning: the model's result was upscaled {self.upscale:.2f}x (more than {warn_upscale:g}x); "
+                "detail where the plate never shows the background is synthesized (grain only)"
+            )
+        return lines
+
+    def attributes(self) -> dict[str, str]:
+        out = {
+            "void:finish_upscale": f"{self.upscale:.3f}",
+            "void:finish_revealed": f"{self.revealed_fraction:.4f}",
+        }
+        if self.grain is not None:
+            out["void:finish_grain"] = self.grain.describe()
+        return out
+
+
+class Finisher:
+    """Finishes the frames of one shot in order (see the module docstring)."""
+
+    def __init__(
+        self,
+        settings: FinishSettings,
+        read: FrameReader,
+        frames: int,
+        roi_size: tuple[int, int],
+        model_size: tuple[int, int],
+        *,
+        seed: int = 0,
+        matte_reach_px: int = 24,
+        frame_numbers: tuple[int, ...] | None = None,
+    ):
+        self.settings = settings
+        self._read = read
+        self.frames = frames
+        self.roi_h, self.roi_w = roi_size
+        self.seed = int(seed)
+        self.frame_numbers = frame_numbers or tuple(range(frames))
+        self.reach_px = matte_reach_px
+        mh, mw = model_size
+        self.report = FinishReport(upscale=max(self.roi_h / mh, self.roi_w / mw))
+        self.scale = min(1.0, settings.align_long_side / max(self.roi_h, self.roi_w))  # low-res px per full px
+        self.small = (max(16, round(self.roi_w * self.scale)), max(16, round(self.roi_h * self.scale)))
+        self._window: dict[int, _Frame] = {}
+        self._step: dict[int, Motion | None] = {}  # motion t -> t + 1 (chained for candidate choice)
+        self._pairs: dict[tuple[int, int], Motion | None] = {}  # motion t -> s, each pair measured once
+        self._grain_done = False
+
+    # -- the window of frames ---------------------------------------------------------------
+
+    def _get(self, index: int) -> _Frame:
+        frame = self._window.get(index)
+        if frame is None:
+            rgb, keep = self._read(index)
+            grey, keep_small = to_grey(rgb, self.small), reduce_mask(keep, self.small)
+            frame = _Frame(
+                rgb.astype(np.float16), keep, grey, keep_small, find_corners(grey, keep_small), _block_peak(rgb, keep)
+            )
+            self._window[index] = frame
+        return frame
+
+    def _slide(self, t: int) -> None:
+        r = self.settings.search_radius if self.settings.reveal else 0
+        for index in [i for i in self._window if i < t - r]:
+            del self._window[index]
+        for pair in [p for p in self._pairs if min(p) < t - r]:
+            del self._pairs[pair]
+        for index in range(max(0, t - r), min(self.frames, t + r + 1)):
+            self._get(index)
+
+    # -- grain ------------------------------------------------------------------------------
+
+    def _measure_grain(self) -> None:
+        """Once per shot, on the first frames of the window: the ring of keep pixels around the matte.
+
+        Each frame's ring is compared with a neighbour frame aligned onto it, so the static texture
+        of the background cancels and only the grain (new every frame) is measured; without a
+        trustworthy alignment the frame's own high frequencies are measured (texture counts then).
+        """
+        self._grain_done = True
+        picks = sorted({0, min(self.frames - 1, self.settings.search_radius // 2), min(self.frames - 1, 2)})
+        crops, others, regions = [], [], []
+        shifts: list[tuple[float, float] | None] = []
+        for index in picks:
+            frame = self._get(index)
+            dist = cv2.distanceTransform(frame.keep.astype(np.uint8), cv2.DIST_L2, 3)
+            ring = (dist > self.reach_px + 4) & (dist <= self.reach_px + 4 + self.settings.grain_ring_px)
+            if not (~frame.keep).any():  # no matte in that frame: its whole crop is plate
+                ring = frame.keep.copy()
+            ys, xs = np.nonzero(ring)
+            if ys.size == 0:
+                continue
+            y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+            box = (x0, y0, x1 - x0, y1 - y0)
+            rgb = frame.rgb[y0:y1, x0:x1].astype(np.float32)
+            region = ring[y0:y1, x0:x1]
+            other, shift = self._aligned_neighbour(index, box)
+            if other is None:
+                other_rgb = np.zeros_like(rgb)
+            else:
+                other_rgb, valid = other
+                region = region & valid
+            crop = np.zeros((self.roi_h, x1 - x0, 3), np.float32)
+            oth = np.zeros_like(crop)
+            reg = np.zeros(crop.shape[:2], bool)
+            crop[: y1 - y0], oth[: y1 - y0], reg[: y1 - y0] = rgb, other_rgb, region
+            crops.append(crop)
+            others.append(oth)
+            regions.append(reg)
+            shifts.append(shift)
+            # A gap column keeps the blur of one crop from reaching the next.
+            for part in (crops, others):
+                part.append(np.zeros((self.roi_h, 8, 3), np.float32))
+            regions.append(np.zeros((self.roi_h, 8), bool))
+        if not crops:
+            return
+        rgb_all, region_all = np.concatenate(crops, axis=1), np.concatenate(regions, axis=1)
+        known = [sh for sh in shifts if sh is not None]
+        if len(known) == len(shifts):
+            first = measure_grain(rgb_all, region_all, other=np.concatenate(others, axis=1))
+            if first is not None:
+                # The neighbour was resampled: its grain residual lost some variance (its size known now).
+                gain = float(np.mean([resampling_gain(first.size_px, sh) for sh in known]))
+                scale = np.float32(np.sqrt(2.0 / (1.0 + gain)))
+                self.report.grain = dataclasses.replace(first, sigma=first.sigma * scale)
+                return
+        self.report.grain = measure_grain(rgb_all, region_all)
+
+    def _aligned_neighbour(
+        self, index: int, box: tuple[int, int, int, int]
+    ) -> tuple[tuple[np.ndarray, np.ndarray] | None, tuple[float, float] | None]:
+        """The next (or previous) frame's pixels and keep mask aligned onto ``box`` of frame ``index``,
+        and the sub-pixel shift the alignment resampled it by (at the box's centre)."""
+        for s in (index + 1, index - 1):
+            if not 0 <= s < self.frames:
+                continue
+            motion = self._motion(index, s)
+            if motion is None:
+                continue
+            sampling = full_resolution_maps(motion, self.scale, box)
+            rgb, keep = _source_region(self._get(s), sampling, (box[2], box[3]))
+            if rgb is None or isinstance(sampling, tuple):
+                continue
+            cx, cy = box[2] / 2.0, box[3] / 2.0
+            p = sampling @ np.array([cx, cy, 1.0])
+            return (rgb, keep), (float(p[0] / p[2] - cx), float(p[1] / p[2] - cy))
+        return None, None
+
+    # -- motion -----------------------------------------------------------------------------
+
+    def _motion(self, t: int, s: int) -> Motion | None:
+        if (t, s) in self._pairs:
+            return self._pairs[(t, s)]
+        back = self._pairs.get((s, t))
+        if (s, t) in self._pairs and (back is None or back.flow is None):
+            # The same pair the other way round: a homography inverts exactly (a dense flow does not).
+            motion = None if back is None else Motion(np.linalg.inv(back.homography), back.tracks)
+        else:
+            a, b = self._get(t), self._get(s)
+            motion = estimate_motion(
+                a.grey, b.grey, a.keep_small, b.keep_small, corners=a.corners, refine_flow=self.settings.refine_flow
+            )
+        self._pairs[(t, s)] = motion
+        return motion
+
+    def _chained(self, t: int, s: int) -> np.ndarray | None:
+        """Homography t -> s from the chain of neighbour motions (for choosing candidates)."""
+        h = np.eye(3)
+        step = 1 if s > t else -1
+        for i in range(t, s, step):
+            key = i if step > 0 else i - 1  # motion i -> i+1 is stored at i
+            if key not in self._step:
+                self._step[key] = self._motion(key, key + 1)
+            m = self._step[key]
+            if m is None:
+                return None
+            hm = m.homography if step > 0 else np.linalg.inv(m.homography)
+            h = hm @ h  # hm maps frame-i coordinates to frame-(i+step) ones
+        return h
+
+    def _choose(self, t: int, hole_small: np.ndarray) -> list[int]:
+        r = self.settings.search_radius
+        scored = []
+        total = max(int(hole_small.sum()), 1)
+        for s in range(max(0, t - r), min(self.frames, t + r + 1)):
+            if s == t:
+                continue
+            h = self._chained(t, s)
+            if h is None:
+                continue
+            seen = cv2.warpPerspective(
+                self._get(s).keep_small.astype(np.uint8),
+                h,
+                self.small,
+                flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
+            )
+            coverage = float((seen.astype(bool) & hole_small).sum()) / total
+            scored.append((coverage - 0.002 * abs(s - t), s))
+        scored.sort(reverse=True)
+        return [s for score, s in scored[: self.settings.candidates] if score > 0]
+
+    # -- one frame --------------------------------------------------------------------------
+
+    def frame(self, t: int, model_lin: np.ndarray, matte: np.ndarray) -> FrameFinish:
+        """Finish frame index ``t``: ``model_lin`` (roi h, w, 3) is the model's result upscaled to the
+        ROI in the plate's space; ``matte`` (roi h, w) the composite matte. Pixels where the matte is
+        0 are returned as ``model_lin`` has them."""
+
+        started, cpu_started = time.perf_counter(), time.process_time()
+        s = self.settings
+        out = np.array(model_lin, np.float32, copy=True)
+        if not s.enabled or not (matte > 0).any():
+            return FrameFinish(out, 0.0, 0)
+        self._slide(t)
+        if s.grain and not self._grain_done:
+            self._measure_grain()
+        rng = np.random.default_rng([self.seed, int(self.frame_numbers[t])])
+        revealed_sum, used = 0.0, 0
+        for box in _fill_boxes(matte, BOX_PAD_PX):
+            box_revealed, box_used = self._finish_box(t, box, out, rng)
+            x, y, w, h = box
+            revealed_sum += float((box_revealed * matte[y : y + h, x : x + w]).sum())
+            used = max(used, box_used)
+        fraction = revealed_sum / max(float(matte.sum()), 1e-6)
+        self.report.revealed.append(fraction)
+        self.report.seconds += time.perf_counter() - started
+        self.report.cpu_seconds += time.process_time() - cpu_started
+        return FrameFinish(out, fraction, used)
+
+    def _finish_box(
+        self, t: int, box: tuple[int, int, int, int], out: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, int]:
+        """Finish ``box`` (x, y, w, h) of ``out`` in place; returns how revealed each pixel is and the
+        number of frames that voted."""
+        s = self.settings
+        x0, y0, w, h = box
+        x1, y1 = x0 + w, y0 + h
+        model_box = out[y0:y1, x0:x1]
+        if s.highlights:
+            model_box = np.minimum(model_box, self._highlight_cap(t, box))
+        revealed = np.zeros(model_box.shape[:2], np.float32)
+        grain_kept = np.zeros(model_box.shape[:2], np.float32)
+        finished = model_box
+        used = 0
+        if s.reveal:
+            background, used = self._background(t, box, model_box)
+            if background is not None:
+                combined = combine(
+                    model_box,
+                    background,
+                    model_scale=self.report.upscale,
+                    tolerance_stops=s.agree_tolerance_stops,
+                    strong_stops=s.strong_agreement_stops,
+                )
+                finished, revealed = combined.rgb, combined.revealed
+                grain_kept = revealed * background.grain_kept
+        if s.grain and self.report.grain is not None:
+            missing = np.sqrt(np.clip(1.0 - grain_kept * grain_kept, 0.0, 1.0))
+            finished = finished + synthesize(self.report.grain, finished, rng) * missing[..., None]
+        out[y0:y1, x0:x1] = finished
+        return revealed, used
+
+    def _highlight_cap(self, t: int, box: tuple[int, int, int, int]) -> np.float32:
+        """The brightest value the plate shows in the keep pixels around ``box`` of frame ``t`` and in
+        the frames of the window: the model's fill is capped there. Through the soft-knee highlight
+        encoding a model value near 1.0 decodes far up the range (to the ceiling at 1.0); where no
+        frame of the plate shows anything that bright, that is the model's error, not a highlight.
+        The cap is never below 1.0: values a plain [0, 1] model result reaches are left alone."""
+        x, y, w, h = box
+        pad, b = self.settings.grain_ring_px, PEAK_BLOCK
+        ys = slice(max(0, y - pad) // b, (y + h + pad) // b + 1)
+        xs = slice(max(0, x - pad) // b, (x + w + pad) // b + 1)
+        cap = max(float(frame.peak[ys, xs].max(initial=0.0)) for frame in [self._get(t), *self._window.values()])
+        return np.float32(max(cap, 1.0))
+
+    def _background(
+        self, t: int, box: tuple[int, int, int, int], model_box: np.ndarray
+    ) -> tuple[Background | None, int]:
+        x, y, w, h = box
+        target = self._get(t)
+        hole_small = cv2.resize((~target.keep).astype(np.uint8), self.small, interpolation=cv2.INTER_NEAREST) > 0
+        chosen = self._choose(t, hole_small)
+        rgbs, valids = [], []
+        for src in chosen:
+            motion = self._motion(t, src)
+            if motion is None:
+                continue
+            sampling = full_resolution_maps(motion, self.scale, box)
+            source = self._get(src)
+            rgb, keep = _source_region(source, sampling, (w, h))
+            if rgb is None:
+                continue
+            rgbs.append(rgb)
+            valids.append(keep)
+        # The frame itself: inside the matte's dilation and feather it still shows the background,
+        # at its own position and with its own grain; those pixels are the best candidate of all.
+        own = cv2.erode(target.keep[y : y + h, x : x + w].astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+        if own.any():
+            rgbs.append(target.rgb[y : y + h, x : x + w].astype(np.float32))
+            valids.append(own)
+        if not rgbs:
+            return None, 0
+        factor = max(2, int(round(self.report.upscale)))
+        background = robust_background(
+            np.stack(rgbs),
+            np.stack(valids),
+            vote_factor=factor,
+            tolerance_stops=self.settings.vote_tolerance_stops,
+            reference=model_box if self.settings.model_votes else None,
+            prefer_last=bool(own.any()),
+        )
+        return background, len(rgbs)
+
+
+def _fill_boxes(matte: np.ndarray, pad: int) -> list[tuple[int, int, int, int]]:
+    """Boxes (x, y, w, h), padded by ``pad`` and not overlapping, around the separate parts of the
+    matte: two objects apart are finished apart, not as one box spanning the plate between them.
+    Parts are found at 1/8 size (parts closer than ~16 px merge); each box is then tightened to the
+    full-resolution matte inside it."""
+    h, w = matte.shape
+    b = 8
+    small = cv2.resize((matte > 0).astype(np.float32), (-(-w // b), -(-h // b)), interpolation=cv2.INTER_AREA)
+    coarse = cv2.dilate((small > 0).astype(np.uint8), np.ones((3, 3), np.uint8))
+    count, _, stats, _ = cv2.connectedComponentsWithStats(coarse, connectivity=8)
+    boxes = [
+        [int(sx) * b, int(sy) * b, min(w, int(sx + sw) * b), min(h, int(sy + sh) * b)]
+        for sx, sy, sw, sh, _area in stats[1:count]
+    ]
+    merged = True
+    while merged:  # boxes that overlap become one
+        merged = False
+        for i in range(len(boxes)):
+            for j in range(i + 1, len(boxes)):
+                p, q = boxes[i], boxes[j]
+                if p[0] < q[2] + 2 * pad and q[0] < p[2] + 2 * pad and p[1] < q[3] + 2 * pad and q[1] < p[3] + 2 * pad:
+                    boxes[i] = [min(p[0], q[0]), min(p[1], q[1]), max(p[2], q[2]), max(p[3], q[3])]
+                    del boxes[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    out = []
+    for bx0, by0, bx1, by1 in boxes:
+        ys, xs = np.nonzero(matte[by0:by1, bx0:bx1] > 0)
+        if ys.size == 0:
+            continue
+        x0, y0 = max(0, bx0 + int(xs.min()) - pad), max(0, by0 + int(ys.min()) - pad)
+        x1, y1 = min(w, bx0 + int(xs.max()) + 1 + pad), min(h, by0 + int(ys.max()) + 1 + pad)
+        out.append((x0, y0, x1 - x0, y1 - y0))
+    return out
+
+
+def _block_peak(rgb: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """The brightest channel value of the keep pixels in each PEAK_BLOCK x PEAK_BLOCK block (0: none)."""
+    h, w = keep.shape
+    b = PEAK_BLOCK
+    hb, wb = -(-h // b), -(-w // b)
+    values = np.zeros((hb * b, wb * b), np.float32)
+    values[:h, :w] = np.where(keep, rgb.max(axis=-1), 0.0)
+    return values.reshape(hb, b, wb, b).max(axis=(1, 3))
+
+
+def _source_region(
+    source: _Frame, sampling: tuple[np.ndarray, np.ndarray] | np.ndarray, size: tuple[int, int]
+) -> tuple[np.ndarray | None, np.ndarray]:
+    """The source frame's pixels and keep mask sampled onto the target box (only the part of the
+    source the box maps to is converted to float32)."""
+    w, h = size
+    sh, sw = source.keep.shape
+    if isinstance(sampling, tuple):
+        mx, my = sampling
+        xs, ys = mx, my
+    else:
+        corners = np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]], np.float64).T
+        mapped = sampling @ corners
+        xs, ys = mapped[0] / mapped[2], mapped[1] / mapped[2]
+    margin = 8
+    sx0 = int(max(0, math.floor(float(np.min(xs))) - margin))
+    sy0 = int(max(0, math.floor(float(np.min(ys))) - margin))
+    sx1 = int(min(sw, math.ceil(float(np.max(xs))) + margin))
+    sy1 = int(min(sh, math.ceil(float(np.max(ys))) + margin))
+    if sx1 <= sx0 or sy1 <= sy0:
+        return None, np.zeros((h, w), bool)
+    crop = source.rgb[sy0:sy1, sx0:sx1].astype(np.float32)
+    keep = source.keep[sy0:sy1, sx0:sx1].astype(np.uint8)
+    if isinstance(sampling, tuple):
+        local: tuple[np.ndarray, np.ndarray] | np.ndarray = (sampling[0] - sx0, sampling[1] - sy0)
+    else:
+        local = np.array([[1.0, 0.0, -sx0], [0.0, 1.0, -sy0], [0.0, 0.0, 1.0]]) @ sampling
+    rgb = warp(crop, local, (w, h), cv2.INTER_CUBIC)
+    valid = warp(keep, local, (w, h), cv2.INTER_NEAREST) > 0
+    k = np.ones((2 * VALID_ERODE_PX + 1, 2 * VALID_ERODE_PX + 1), np.uint8)
+    valid = cv2.erode(valid.astype(np.uint8), k) > 0
+    return rgb, valid
