@@ -85,6 +85,9 @@ _ADMISSION_THREADS = 2
 MAX_PARKED_EVENTS_PER_CLIENT = 32
 MAX_PARKED_EVENTS = 2048
 
+# How long `hello` reuses its capability look-ups (a checkpoint downloaded meanwhile shows up after).
+_CAPABILITIES_TTL_S = 1.0
+
 
 @dataclass
 class _Waiter:
@@ -207,6 +210,10 @@ class Engine:
 
         # Built now (cheap: no backend is loaded until it starts), started by serve_forever.
         self.worker: JobRunner = (make_runner or local_worker)(self.journal, self._notify)
+        # The first look-up imports the mask modules' checks (a few hundred ms): done here, before
+        # the loop serves anyone, so no client's first `hello` waits for it.
+        self._caps: tuple[float, dict[str, Any]] | None = None
+        self._capabilities()
         # [monitor]: the web page and /metrics, served from their own threads (void_engine.monitor).
         self.monitor = None
         if cfg.monitor_enabled:
@@ -429,10 +436,22 @@ class Engine:
             "curve": self.curve is not None,
             "owner": caller.owner,
             "admin": caller.admin,
-            **engine_capabilities(
-                backend=default, backend_settings=self.backend_settings, mask_stage=self.worker.mask_stage
-            ),
+            **self._capabilities(),
         }, ()
+
+    def _capabilities(self) -> dict[str, Any]:
+        """What ``hello`` says about masks and passes, looked up at most once a second.
+
+        The look-ups are file checks (SAM2/SAM3 checkpoints, pass-2 weights, installed packages):
+        cheap, but a client polling ``hello`` while the loop is busy should not repeat them.
+        """
+        now = time.monotonic()
+        if self._caps is None or now - self._caps[0] > _CAPABILITIES_TTL_S:
+            caps = engine_capabilities(
+                backend=self.cfg.backend, backend_settings=self.backend_settings, mask_stage=self.worker.mask_stage
+            )
+            self._caps = (now, caps)
+        return self._caps[1]
 
     def _on_submit(self, envelope, msg, caller):
         spec = JobSpec.from_wire(msg.header.get("job"), max_frames=self.cfg.max_frames)
