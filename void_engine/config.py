@@ -17,6 +17,26 @@ class ConfigError(ValueError):
     """A setting that cannot be used; the message names the file and the key."""
 
 
+@dataclass(frozen=True)
+class MonitorSettings:
+    """The [monitor] settings: the engine's web page and Prometheus ``/metrics`` (see config/engine.toml).
+
+    ``bind`` is a host name or address; one that is not loopback is refused unless
+    ``allow_remote`` is set. ``port`` 0 picks a free port (the engine logs the address).
+    """
+
+    enabled: bool = False
+    bind: str = "127.0.0.1"
+    port: int = 8555
+    allow_remote: bool = False
+    jobs_shown: int = 200
+    refresh_s: float = 1.0
+    strip_frames: int = 8
+    thumbnail_px: int = 256
+    display: str = ""
+    view: str = ""
+
+
 @dataclass
 class EngineConfig:
     """Every engine setting; defaults match config/engine.toml."""
@@ -93,16 +113,17 @@ class EngineConfig:
     actor_retries: int = 1
     ray_namespace: str = "void-engine"
     # [monitor] (void_engine.monitor: the web page and /metrics; off by default)
-    monitor_enabled: bool = False
-    monitor_bind: str = "127.0.0.1"
-    monitor_port: int = 8555
-    monitor_allow_remote: bool = False
-    monitor_jobs_shown: int = 200
-    monitor_refresh_s: float = 1.0
-    monitor_strip_frames: int = 8
-    monitor_thumbnail_px: int = 256
-    monitor_display: str = ""
-    monitor_view: str = ""
+    # (each is MonitorSettings' field of the same name, prefixed monitor_; defaults live there)
+    monitor_enabled: bool = MonitorSettings.enabled
+    monitor_bind: str = MonitorSettings.bind
+    monitor_port: int = MonitorSettings.port
+    monitor_allow_remote: bool = MonitorSettings.allow_remote
+    monitor_jobs_shown: int = MonitorSettings.jobs_shown
+    monitor_refresh_s: float = MonitorSettings.refresh_s
+    monitor_strip_frames: int = MonitorSettings.strip_frames
+    monitor_thumbnail_px: int = MonitorSettings.thumbnail_px
+    monitor_display: str = MonitorSettings.display
+    monitor_view: str = MonitorSettings.view
 
     @property
     def max_message_bytes(self) -> int:
@@ -142,7 +163,7 @@ class EngineConfig:
             memory_bytes=self.pipeline_memory_bytes,
         )
 
-    def monitor_settings(self) -> "MonitorSettings":
+    def monitor_settings(self) -> MonitorSettings:
         """The [monitor] settings as one typed value (what void_engine.monitor is built from)."""
         return MonitorSettings(
             **{f.name: getattr(self, f"monitor_{f.name}") for f in dataclasses.fields(MonitorSettings)}
@@ -183,26 +204,6 @@ class MaskSettings:
     sam3_random_weights: bool = False
     sam3_score_threshold: float = 0.5
     text_keyframes: str = "first"  # "first": the first frame the text is found on; "all": every one
-
-
-@dataclass(frozen=True)
-class MonitorSettings:
-    """The [monitor] settings: the engine's web page and Prometheus ``/metrics`` (see config/engine.toml).
-
-    ``bind`` is a host name or address; one that is not loopback is refused unless
-    ``allow_remote`` is set. ``port`` 0 picks a free port (the engine logs the address).
-    """
-
-    enabled: bool = False
-    bind: str = "127.0.0.1"
-    port: int = 8555
-    allow_remote: bool = False
-    jobs_shown: int = 200
-    refresh_s: float = 1.0
-    strip_frames: int = 8
-    thumbnail_px: int = 256
-    display: str = ""
-    view: str = ""
 
 
 _SECTIONS = {
