@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import sqlite3
 from pathlib import Path
 
 from .errors import PlateError
@@ -67,7 +68,10 @@ def full_disk_error(exc: BaseException, folder: Path, needed: int) -> OutputSpac
     """
     if isinstance(exc, OutputSpaceError):
         return exc
-    is_enospc = isinstance(exc, OSError) and exc.errno == errno.ENOSPC
+    # SQLite says so in words: the job's journal events share the disk of a by-value job's output.
+    is_enospc = (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or (
+        isinstance(exc, sqlite3.OperationalError) and "disk is full" in str(exc)
+    )
     try:
         free = free_bytes(folder)
     except OSError:
