@@ -128,7 +128,7 @@ def test_client_talks_to_the_gateway_as_to_one_engine_by_path_and_by_value(gatew
         a = read_plate(FrameSequence(fetched.local_pattern, fetched.frames).path(frame)).pixels
         b = read_plate(out_seq.path(frame)).pixels
         assert a.shape == b.shape and abs(a - b).max() < 1e-3
-    assert not (gateway.cfg.state_dir / "jobs" / by_value / "inputs").exists()
+    assert wait_until(lambda: not (gateway.cfg.state_dir / "jobs" / by_value / "inputs").exists(), timeout=5)
     # The engine's store holds the same version folder a by-path job publishes (quadmask included).
     from void_engine.cluster.messages import result_files
 

@@ -94,7 +94,9 @@ def test_job_by_value_uploads_and_fetches_the_same_pixels_as_by_path(
     # The uploaded inputs are gone once the job is done; its results stay in the engine's store.
     job_dir = tmp_path / "state" / "jobs" / by_value
     # Three result frames, and beside them the three quadmask frames the job ran with.
-    assert not (job_dir / "inputs").exists() and len(list((job_dir / "out").glob("v*/*.exr"))) == 3
+    # (deleted just after the end is recorded, so a client may see "done" a moment before)
+    assert wait_until(lambda: not (job_dir / "inputs").exists(), timeout=5)
+    assert len(list((job_dir / "out").glob("v*/*.exr"))) == 3
     assert len(list((job_dir / "out").glob("v*/quadmask/*.exr"))) == 3
     assert list((tmp_path / "state" / "spool").iterdir()) == []
     assert len(fetched.files) == 3 and fetched.local_pattern.endswith("sample_void.####.exr")
