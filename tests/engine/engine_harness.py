@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import zmq
 
+from tests.parallel import free_port  # one of this xdist worker's own ports
 from void_engine.config import write_config
 from void_engine.service.local import LocalEngine, engine_env
 
@@ -41,13 +41,6 @@ class EngineProcess(LocalEngine):
         self.log_path = self.config.with_suffix(f".{int(time.time() * 1000)}.log")
         super().start(timeout)
         return self
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def raw_dealer(endpoint: str, ctx: zmq.Context | None = None) -> zmq.Socket:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.parallel import torch_threads
 from void_engine.pipeline import VoidPipeline
 from void_engine.pipeline.tiny import make_tiny_model
 
@@ -18,5 +19,5 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_pipe(tiny_model_dir: Path) -> VoidPipeline:
-    torch.set_num_threads(2)
+    torch.set_num_threads(torch_threads())
     return VoidPipeline.from_model_dir(tiny_model_dir, device="cpu", dtype=torch.float32)

@@ -21,6 +21,7 @@ import sentencepiece
 import torch
 from accelerate.hooks import CpuOffload
 
+from tests.parallel import torch_threads
 from void_engine.config import ConfigError, load_config
 from void_engine.pipeline import VoidPipeline
 from void_engine.pipeline.model_dir import BASE_FOLDER
@@ -33,7 +34,7 @@ PROMPT = "an empty room with a table"
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    torch.set_num_threads(2)
+    torch.set_num_threads(torch_threads())
     return make_tiny_model(tmp_path_factory.mktemp("void-real-layout"), with_pass2=True)
 
 
