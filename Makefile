@@ -26,9 +26,14 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 demo: $(STAMP)
 	$(PY) -m void_engine.cli demo
 
-# The habits first (seconds), then the suite: CI runs exactly this.
+# The habits first (seconds), then the suite: CI runs exactly this. The suite runs in two passes:
+# everything not marked `serial` on $(TEST_WORKERS) pytest-xdist workers (each with its own block of
+# ports, one torch thread: tests/parallel.py), then the `serial` tests (asserted latencies and
+# durations, Ray, the browser driver) alone. A plain `pytest` runs all of it in one process.
+TEST_WORKERS ?= 2
 test: lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not serial"
+	$(PY) -m pytest -m serial
 
 # ruff (pyflakes, pycodestyle, isort), the format check, and mypy on the engine and the bridge
 # (the host plugins are type-checked against the host stubs by their own tests).

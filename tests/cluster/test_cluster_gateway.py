@@ -22,6 +22,9 @@ from tests.engine.engine_harness import wait_until
 from void_engine.cluster.gateway import ClusterGateway  # imports Ray only when a gateway starts
 from void_engine.config import load_config
 
+# A local Ray (its default ports and folders are machine-wide) and asserted cancel times: run alone.
+pytestmark = pytest.mark.serial
+
 ray = pytest.importorskip("ray", reason="the cluster tests need the [cluster] extra (ray 2.60)")
 
 REPO = Path(__file__).resolve().parents[2]

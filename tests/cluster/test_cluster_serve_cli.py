@@ -13,6 +13,9 @@ from bridge.client import EngineClient
 from bridge.protocol import JobSpec
 from tests.engine.engine_harness import EngineProcess, write_config
 
+# A local Ray: its default ports and folders are machine-wide, so run alone (tests/parallel.py).
+pytestmark = pytest.mark.serial
+
 pytest.importorskip("ray", reason="the cluster tests need the [cluster] extra (ray 2.60)")
 
 ADMIN = "admin-secret-1234-for-tests-only-0123456789abcdef"

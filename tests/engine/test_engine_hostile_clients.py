@@ -20,6 +20,9 @@ from void_engine.service.uploads import MAX_OPEN_UPLOADS_PER_OWNER
 
 from .engine_harness import raw_dealer, wait_until
 
+# Asserts ping round trips under floods: run alone (tests/parallel.py).
+pytestmark = pytest.mark.serial
+
 PING_BUDGET_S = 0.050
 
 

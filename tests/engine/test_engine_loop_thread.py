@@ -7,8 +7,13 @@ import statistics
 import threading
 import time
 
+import pytest
+
 from bridge.client import EngineClient, EngineUnavailable
 from bridge.protocol import JobSpec
+
+# Asserts the socket loop's answer times: run alone (tests/parallel.py).
+pytestmark = pytest.mark.serial
 
 TOKEN = "artist-token-loop-thread"
 FRAMES = 10_000

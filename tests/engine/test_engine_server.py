@@ -110,6 +110,7 @@ def test_job_by_value_uploads_and_fetches_the_same_pixels_as_by_path(
         assert np.allclose(a.pixels, b.pixels, atol=1e-6)
 
 
+@pytest.mark.serial  # asserts a duration: run alone (tests/parallel.py)
 def test_events_wait_longer_than_the_engine_allows_is_shortened_not_refused(
     engine_config, start_engine, sample_shot, tmp_path
 ):
@@ -141,6 +142,7 @@ def test_by_value_job_is_not_run_before_its_uploaded_inputs_are_in_place(
     assert status.state == "done", status.error
 
 
+@pytest.mark.serial  # asserts a duration: run alone (tests/parallel.py)
 def test_loop_answers_ping_and_status_while_a_job_runs(engine_config, start_engine, sample_shot, tmp_path):
     eng = start_engine(engine_config(worker__steps=8), step_s=0.25)
     with EngineClient(eng.endpoint) as client:

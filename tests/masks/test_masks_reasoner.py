@@ -170,6 +170,7 @@ def test_client_errors_are_not_retried(fake, shot):
     assert len(fake.requests) == 1
 
 
+@pytest.mark.serial  # asserts a duration: run alone (tests/parallel.py)
 def test_timeout_raises_reasoner_timeout(fake, shot):
     fake.reply_json(answer(), delay_s=2.0)
     start = time.monotonic()

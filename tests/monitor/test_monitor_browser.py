@@ -15,7 +15,11 @@ from tests.engine.test_client_cli import cli, job_flags
 from .browser import browser_problem, headless_chrome
 from .monitor_helpers import ADMIN, start_monitored
 
-pytestmark = pytest.mark.skipif(browser_problem() is not None, reason=str(browser_problem()))
+pytestmark = [
+    pytest.mark.skipif(browser_problem() is not None, reason=str(browser_problem())),
+    # The browser driver takes a port the kernel handed out and let go: run alone (tests/parallel.py).
+    pytest.mark.serial,
+]
 
 
 def void_bridge(*args: str, home: Path) -> subprocess.CompletedProcess:

@@ -16,6 +16,9 @@ from void_engine.config import load_config
 
 from .monitor_helpers import ADMIN, http, shot_spec
 
+# A local Ray: its default ports and folders are machine-wide, so run alone (tests/parallel.py).
+pytestmark = pytest.mark.serial
+
 ray = pytest.importorskip("ray", reason="the gateway's monitor test needs the [cluster] extra (ray 2.60)")
 
 REPO = Path(__file__).resolve().parents[2]

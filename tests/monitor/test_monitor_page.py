@@ -132,6 +132,7 @@ def test_an_engine_without_an_admin_token_refuses_every_change_from_the_page(
         assert c.status(jid).state in ("queued", "running")
 
 
+@pytest.mark.serial  # asserts a duration: run alone (tests/parallel.py)
 def test_an_admin_cancel_from_the_page_stops_the_running_job_and_its_follower_hears_at_once(
     engine_config, start_engine, sample_shot, tmp_path
 ):
@@ -229,6 +230,7 @@ def test_the_monitor_is_off_by_default(engine_config, start_engine):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
 
 
+@pytest.mark.serial  # asserts a duration: run alone (tests/parallel.py)
 def test_pages_and_thumbnails_never_hold_up_the_engines_socket_loop(engine_config, start_engine, tmp_path):
     from void_engine.demo.samples import make_sample_shot
 

@@ -7,6 +7,8 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
+
 from bridge.client import EngineClient
 from tests.engine.engine_harness import free_port
 
@@ -40,6 +42,7 @@ def test_cancel_in_the_progress_task_cancels_the_engine_job(fake_nuke, engine):
     assert not nuke.fake_state.messages  # the artist cancelled: no error dialog
 
 
+@pytest.mark.serial  # asserts a duration: run alone (tests/parallel.py)
 def test_unreachable_engine_gives_a_message_and_does_not_hang(fake_nuke, tmp_path, monkeypatch):
     nuke = fake_nuke
     import nukescripts
@@ -63,6 +66,7 @@ def test_unreachable_engine_gives_a_message_and_does_not_hang(fake_nuke, tmp_pat
     assert len(nuke.allNodes("Read")) == 1 and not nuke.allNodes("Write")
 
 
+@pytest.mark.serial  # asserts a duration: run alone (tests/parallel.py)
 def test_engine_calls_run_off_the_main_thread_and_the_action_returns_at_once(fake_nuke, engine, monkeypatch):
     nuke = fake_nuke
     import nukescripts

@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 import OpenImageIO as oiio
+import pytest
 from fake_resolve import edit_scene, run_script, summary
 
 from .conftest import EDIT_SCRIPT
@@ -171,6 +172,7 @@ def test_clip_without_a_matte_says_how_to_attach_one(plugin_env, shot):
     assert "VOID" not in [f["name"] for f in summary(host)["media_pool"]["folders"]]
 
 
+@pytest.mark.serial  # asserts a duration: run alone (tests/parallel.py)
 def test_engine_unreachable_on_the_edit_page(plugin_env, shot):
     from tests.engine.engine_harness import free_port
 

@@ -78,6 +78,7 @@ def _long_plate(folder, frames: int) -> str:
     return str(folder / "long.1001.exr")
 
 
+@pytest.mark.serial  # asserts a duration: run alone (tests/parallel.py)
 def test_the_window_keeps_answering_while_a_100_frame_plate_renders(plugin_env, tmp_path, monkeypatch):
     from tests.engine.engine_harness import free_port
 

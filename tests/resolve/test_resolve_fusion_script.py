@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 import OpenImageIO as oiio
+import pytest
 from fake_resolve import Artist, UIDispatcher, fusion_scene, run_script, summary
 
 from .conftest import COMP_SCRIPT
@@ -96,6 +97,7 @@ def test_unmarked_masks_are_named_in_the_message(engine, plugin_env, shot):
     assert "Polygon1" in record.message and "void:remove" in record.message
 
 
+@pytest.mark.serial  # asserts a duration: run alone (tests/parallel.py)
 def test_engine_unreachable_gives_a_clear_message_without_hanging(plugin_env, shot, work):
     from tests.engine.engine_harness import free_port
 
