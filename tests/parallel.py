@@ -2,7 +2,9 @@
 
 ``make test`` runs the suite twice: the tests not marked ``serial`` on two xdist workers, then the
 ``serial`` ones alone (they assert a latency or a duration, or use machine-wide resources: Ray's
-default ports and folders, the browser driver's port). In a worker:
+default ports and folders, the browser driver's port). Mark such a test in its own file
+(``@pytest.mark.serial``, or ``pytestmark`` for a module): the Makefile finds the serial pass's files
+by that text. In a worker:
 
 * torch gets one thread (``torch_threads()``, and OMP_NUM_THREADS for the engines a test starts):
   two workers on two cores, each with spinning OpenMP threads of its own, ran tiny models many
