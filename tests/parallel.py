@@ -1,6 +1,6 @@
 """How the suite shares one machine with itself when ``make test`` runs it on pytest-xdist workers.
 
-``make test`` runs the suite twice: the tests not marked ``serial`` on two xdist workers, then the
+``make test`` runs the suite in two passes: the tests not marked ``serial`` on two xdist workers, then the
 ``serial`` ones alone (they assert a latency or a duration, or use machine-wide resources: Ray's
 default ports and folders, the browser driver's port). Mark such a test in its own file
 (``@pytest.mark.serial``, or ``pytestmark`` for a module): the Makefile finds the serial pass's files
