@@ -115,12 +115,17 @@ class Plate:
         whom 0 means something (a quadmask's "remove") passes its own neutral value."""
         region = region or self.spec.display_window
         data = self.spec.data_window
-        canvas = np.full((region.height, region.width, len(channels)), fill, np.float32)
         overlap = region.intersect(data)
+        shape = (region.height, region.width, len(channels))
+        # Filled only where the data does not cover the region (a 2K frame's fill costs as much as its copy).
+        canvas = np.empty(shape, np.float32) if overlap == region else np.full(shape, fill, np.float32)
         if overlap is not None:
             src = self.pixels[overlap.y - data.y : overlap.y_end - data.y, overlap.x - data.x : overlap.x_end - data.x]
+            first = channels[0] if len(channels) else 0
+            # A run of channels (R, G, B) is a view; a list of indices would copy them first.
+            run = list(channels) == list(range(first, first + len(channels)))
             canvas[overlap.y - region.y : overlap.y_end - region.y, overlap.x - region.x : overlap.x_end - region.x] = (
-                src[..., list(channels)]
+                src[..., first : first + len(channels)] if run else src[..., list(channels)]
             )
         return canvas
 

@@ -23,7 +23,7 @@ from .. import __version__
 from ..levels import KEEP, snap_quadmask
 from ..progress import StageProgress
 from .colour import DEFAULT_MODEL_SPACE, DEFAULT_PLATE_SPACE, ColourConverter
-from .composite import composite_matte, composite_rgb
+from .composite import composite_matte_box, composite_rgb
 from .errors import OutputExistsError, PlateError
 from .exr import Plate, PlateSpec, Window, read_plate, read_plate_rows, read_spec, write_plate
 from .output import reserve_version_dir
@@ -247,7 +247,7 @@ class Shot:
         a_idx = plate.spec.alpha_index
         if premultiplied and a_idx is not None:
             alpha = plate.display_canvas((a_idx,), roi)
-            rgb = np.where(alpha > 0, rgb / np.where(alpha > 0, alpha, 1.0), rgb)
+            np.divide(rgb, alpha, out=rgb, where=alpha > 0)  # in place: rgb is a canvas of its own
         return rgb
 
     def output_pattern(self, version_dir: Path, name: str) -> str:
@@ -306,29 +306,34 @@ class Shot:
         ``attrs`` added. Frames may be written in any order, at once."""
         s = self.settings
         plate = read_plate(self.plate.path(self.plate.frames[t]))
-        matte = composite_matte(self.quadmask_roi[t], s.dilate_px, s.feather_px)
-        model_lin = resize_from_model(model_frame, self.roi)
-        # Only pixels inside the matte are blended; converting just their box to the plate's space
-        # gives them the same values as converting the whole ROI (OCIO works pixel by pixel).
-        box = mask_bbox(matte > 0)
+        # Only pixels inside the matte are blended, and the matte is 0 outside its box: the model's
+        # frame is scaled, clamped and converted to the plate's space there alone, which gives them
+        # the same values as doing the whole ROI (the clamp and OCIO work pixel by pixel).
+        matte, box = composite_matte_box(self.quadmask_roi[t], s.dilate_px, s.feather_px)
+        pixels = plate.pixels
         if box is not None:
-            ys, xs = slice(box.y, box.y_end), slice(box.x, box.x_end)
-            model_lin[ys, xs] = self.colour.from_model(model_lin[ys, xs])
-        pixels = self._composite_frame(plate, model_lin, matte)
+            model_lin = self.colour.from_model(resize_from_model(model_frame, self.roi, box))
+            pixels = self._composite_frame(plate, model_lin, matte, box)
         write_plate(target, Plate(pixels, plate.spec.with_attributes(attrs)))
 
-    def _composite_frame(self, plate: Plate, model_lin: np.ndarray, matte: np.ndarray) -> np.ndarray:
+    def _composite_frame(
+        self, plate: Plate, model_lin: np.ndarray, matte: np.ndarray, box: Window | None = None
+    ) -> np.ndarray:
         """The plate's pixels with the model blended in where the matte is > 0 (within the data window).
-        Blends into ``plate.pixels`` itself (a frame read for this write alone) and returns them."""
+        ``model_lin`` and ``matte`` cover ``box`` of the ROI (in the ROI's coordinates; None: all of
+        it). Blends into ``plate.pixels`` itself (a frame read for this write alone) and returns them."""
         pixels = plate.pixels
         data = plate.spec.data_window
-        region = self.roi.intersect(data)
+        roi = self.roi
+        if box is not None:
+            roi = Window(roi.x + box.x, roi.y + box.y, box.width, box.height)
+        region = roi.intersect(data)
         if region is None:
             return pixels
-        # Same region, in the ROI's and in the data window's coordinates.
+        # Same region, in the box's and in the data window's coordinates.
         ry, rx = (
-            slice(region.y - self.roi.y, region.y_end - self.roi.y),
-            slice(region.x - self.roi.x, region.x_end - self.roi.x),
+            slice(region.y - roi.y, region.y_end - roi.y),
+            slice(region.x - roi.x, region.x_end - roi.x),
         )
         dy, dx = slice(region.y - data.y, region.y_end - data.y), slice(region.x - data.x, region.x_end - data.x)
         rgb_idx = list(plate.spec.rgb_indices)
