@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -287,15 +288,12 @@ def write_plate(path: str | Path, plate: Plate, *, replace: bool = False) -> Pat
     file is then renamed over the old one, still atomically.
     """
     path = Path(path)
-    if path.exists() and not replace:
-        raise OutputExistsError(f"{path}: already exists; outputs never replace a file")
     dw = plate.spec.data_window
     expected = (dw.height, dw.width, len(plate.spec.channel_names))
     if plate.pixels.shape != expected:
         raise PlateError(f"{path}: pixels have shape {plate.pixels.shape}, the spec wants {expected}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
-    try:
+
+    def write(tmp: Path) -> None:
         out = oiio.ImageOutput.create(str(tmp))
         if out is None:
             raise PlateError(f"{path}: no writer for this file type ({oiio.geterror()})")
@@ -306,6 +304,21 @@ def write_plate(path: str | Path, plate: Plate, *, replace: bool = False) -> Pat
         out.close()
         if not ok:
             raise PlateError(f"{path}: write failed ({err})")
+
+    return write_atomically(path, write, replace=replace)
+
+
+def write_atomically(path: str | Path, write: Callable[[Path], None], *, replace: bool = False) -> Path:
+    """Make ``path`` by ``write(tmp)`` as :func:`write_plate` does: into a hidden temporary file in
+    the same folder, flushed, then linked to ``path`` (an error if it exists) or, with ``replace``,
+    renamed over it."""
+    path = Path(path)
+    if path.exists() and not replace:
+        raise OutputExistsError(f"{path}: already exists; outputs never replace a file")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
+    try:
+        write(tmp)
         fd = os.open(tmp, os.O_RDONLY)
         try:
             os.fsync(fd)

@@ -25,7 +25,8 @@ from ..progress import StageProgress
 from .colour import DEFAULT_MODEL_SPACE, DEFAULT_PLATE_SPACE, ColourConverter
 from .composite import composite_matte_box, composite_rgb
 from .errors import OutputExistsError, PlateError
-from .exr import Plate, PlateSpec, Window, read_plate, read_plate_rows, read_spec, write_plate
+from .exr import Plate, PlateSpec, Window, read_plate, read_plate_rows, read_spec, write_atomically, write_plate
+from .exr_chunks import open_scanline_exr
 from .output import reserve_version_dir
 from .roi import fit_roi, mask_bbox, resize_from_model, resize_to_model
 from .sequence import FrameSequence, compress_frames
@@ -305,16 +306,61 @@ class Shot:
         (read whole, once, here) and write it to ``target`` atomically with the header attributes
         ``attrs`` added. Frames may be written in any order, at once."""
         s = self.settings
-        plate = read_plate(self.plate.path(self.plate.frames[t]))
+        path = self.plate.path(self.plate.frames[t])
         # Only pixels inside the matte are blended, and the matte is 0 outside its box: the model's
         # frame is scaled, clamped and converted to the plate's space there alone, which gives them
         # the same values as doing the whole ROI (the clamp and OCIO work pixel by pixel).
         matte, box = composite_matte_box(self.quadmask_roi[t], s.dilate_px, s.feather_px)
+        model_lin = None if box is None else self.colour.from_model(resize_from_model(model_frame, self.roi, box))
+        if self._write_changed_chunks(path, model_lin, matte, box, target, attrs):
+            return
+        plate = read_plate(path)
         pixels = plate.pixels
-        if box is not None:
-            model_lin = self.colour.from_model(resize_from_model(model_frame, self.roi, box))
+        if model_lin is not None:
             pixels = self._composite_frame(plate, model_lin, matte, box)
         write_plate(target, Plate(pixels, plate.spec.with_attributes(attrs)))
+
+    def _write_changed_chunks(
+        self,
+        path: Path,
+        model_lin: np.ndarray | None,
+        matte: np.ndarray,
+        box: Window | None,
+        target: Path,
+        attrs: dict[str, str],
+    ) -> bool:
+        """:meth:`write_frame` for a plate :mod:`.exr_chunks` rewrites: only the chunks of scanlines
+        the matte's box crosses are decoded, composited and encoded again; the rest of the file is
+        copied. False (nothing written) for a plate it does not rewrite."""
+        raw = open_scanline_exr(path)
+        if raw is None or not {"R", "G", "B"} <= set(raw.channel_names):
+            return False
+        data = Window(raw.x, raw.y, raw.width, raw.height)
+        region = None
+        if box is not None:
+            region = Window(self.roi.x + box.x, self.roi.y + box.y, box.width, box.height).intersect(data)
+        if model_lin is None or region is None:
+            write_atomically(target, lambda tmp: raw.write(tmp, attrs, decoded=(self.roi.y, self.roi.y_end)))
+            return True
+        y0, y1 = raw.chunk_rows(region.y, region.y_end)
+        rows = raw.read_rows(y0, y1)
+        names = tuple(c for c in ("R", "G", "B", "A") if c in rows)
+        before = np.stack([rows[c].astype(np.float32) for c in names], axis=-1)
+        spec = PlateSpec(
+            Window(raw.x, y0, raw.width, y1 - y0),
+            self.display,
+            names,
+            tuple("half" if rows[c].itemsize == 2 else "float" for c in names),
+        )
+        after = self._composite_frame(Plate(before.copy(), spec), model_lin, matte, box)
+        # Back in each channel's own type, only where a value changed: the others keep their bits.
+        changed = after.view(np.uint32) != before.view(np.uint32)
+        for k, c in enumerate(names):
+            rows[c][changed[..., k]] = after[..., k][changed[..., k]]
+        # The load read the ROI's rows of this frame: their chunks are known to decode.
+        decoded = (self.roi.y, self.roi.y_end)
+        write_atomically(target, lambda tmp: raw.write(tmp, attrs, rows, y0, decoded))
+        return True
 
     def _composite_frame(
         self, plate: Plate, model_lin: np.ndarray, matte: np.ndarray, box: Window | None = None
