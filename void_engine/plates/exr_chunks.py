@@ -181,9 +181,9 @@ class ScanlineExr:
             return packed
         # Undo OpenEXR's predictor (each byte stored as the difference to the one before, + 128)
         # and its split of the even and odd bytes into two halves.
-        diff = np.frombuffer(packed, np.uint8).astype(np.int64)
-        diff[1:] -= 128
-        flat = (np.cumsum(diff) & 0xFF).astype(np.uint8)
+        diff = np.frombuffer(packed, np.uint8).copy()
+        diff[1:] -= 128  # uint8 arithmetic wraps: every step is modulo 256, as the format's
+        flat = np.cumsum(diff, dtype=np.uint8)
         out = np.empty_like(flat)
         half = (len(flat) + 1) // 2
         out[0::2], out[1::2] = flat[:half], flat[half:]
@@ -197,7 +197,8 @@ class ScanlineExr:
         pred = np.empty_like(split)
         if len(split):
             pred[0] = split[0]
-            pred[1:] = (split[1:].astype(np.int16) - split[:-1] + 128) & 0xFF
+            np.subtract(split[1:], split[:-1], out=pred[1:])  # modulo 256, as the format's
+            pred[1:] += 128
         packed = zlib.compress(pred.tobytes(), _ZIP_LEVEL)
         return packed if len(packed) < len(raw) else raw  # OpenEXR stores a chunk that grows as it is
 

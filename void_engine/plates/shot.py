@@ -248,7 +248,13 @@ class Shot:
         a_idx = plate.spec.alpha_index
         if premultiplied and a_idx is not None:
             alpha = plate.display_canvas((a_idx,), roi)
-            np.divide(rgb, alpha, out=rgb, where=alpha > 0)  # in place: rgb is a canvas of its own
+            covered = alpha > 0
+            # In place: rgb is a canvas of its own. A solid plate (alpha > 0 everywhere) divides
+            # without ``where``, which numpy runs at a fraction of the speed.
+            if covered.all():
+                rgb /= alpha
+            else:
+                np.divide(rgb, alpha, out=rgb, where=covered)
         return rgb
 
     def output_pattern(self, version_dir: Path, name: str) -> str:
