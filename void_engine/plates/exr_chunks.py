@@ -30,6 +30,8 @@ _TILED, _LONG_NAMES, _NON_IMAGE, _MULTIPART = 0x200, 0x400, 0x800, 0x1000
 _LINES_PER_CHUNK = {0: 1, 2: 1, 3: 16}
 _NO_COMPRESSION = 0
 _DTYPES: dict[int, np.dtype] = {1: np.dtype("<f2"), 2: np.dtype("<f4")}  # EXR pixel type -> its bytes (HALF, FLOAT)
+# Bytes read first to parse a header (most are a few hundred bytes; a plate that carries more is read whole).
+_HEADER_PROBE = 1 << 16
 # zlib level for re-encoded chunks: OpenEXR's default for ZIP/ZIPS.
 _ZIP_LEVEL = 4
 
@@ -209,23 +211,30 @@ def open_scanline_exr(path: str | Path) -> ScanlineExr | None:
     uint channel, a header it does not follow). A readable file with a broken chunk table raises
     CorruptPlateError naming it."""
     path = Path(path)
-    data = path.read_bytes()
-    try:
-        parsed = _parse_header(data)
-    except (struct.error, UnicodeDecodeError, ValueError):
-        return None
-    if parsed is None:
-        return None
-    version, attributes, end = parsed
+    if not path.is_file():
+        return None  # the whole-image path names the missing file
+    with open(path, "rb") as f:
+        data = f.read(_HEADER_PROBE)
+        try:
+            parsed = _parse_header(data)
+        except (IndexError, struct.error, UnicodeDecodeError, ValueError):
+            parsed = None
+            if len(data) == _HEADER_PROBE:  # a header longer than the probe: read on
+                data += f.read()
+                try:
+                    parsed = _parse_header(data)
+                except (IndexError, struct.error, UnicodeDecodeError, ValueError):
+                    pass
+        if parsed is None:
+            return None
+        version, attributes, end = parsed
+        if not _rewritable(attributes):
+            return None
+        data += f.read()
     by_name = {a.name: a for a in attributes}
-    needed = ("channels", "compression", "dataWindow", "lineOrder")
-    if any(n not in by_name for n in needed) or by_name["lineOrder"].value != b"\0":
-        return None
-    compression = by_name["compression"].value[0] if by_name["compression"].value else -1
-    if compression not in _LINES_PER_CHUNK:
-        return None
+    compression = by_name["compression"].value[0]
     channels = _channels(by_name["channels"].value)
-    if channels is None:
+    if channels is None:  # _rewritable has checked; this tells the type checker
         return None
     x0, y0, x1, y1 = struct.unpack("<4i", by_name["dataWindow"].value)
     width, height = x1 - x0 + 1, y1 - y0 + 1
@@ -246,6 +255,21 @@ def open_scanline_exr(path: str | Path) -> ScanlineExr | None:
     return ScanlineExr(
         path, data, version, tuple(attributes), channels, (x0, y0, width, height), compression, tuple(chunks)
     )
+
+
+def _rewritable(attributes: list[_Attribute]) -> bool:
+    """Whether a header's layout is one :class:`ScanlineExr` rewrites exactly."""
+    by_name = {a.name: a for a in attributes}
+    needed = ("channels", "compression", "dataWindow", "lineOrder")
+    if any(n not in by_name for n in needed) or by_name["lineOrder"].value != b"\0":
+        return False
+    if len(by_name["dataWindow"].value) != 16 or len(by_name["compression"].value) != 1:
+        return False
+    try:
+        channels = _channels(by_name["channels"].value)
+    except (IndexError, struct.error, UnicodeDecodeError, ValueError):
+        return False
+    return by_name["compression"].value[0] in _LINES_PER_CHUNK and channels is not None
 
 
 def _parse_header(data: bytes) -> tuple[int, list[_Attribute], int] | None:
