@@ -5,7 +5,8 @@ interest around the quadmask and resizes it to the model size. ``Shot.write_resu
 frames, scales them back into that region, converts them to the plate's space, composites them over
 the original plate inside the feathered matte and writes a new versioned sequence. Only model-size
 arrays and the ROI crops of the quadmask stay in memory. Loading reads each frame's ROI rows and
-beauty channels only; writing reads each whole frame once. Both are steps per frame
+beauty channels only; writing reads each frame once (of a scanline EXR, only the chunks the matte
+crosses: the others are copied as the plate stores them, :mod:`.exr_chunks`). Both are steps per frame
 (:meth:`Shot.load_frame`, :meth:`Shot.write_frame`) that a ``frame_map`` may run in parallel.
 """
 
@@ -309,8 +310,9 @@ class Shot:
 
     def write_frame(self, t: int, model_frame: np.ndarray, target: Path, attrs: dict[str, str]) -> None:
         """Composite the model's frame ``t`` ((H, W, 3) in [0, 1]) over plate frame index ``t``
-        (read whole, once, here) and write it to ``target`` atomically with the header attributes
-        ``attrs`` added. Frames may be written in any order, at once."""
+        (read once, here: whole, or for a scanline EXR only the chunks the matte crosses, the others
+        copied as stored) and write it to ``target`` atomically with the header attributes ``attrs``
+        added. Frames may be written in any order, at once."""
         s = self.settings
         path = self.plate.path(self.plate.frames[t])
         # Only pixels inside the matte are blended, and the matte is 0 outside its box: the model's
