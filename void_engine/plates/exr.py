@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -115,12 +116,17 @@ class Plate:
         whom 0 means something (a quadmask's "remove") passes its own neutral value."""
         region = region or self.spec.display_window
         data = self.spec.data_window
-        canvas = np.full((region.height, region.width, len(channels)), fill, np.float32)
         overlap = region.intersect(data)
+        shape = (region.height, region.width, len(channels))
+        # Filled only where the data does not cover the region (a 2K frame's fill costs as much as its copy).
+        canvas = np.empty(shape, np.float32) if overlap == region else np.full(shape, fill, np.float32)
         if overlap is not None:
             src = self.pixels[overlap.y - data.y : overlap.y_end - data.y, overlap.x - data.x : overlap.x_end - data.x]
+            first = channels[0] if len(channels) else 0
+            # A run of channels (R, G, B) is a view; a list of indices would copy them first.
+            run = list(channels) == list(range(first, first + len(channels)))
             canvas[overlap.y - region.y : overlap.y_end - region.y, overlap.x - region.x : overlap.x_end - region.x] = (
-                src[..., list(channels)]
+                src[..., first : first + len(channels)] if run else src[..., list(channels)]
             )
         return canvas
 
@@ -282,15 +288,12 @@ def write_plate(path: str | Path, plate: Plate, *, replace: bool = False) -> Pat
     file is then renamed over the old one, still atomically.
     """
     path = Path(path)
-    if path.exists() and not replace:
-        raise OutputExistsError(f"{path}: already exists; outputs never replace a file")
     dw = plate.spec.data_window
     expected = (dw.height, dw.width, len(plate.spec.channel_names))
     if plate.pixels.shape != expected:
         raise PlateError(f"{path}: pixels have shape {plate.pixels.shape}, the spec wants {expected}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
-    try:
+
+    def write(tmp: Path) -> None:
         out = oiio.ImageOutput.create(str(tmp))
         if out is None:
             raise PlateError(f"{path}: no writer for this file type ({oiio.geterror()})")
@@ -301,6 +304,21 @@ def write_plate(path: str | Path, plate: Plate, *, replace: bool = False) -> Pat
         out.close()
         if not ok:
             raise PlateError(f"{path}: write failed ({err})")
+
+    return write_atomically(path, write, replace=replace)
+
+
+def write_atomically(path: str | Path, write: Callable[[Path], None], *, replace: bool = False) -> Path:
+    """Make ``path`` by ``write(tmp)`` as :func:`write_plate` does: into a hidden temporary file in
+    the same folder, flushed, then linked to ``path`` (an error if it exists) or, with ``replace``,
+    renamed over it."""
+    path = Path(path)
+    if path.exists() and not replace:
+        raise OutputExistsError(f"{path}: already exists; outputs never replace a file")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
+    try:
+        write(tmp)
         fd = os.open(tmp, os.O_RDONLY)
         try:
             os.fsync(fd)
