@@ -152,10 +152,7 @@ class Finisher:
         shifts: list[tuple[float, float] | None] = []
         for index in picks:
             frame = self._get(index)
-            dist = cv2.distanceTransform(frame.keep.astype(np.uint8), cv2.DIST_L2, 3)
-            ring = (dist > self.reach_px + 4) & (dist <= self.reach_px + 4 + self.settings.grain_ring_px)
-            if not (~frame.keep).any():  # no matte in that frame: its whole crop is plate
-                ring = frame.keep.copy()
+            ring = self._grain_ring(frame.keep)
             ys, xs = np.nonzero(ring)
             if ys.size == 0:
                 continue
@@ -194,6 +191,26 @@ class Finisher:
                 self.report.grain = dataclasses.replace(first, sigma=first.sigma * scale)
                 return
         self.report.grain = measure_grain(rgb_all, region_all)
+
+    def _grain_ring(self, keep: np.ndarray) -> np.ndarray:
+        """The keep pixels between ``reach_px + 4`` and that plus ``grain_ring_px`` from the matte
+        (all of them when the frame has no matte)."""
+        hole = ~keep
+        if not hole.any():  # no matte in that frame: its whole crop is plate
+            return keep.copy()
+        inner = self.reach_px + 4
+        outer = inner + self.settings.grain_ring_px
+        # The distance transform runs on the matte's box grown by the ring only: every zero of it
+        # lies inside, so the distances there are those of the whole crop, at a fraction of the cost.
+        # (OpenCV's 3x3 L2 mask steps 0.955 per pixel, so the ring reaches outer / 0.955 px.)
+        grow = int(np.ceil(outer / 0.95)) + 2
+        ys, xs = np.nonzero(hole.any(axis=1))[0], np.nonzero(hole.any(axis=0))[0]
+        y0, y1 = max(0, int(ys[0]) - grow), min(keep.shape[0], int(ys[-1]) + grow + 1)
+        x0, x1 = max(0, int(xs[0]) - grow), min(keep.shape[1], int(xs[-1]) + grow + 1)
+        dist = cv2.distanceTransform(keep[y0:y1, x0:x1].astype(np.uint8), cv2.DIST_L2, 3)
+        ring = np.zeros_like(keep)
+        ring[y0:y1, x0:x1] = (dist > inner) & (dist <= outer)
+        return ring
 
     def _aligned_neighbour(
         self, index: int, box: tuple[int, int, int, int]
@@ -425,8 +442,12 @@ def _block_peak(rgb: np.ndarray, keep: np.ndarray) -> np.ndarray:
     b = PEAK_BLOCK
     hb, wb = -(-h // b), -(-w // b)
     values = np.zeros((hb * b, wb * b), np.float32)
-    values[:h, :w] = np.where(keep, rgb.max(axis=-1), 0.0)
-    return values.reshape(hb, b, wb, b).max(axis=(1, 3))
+    # Channel by channel and axis by axis: numpy's max over a length-3 last axis, or over two axes
+    # at once, is several times slower on a 4K crop.
+    brightest = np.maximum(np.maximum(rgb[..., 0], rgb[..., 1]), rgb[..., 2])
+    np.copyto(values[:h, :w], brightest, where=keep)
+    rows = values.reshape(hb, b, wb * b).max(axis=1)
+    return rows.reshape(hb, wb, b).max(axis=2)
 
 
 def _source_region(
