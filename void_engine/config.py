@@ -141,6 +141,7 @@ class EngineConfig:
     finish_agree_tolerance_stops: float = FinishSettings.agree_tolerance_stops
     finish_strong_agreement_stops: float = FinishSettings.strong_agreement_stops
     finish_model_votes: bool = FinishSettings.model_votes
+    finish_rank_falloff: float = FinishSettings.rank_falloff
     finish_grain_ring_px: int = FinishSettings.grain_ring_px
     finish_warn_upscale: float = FinishSettings.warn_upscale
 

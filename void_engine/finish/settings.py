@@ -25,6 +25,9 @@ class FinishSettings:
     agree_tolerance_stops: float = 0.3  # plate vs model at the model's resolution: beyond, keep the model
     strong_agreement_stops: float = 0.06  # below: the plate's own value wins outright
     model_votes: bool = True  # the model's result votes with the candidates (VOID is the authority)
+    # Candidates weighted by rank (1, 1/f, 1/f², …): the best surviving frame dominates, so the fill
+    # keeps one frame's texture and grain rather than an average of copies; 1 = a plain mean.
+    rank_falloff: float = 1.0
     grain_ring_px: int = 64  # width of the ring of keep pixels around the matte where grain is measured
     warn_upscale: float = 2.0  # an upscale beyond this is reported as a warning
 
@@ -39,6 +42,8 @@ class FinishSettings:
             raise ValueError(f"finish highlight_ceiling must be > 0, got {self.highlight_ceiling}")
         if not 0 <= self.strong_agreement_stops < self.agree_tolerance_stops:
             raise ValueError("finish strong_agreement_stops must be in [0, agree_tolerance_stops)")
+        if self.rank_falloff < 1.0:
+            raise ValueError(f"finish rank_falloff must be >= 1, got {self.rank_falloff}")
         if self.vote_tolerance_stops <= 0 or self.grain_ring_px < 8:
             raise ValueError("finish vote_tolerance_stops must be > 0 and grain_ring_px >= 8")
 

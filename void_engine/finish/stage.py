@@ -3,7 +3,10 @@
 The plate layer hands a :class:`Finisher` a way to read any frame's ROI crop (linear RGB) and keep
 mask, then asks for each frame in turn. The finisher keeps a sliding window of ±``search_radius``
 frames (ROI crops as half floats, small grey images for alignment), so every plate frame is read
-once however long the shot. Per frame, all per-pixel work is confined to the matte's bounding box.
+once however long the shot; the frame about to enter the window is read and prepared on a thread of
+its own while the current one is finished (EXR decoding and OpenCV release the GIL), so on a
+multi-core machine the reads cost the finish little wall time. Per frame, all per-pixel work is
+confined to the matte's boxes. :meth:`Finisher.close` stops that thread.
 """
 
 from __future__ import annotations
@@ -12,14 +15,25 @@ import dataclasses
 import math
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-from .align import Motion, estimate_motion, find_corners, full_resolution_maps, reduce_mask, to_grey, warp
+from .align import (
+    RESAMPLE,
+    Motion,
+    estimate_motion,
+    find_corners,
+    full_resolution_maps,
+    reduce_mask,
+    residual_shift,
+    to_grey,
+    warp,
+)
 from .grain import GrainModel, measure_grain, resampling_gain, synthesize
-from .reveal import Background, combine, robust_background
+from .reveal import Background, choose_candidates, combine, robust_background
 from .settings import FinishSettings
 
 # read(index) -> (rgb (h, w, 3) float32 linear, keep (h, w) bool), both the ROI crop of that frame.
@@ -55,8 +69,10 @@ class FinishReport:
     upscale: float
     grain: GrainModel | None = None
     revealed: list[float] = field(default_factory=list)
-    seconds: float = 0.0  # wall-clock time spent finishing (frame reads for the window included)
-    cpu_seconds: float = 0.0  # CPU time of this process meanwhile (all its threads: OpenCV's too)
+    seconds: float = 0.0  # wall-clock time spent finishing (waits for the window's frame reads included)
+    # CPU time of the finishing threads: the one finishing and the one reading ahead (the threads
+    # OpenEXR and OpenCV run internally are not counted)
+    cpu_seconds: float = 0.0
 
     @property
     def revealed_fraction(self) -> float:
@@ -98,6 +114,7 @@ class Finisher:
         seed: int = 0,
         matte_reach_px: int = 24,
         frame_numbers: tuple[int, ...] | None = None,
+        read_ahead: bool = True,
     ):
         self.settings = settings
         self._read = read
@@ -114,17 +131,40 @@ class Finisher:
         self._step: dict[int, Motion | None] = {}  # motion t -> t + 1 (chained for candidate choice)
         self._pairs: dict[tuple[int, int], Motion | None] = {}  # motion t -> s, each pair measured once
         self._grain_done = False
+        # One frame read and prepared ahead of the window, on its own thread (see the module docstring).
+        self._reader = ThreadPoolExecutor(1, thread_name_prefix="finish-read") if read_ahead else None
+        self._ahead: dict[int, Future[tuple[_Frame, float]]] = {}
+
+    def close(self) -> None:
+        """Stop reading ahead (a read in progress is waited for). The finisher stays usable."""
+        if self._reader is not None:
+            for future in self._ahead.values():
+                future.cancel()
+            self._ahead.clear()
+            self._reader.shutdown(wait=True)
+            self._reader = None
 
     # -- the window of frames ---------------------------------------------------------------
+
+    def _load(self, index: int) -> tuple[_Frame, float]:
+        """Frame ``index`` read and prepared for the window, and the CPU seconds it took (any thread)."""
+        cpu_started = time.thread_time()
+        rgb, keep = self._read(index)
+        grey, keep_small = to_grey(rgb, self.small), reduce_mask(keep, self.small)
+        frame = _Frame(
+            rgb.astype(np.float16), keep, grey, keep_small, find_corners(grey, keep_small), _block_peak(rgb, keep)
+        )
+        return frame, time.thread_time() - cpu_started
 
     def _get(self, index: int) -> _Frame:
         frame = self._window.get(index)
         if frame is None:
-            rgb, keep = self._read(index)
-            grey, keep_small = to_grey(rgb, self.small), reduce_mask(keep, self.small)
-            frame = _Frame(
-                rgb.astype(np.float16), keep, grey, keep_small, find_corners(grey, keep_small), _block_peak(rgb, keep)
-            )
+            future = self._ahead.pop(index, None)
+            if future is None:
+                frame, _ = self._load(index)  # on this thread: frame() counts its CPU time
+            else:
+                frame, cpu = future.result()
+                self.report.cpu_seconds += cpu  # the reader thread's
             self._window[index] = frame
         return frame
 
@@ -136,6 +176,9 @@ class Finisher:
             del self._pairs[pair]
         for index in range(max(0, t - r), min(self.frames, t + r + 1)):
             self._get(index)
+        following = t + r + 1
+        if self._reader is not None and following < self.frames and following not in self._ahead:
+            self._ahead[following] = self._reader.submit(self._load, following)
 
     # -- grain ------------------------------------------------------------------------------
 
@@ -160,7 +203,7 @@ class Finisher:
             box = (x0, y0, x1 - x0, y1 - y0)
             rgb = frame.rgb[y0:y1, x0:x1].astype(np.float32)
             region = ring[y0:y1, x0:x1]
-            other, shift = self._aligned_neighbour(index, box)
+            other, shift = self._aligned_neighbour(index, box, rgb, region)
             if other is None:
                 other_rgb = np.zeros_like(rgb)
             else:
@@ -213,10 +256,12 @@ class Finisher:
         return ring
 
     def _aligned_neighbour(
-        self, index: int, box: tuple[int, int, int, int]
+        self, index: int, box: tuple[int, int, int, int], target: np.ndarray, region: np.ndarray
     ) -> tuple[tuple[np.ndarray, np.ndarray] | None, tuple[float, float] | None]:
-        """The next (or previous) frame's pixels and keep mask aligned onto ``box`` of frame ``index``,
-        and the sub-pixel shift the alignment resampled it by (at the box's centre)."""
+        """The next (or previous) frame's pixels and keep mask aligned onto ``box`` of frame ``index``
+        (whose pixels are ``target``), and the sub-pixel shift the alignment resampled it by (at the
+        box's centre). The alignment is refined on ``region`` to a few hundredths of a pixel, so the
+        texture cancels in the difference the grain is measured on."""
         for s in (index + 1, index - 1):
             if not 0 <= s < self.frames:
                 continue
@@ -227,6 +272,17 @@ class Finisher:
             rgb, keep = _source_region(self._get(s), sampling, (box[2], box[3]))
             if rgb is None or isinstance(sampling, tuple):
                 continue
+            luma = np.array([0.25, 0.6, 0.15], np.float32)
+            target_grey = np.sqrt(np.clip(target @ luma, 0.0, None))
+            for _ in range(2):
+                shift = residual_shift(target_grey, np.sqrt(np.clip(rgb @ luma, 0.0, None)), region & keep)
+                if shift is None:
+                    break
+                sampling = sampling @ np.array([[1.0, 0.0, shift[0]], [0.0, 1.0, shift[1]], [0.0, 0.0, 1.0]])
+                moved, moved_keep = _source_region(self._get(s), sampling, (box[2], box[3]))
+                if moved is None:
+                    break
+                rgb, keep = moved, moved_keep
             cx, cy = box[2] / 2.0, box[3] / 2.0
             p = sampling @ np.array([cx, cy, 1.0])
             return (rgb, keep), (float(p[0] / p[2] - cx), float(p[1] / p[2] - cy))
@@ -265,25 +321,25 @@ class Finisher:
         return h
 
     def _choose(self, t: int, hole_small: np.ndarray) -> list[int]:
+        """The frames of the window that best show, together, what the matte hides at ``t``."""
         r = self.settings.search_radius
-        scored = []
-        total = max(int(hole_small.sum()), 1)
+        frames, seen = [], []
         for s in range(max(0, t - r), min(self.frames, t + r + 1)):
             if s == t:
                 continue
             h = self._chained(t, s)
             if h is None:
                 continue
-            seen = cv2.warpPerspective(
+            warped = cv2.warpPerspective(
                 self._get(s).keep_small.astype(np.uint8),
                 h,
                 self.small,
                 flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
             )
-            coverage = float((seen.astype(bool) & hole_small).sum()) / total
-            scored.append((coverage - 0.002 * abs(s - t), s))
-        scored.sort(reverse=True)
-        return [s for score, s in scored[: self.settings.candidates] if score > 0]
+            frames.append(s)
+            seen.append(warped.astype(bool))
+        picks = choose_candidates(hole_small, seen, [abs(s - t) for s in frames], self.settings.candidates)
+        return [frames[i] for i in picks]
 
     # -- one frame --------------------------------------------------------------------------
 
@@ -292,7 +348,7 @@ class Finisher:
         ROI in the plate's space; ``matte`` (roi h, w) the composite matte. Pixels where the matte is
         0 are returned as ``model_lin`` has them."""
 
-        started, cpu_started = time.perf_counter(), time.process_time()
+        started, cpu_started = time.perf_counter(), time.thread_time()
         s = self.settings
         out = np.array(model_lin, np.float32, copy=True)
         if not s.enabled or not (matte > 0).any():
@@ -310,7 +366,7 @@ class Finisher:
         fraction = revealed_sum / max(float(matte.sum()), 1e-6)
         self.report.revealed.append(fraction)
         self.report.seconds += time.perf_counter() - started
-        self.report.cpu_seconds += time.process_time() - cpu_started
+        self.report.cpu_seconds += time.thread_time() - cpu_started
         return FrameFinish(out, fraction, used)
 
     def _finish_box(
@@ -394,6 +450,7 @@ class Finisher:
             tolerance_stops=self.settings.vote_tolerance_stops,
             reference=model_box if self.settings.model_votes else None,
             prefer_last=bool(own.any()),
+            rank_falloff=self.settings.rank_falloff,
         )
         return background, len(rgbs)
 
@@ -477,7 +534,7 @@ def _source_region(
         local: tuple[np.ndarray, np.ndarray] | np.ndarray = (sampling[0] - sx0, sampling[1] - sy0)
     else:
         local = np.array([[1.0, 0.0, -sx0], [0.0, 1.0, -sy0], [0.0, 0.0, 1.0]]) @ sampling
-    rgb = warp(crop, local, (w, h), cv2.INTER_CUBIC)
+    rgb = warp(crop, local, (w, h), RESAMPLE)
     valid = warp(keep, local, (w, h), cv2.INTER_NEAREST) > 0
     k = np.ones((2 * VALID_ERODE_PX + 1, 2 * VALID_ERODE_PX + 1), np.uint8)
     valid = cv2.erode(valid.astype(np.uint8), k) > 0

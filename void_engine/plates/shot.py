@@ -335,10 +335,14 @@ class Shot:
                 if finishing is not None:
                     finishing.passed(t)
 
-        with closing(_run_frames(frame_map, step, n)) as frames:
-            for done in frames:
-                if progress:
-                    progress("write", done, n)
+        try:
+            with closing(_run_frames(frame_map, step, n)) as frames:
+                for done in frames:
+                    if progress:
+                        progress("write", done, n)
+        finally:
+            if finishing is not None:
+                finishing.finisher.close()
         if finishing is None:
             return out
         report = finishing.finisher.report
