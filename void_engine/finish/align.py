@@ -178,7 +178,6 @@ def warp(
     )
 
 
-
 def residual_shift(target: np.ndarray, source: np.ndarray, weight: np.ndarray) -> tuple[float, float] | None:
     """The sub-pixel translation ``d`` (dx, dy) with ``target(p) ≈ source(p + d)`` over the pixels
     where ``weight`` holds (both (h, w) float32, ``source`` aligned onto ``target`` already): one

@@ -27,7 +27,7 @@ class FinishSettings:
     model_votes: bool = True  # the model's result votes with the candidates (VOID is the authority)
     # Candidates weighted by rank (1, 1/f, 1/f², …): the best surviving frame dominates, so the fill
     # keeps one frame's texture and grain rather than an average of copies; 1 = a plain mean.
-    rank_falloff: float = 1.0
+    rank_falloff: float = 16.0
     grain_ring_px: int = 64  # width of the ring of keep pixels around the matte where grain is measured
     warn_upscale: float = 2.0  # an upscale beyond this is reported as a warning
 
