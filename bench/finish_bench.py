@@ -6,8 +6,9 @@ planks with sharp joints, printed marks, fine wood grain and a few highlights at
 soft, partly correlated between channels); an object crossing slowly enough that the middle of
 its path is revealed within the finish's search radius, and a thin second one (a rig pole) that moves
 with the camera, so the middle of it is never revealed (there the finish can only add grain, and no
-method can restore detail the shot never shows: its share of the matte bounds the structure gain). The ground truth is the same shot
-without the object (the same grain), so outside the object the plate and the truth agree bit for bit.
+method can restore detail the shot never shows: its share of the matte bounds the structure gain).
+The ground truth is the same shot without the object (the same grain), so outside the object the
+plate and the truth agree bit for bit.
 
 Runs through the plate layer (``Shot.load`` / ``Shot.write_result``):
 - ``oracle``: a backend that returns the ground-truth clean plate at model size (the clean shot

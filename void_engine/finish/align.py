@@ -188,7 +188,11 @@ def residual_shift(target: np.ndarray, source: np.ndarray, weight: np.ndarray) -
     where texture must cancel exactly (the grain measurement), that residue would count as grain."""
     if int(weight.sum()) < 4096:
         return None
-    gy, gx = np.gradient(source.astype(np.float32))
+    # Central differences along rows (y) and columns (x); cv2.Sobel's 3x3 smoothing is not wanted.
+    src = source.astype(np.float32)
+    gx, gy = np.zeros_like(src), np.zeros_like(src)
+    gx[:, 1:-1] = 0.5 * (src[:, 2:] - src[:, :-2])
+    gy[1:-1] = 0.5 * (src[2:] - src[:-2])
     e = (target - source)[weight].astype(np.float64)
     gxw, gyw = gx[weight].astype(np.float64), gy[weight].astype(np.float64)
     normal = np.array([[gxw @ gxw, gxw @ gyw], [gxw @ gyw, gyw @ gyw]])

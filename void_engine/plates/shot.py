@@ -13,8 +13,8 @@ beauty channels only; writing reads each whole frame once. Both are steps per fr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 import threading
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, wait
 from contextlib import closing
 from dataclasses import dataclass, field
