@@ -429,7 +429,10 @@ class Finisher:
                 continue
             sampling = full_resolution_maps(motion, self.scale, box)
             source = self._get(src)
-            rgb, keep = _source_region(source, sampling, (w, h))
+            # With the candidates weighted by rank, those after the first two count only where the
+            # first two see nothing; bicubic, a quarter of Lanczos's cost, is resampling enough there.
+            sharp = len(rgbs) < 2 or self.settings.rank_falloff <= 1.0
+            rgb, keep = _source_region(source, sampling, (w, h), RESAMPLE if sharp else cv2.INTER_CUBIC)
             if rgb is None:
                 continue
             rgbs.append(rgb)
@@ -508,7 +511,10 @@ def _block_peak(rgb: np.ndarray, keep: np.ndarray) -> np.ndarray:
 
 
 def _source_region(
-    source: _Frame, sampling: tuple[np.ndarray, np.ndarray] | np.ndarray, size: tuple[int, int]
+    source: _Frame,
+    sampling: tuple[np.ndarray, np.ndarray] | np.ndarray,
+    size: tuple[int, int],
+    interpolation: int = RESAMPLE,
 ) -> tuple[np.ndarray | None, np.ndarray]:
     """The source frame's pixels and keep mask sampled onto the target box (only the part of the
     source the box maps to is converted to float32)."""
@@ -534,7 +540,7 @@ def _source_region(
         local: tuple[np.ndarray, np.ndarray] | np.ndarray = (sampling[0] - sx0, sampling[1] - sy0)
     else:
         local = np.array([[1.0, 0.0, -sx0], [0.0, 1.0, -sy0], [0.0, 0.0, 1.0]]) @ sampling
-    rgb = warp(crop, local, (w, h), RESAMPLE)
+    rgb = warp(crop, local, (w, h), interpolation)
     valid = warp(keep, local, (w, h), cv2.INTER_NEAREST) > 0
     k = np.ones((2 * VALID_ERODE_PX + 1, 2 * VALID_ERODE_PX + 1), np.uint8)
     valid = cv2.erode(valid.astype(np.uint8), k) > 0
