@@ -33,7 +33,7 @@ from ..progress import CancelFn, Cancelled, ProgressFn
 # nor kept: they are filled like the masked ones.
 DEFAULT_GROW_PX = 3
 INPAINT_RADIUS_PX = 6
-DEFAULT_RADIUS = 12  # frames either side searched for the background
+DEFAULT_RADIUS = 16  # frames either side searched for the background (a slow crossing needs them)
 DEFAULT_CANDIDATES = 6  # frames that vote per output frame
 VOTE_TOLERANCE_STOPS = 0.25  # a candidate this far (log2) from the median vote is dropped
 STATIC_PX = 0.05  # a homography that moves no corner further than this is the identity
