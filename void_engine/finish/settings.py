@@ -18,7 +18,7 @@ class FinishSettings:
     highlight_knee: float = 0.75  # model-space value where the highlight compression starts
     highlight_ceiling: float = 16.0  # scene-linear value (grey) that maps to the model's 1.0
     search_radius: int = 12  # frames either side searched for revealed background
-    candidates: int = 6  # frames that vote per output frame
+    candidates: int = 4  # frames that vote per output frame (chosen for what they add)
     align_long_side: int = 960  # px: alignment and voting work at this size
     refine_flow: bool = False  # dense DIS refinement of the homography (parallax; costs time)
     vote_tolerance_stops: float = 0.25  # a candidate this far from the median vote is rejected
