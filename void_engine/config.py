@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .finish.settings import FinishSettings
 from .pipeline.windows import window_frames_problem
 
 
@@ -124,6 +125,25 @@ class EngineConfig:
     monitor_thumbnail_px: int = MonitorSettings.thumbnail_px
     monitor_display: str = MonitorSettings.display
     monitor_view: str = MonitorSettings.view
+    # [finish] (void_engine.finish: the model's result finished at plate resolution; on by default)
+    # (each is FinishSettings' field of the same name, prefixed finish_; defaults live there)
+    finish_enabled: bool = FinishSettings.enabled
+    finish_reveal: bool = FinishSettings.reveal
+    finish_grain: bool = FinishSettings.grain
+    finish_highlights: bool = FinishSettings.highlights
+    finish_highlight_knee: float = FinishSettings.highlight_knee
+    finish_highlight_ceiling: float = FinishSettings.highlight_ceiling
+    finish_search_radius: int = FinishSettings.search_radius
+    finish_candidates: int = FinishSettings.candidates
+    finish_align_long_side: int = FinishSettings.align_long_side
+    finish_refine_flow: bool = FinishSettings.refine_flow
+    finish_vote_tolerance_stops: float = FinishSettings.vote_tolerance_stops
+    finish_agree_tolerance_stops: float = FinishSettings.agree_tolerance_stops
+    finish_strong_agreement_stops: float = FinishSettings.strong_agreement_stops
+    finish_model_votes: bool = FinishSettings.model_votes
+    finish_rank_falloff: float = FinishSettings.rank_falloff
+    finish_grain_ring_px: int = FinishSettings.grain_ring_px
+    finish_warn_upscale: float = FinishSettings.warn_upscale
 
     @property
     def max_message_bytes(self) -> int:
@@ -135,7 +155,10 @@ class EngineConfig:
 
     def shot_settings(self) -> dict[str, Any]:
         """Keyword arguments for plates.ShotSettings (kept as a dict: the loop imports no numpy)."""
-        return {"model_size": (int(self.model_size[0]), int(self.model_size[1]))}
+        return {
+            "model_size": (int(self.model_size[0]), int(self.model_size[1])),
+            "finish": dataclasses.asdict(self.finish_settings()),
+        }
 
     def mask_settings(self) -> "MaskSettings":
         """What the worker's mask stage needs (SAM2 and the reasoner), as one typed value."""
@@ -168,6 +191,10 @@ class EngineConfig:
         return MonitorSettings(
             **{f.name: getattr(self, f"monitor_{f.name}") for f in dataclasses.fields(MonitorSettings)}
         )
+
+    def finish_settings(self) -> FinishSettings:
+        """The [finish] settings as one typed value (raises ValueError for a value FinishSettings refuses)."""
+        return FinishSettings(**{f.name: getattr(self, f"finish_{f.name}") for f in dataclasses.fields(FinishSettings)})
 
     def journal_path(self) -> Path:
         return self.state_dir / "journal.sqlite3"
@@ -270,6 +297,8 @@ _SECTIONS = {
     "cluster": ("ray_address", "engines", "gpus_per_engine", "cpus_per_engine", "actor_retries", "ray_namespace"),
     # The same settings as MonitorSettings, each named monitor_<field>.
     "monitor": tuple(f"monitor_{f.name}" for f in dataclasses.fields(MonitorSettings)),
+    # The same settings as FinishSettings, each named finish_<field>.
+    "finish": tuple(f"finish_{f.name}" for f in dataclasses.fields(FinishSettings)),
 }
 _PATHS = {
     "state_dir",
@@ -442,6 +471,10 @@ def _check(cfg: EngineConfig) -> None:
         raise ConfigError(f"[monitor] monitor_port must be 0..65535, got {cfg.monitor_port}")
     if cfg.monitor_refresh_s <= 0 or cfg.monitor_jobs_shown < 1 or cfg.monitor_strip_frames < 1:
         raise ConfigError("[monitor] monitor_refresh_s must be > 0, monitor_jobs_shown and monitor_strip_frames >= 1")
+    try:
+        cfg.finish_settings()
+    except ValueError as exc:
+        raise ConfigError(f"[finish] {exc}") from None
     if not 16 <= cfg.monitor_thumbnail_px <= 2048:
         raise ConfigError(f"[monitor] monitor_thumbnail_px must be 16..2048, got {cfg.monitor_thumbnail_px}")
 

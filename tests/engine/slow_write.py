@@ -10,9 +10,9 @@ from void_engine.plates.shot import Shot
 _write_frame = Shot.write_frame
 
 
-def _slow_write_frame(self, t, model_frame, target, attrs):
+def _slow_write_frame(self, t, model_frame, target, attrs, **kw):
     time.sleep(0.5)
-    return _write_frame(self, t, model_frame, target, attrs)
+    return _write_frame(self, t, model_frame, target, attrs, **kw)
 
 
 Shot.write_frame = _slow_write_frame

@@ -48,11 +48,11 @@ def test_a_write_that_fails_leaves_no_frame_still_being_written(tmp_path, sample
     shot = Shot.load(seq, masks, ShotSettings(model_size=(32, 64)))
     real = shot.write_frame
 
-    def write_frame(t, model_frame, target, attrs):
+    def write_frame(t, model_frame, target, attrs, **kw):
         if t == 0:
             raise PlateError("frame 0 cannot be written")
         time.sleep(0.3)  # the others are still writing when frame 0 fails
-        real(t, model_frame, target, attrs)
+        real(t, model_frame, target, attrs, **kw)
 
     shot.write_frame = write_frame
     out = tmp_path / "staging"

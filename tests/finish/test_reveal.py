@@ -1,6 +1,6 @@
 import numpy as np
 
-from void_engine.finish.reveal import combine, robust_background
+from void_engine.finish.reveal import choose_candidates, combine, robust_background
 
 
 def _textured(h, w, seed=0):
@@ -58,3 +58,26 @@ def test_the_frame_itself_is_used_alone_where_it_shows_the_background():
     )
     np.testing.assert_allclose(est.rgb[4:-4, 4:-4], own[4:-4, 4:-4], atol=1e-6)
     assert est.grain_kept[4:-4, 4:-4].min() == 1.0
+
+
+def test_candidates_are_chosen_for_what_they_add_so_both_sides_of_a_crossing_object_are_used():
+    # The hole is 40 px wide. Frames after t show its left 30 px (the object moved right), frames
+    # before t its right 30 px; the later frames show more of it, so scored alone they would all win.
+    hole = np.zeros((20, 60), bool)
+    hole[:, 10:50] = True
+    after, before = np.zeros_like(hole), np.zeros_like(hole)
+    after[:, 10:42] = True
+    before[:, 20:50] = True
+    seen = [after, after, after, before, before]
+    picks = choose_candidates(hole, seen, [1, 2, 3, 1, 2], count=2)
+    assert sorted(picks) == [0, 3]  # one of each side, the nearest of each
+    covered = np.zeros_like(hole)
+    for i in picks:
+        covered |= seen[i]
+    assert covered[hole].all()
+
+
+def test_candidates_keep_coming_until_each_pixel_has_several_votes():
+    hole = np.ones((10, 10), bool)
+    seen = [hole.copy() for _ in range(5)]
+    assert choose_candidates(hole, seen, [1, 2, 3, 4, 5], count=4, votes=3) == [0, 1, 2]

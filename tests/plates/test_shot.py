@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from void_engine.finish import FinishSettings
 from void_engine.levels import AFFECTED, KEEP, REMOVE
 from void_engine.plates import (
     ColourConverter,
@@ -189,7 +190,14 @@ def test_premultiplied_alpha_is_respected_and_kept(tmp_path):
         seq,
         q,
         ShotSettings(
-            model_size=(16, 28), context_min_px=4, dilate_px=0, feather_px=0, plate_space="ACEScg", model_space="ACEScg"
+            model_size=(16, 28),
+            context_min_px=4,
+            dilate_px=0,
+            feather_px=0,
+            plate_space="ACEScg",
+            model_space="ACEScg",
+            # A model value of 1.0 here means 1.0 straight: no highlight knee (tests/finish covers it).
+            finish=FinishSettings(highlights=False),
         ),
     )
     assert np.allclose(shot.model_video, 0.5, atol=1e-5)  # the model sees straight colour

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from ..finish.align import estimate_motion, find_corners, reduce_mask, warp
-from ..finish.reveal import robust_background
+from ..finish.reveal import choose_candidates, robust_background
 from ..levels import KEEP, LEVELS_TEXT
 from ..progress import CancelFn, Cancelled, ProgressFn
 
@@ -33,7 +33,7 @@ from ..progress import CancelFn, Cancelled, ProgressFn
 # nor kept: they are filled like the masked ones.
 DEFAULT_GROW_PX = 3
 INPAINT_RADIUS_PX = 6
-DEFAULT_RADIUS = 12  # frames either side searched for the background
+DEFAULT_RADIUS = 16  # frames either side searched for the background (a slow crossing needs them)
 DEFAULT_CANDIDATES = 6  # frames that vote per output frame
 VOTE_TOLERANCE_STOPS = 0.25  # a candidate this far (log2) from the median vote is dropped
 STATIC_PX = 0.05  # a homography that moves no corner further than this is the identity
@@ -133,7 +133,7 @@ def _fill_frame(
     inpainted where no candidate shows them."""
     frames, h, w = clean.shape
     frame = video[t].copy()
-    scored = []
+    warped = []  # (frame, rgb, valid) of every frame in the radius, aligned onto t
     for s in range(max(0, t - radius), min(frames, t + radius + 1)):
         if s == t:
             continue
@@ -144,16 +144,14 @@ def _fill_frame(
             rgb = warp(video[s], hom, (w, h), cv2.INTER_CUBIC)
             valid = warp(clean[s].astype(np.uint8), hom, (w, h), cv2.INTER_NEAREST) > 0
             valid = cv2.erode(valid.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-        coverage = float((valid & todo).sum()) / max(int(todo.sum()), 1)
-        if coverage > 0:
-            scored.append((coverage - 0.002 * abs(s - t), s, rgb, valid))
-    scored.sort(key=lambda item: item[:2], reverse=True)
-    chosen = scored[:candidates]
+        warped.append((s, rgb, valid))
+    picks = choose_candidates(todo, [c[2] for c in warped], [abs(c[0] - t) for c in warped], candidates)
+    chosen = [warped[i] for i in picks]
     seen = np.zeros((h, w), bool)
     if chosen:
         background = robust_background(
+            np.stack([c[1] for c in chosen]),
             np.stack([c[2] for c in chosen]),
-            np.stack([c[3] for c in chosen]),
             vote_factor=2,
             tolerance_stops=VOTE_TOLERANCE_STOPS,
         )

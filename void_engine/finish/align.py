@@ -161,6 +161,11 @@ def full_resolution_maps(
     return map_x.astype(np.float32), map_y.astype(np.float32)
 
 
+# How a candidate frame's full-resolution pixels are resampled onto the target frame: Lanczos keeps
+# the fine texture and the grain a bicubic resampling would soften at sub-pixel shifts.
+RESAMPLE = cv2.INTER_LANCZOS4
+
+
 def warp(
     image: np.ndarray, sampling: tuple[np.ndarray, np.ndarray] | np.ndarray, size: tuple[int, int], interpolation: int
 ) -> np.ndarray:
@@ -171,3 +176,29 @@ def warp(
     return cv2.warpPerspective(
         image, sampling, size, flags=interpolation | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT
     )
+
+
+def residual_shift(target: np.ndarray, source: np.ndarray, weight: np.ndarray) -> tuple[float, float] | None:
+    """The sub-pixel translation ``d`` (dx, dy) with ``target(p) ≈ source(p + d)`` over the pixels
+    where ``weight`` holds (both (h, w) float32, ``source`` aligned onto ``target`` already): one
+    least-squares step of Lucas-Kanade, so a few tenths of a pixel are measured to a few hundredths.
+    None when the texture cannot fix a shift (flat, or one-directional) or the shift is over a pixel.
+
+    A homography fitted at the alignment size is good to a few tenths of a full-resolution pixel;
+    where texture must cancel exactly (the grain measurement), that residue would count as grain."""
+    if int(weight.sum()) < 4096:
+        return None
+    # Central differences along rows (y) and columns (x); cv2.Sobel's 3x3 smoothing is not wanted.
+    src = source.astype(np.float32)
+    gx, gy = np.zeros_like(src), np.zeros_like(src)
+    gx[:, 1:-1] = 0.5 * (src[:, 2:] - src[:, :-2])
+    gy[1:-1] = 0.5 * (src[2:] - src[:-2])
+    e = (target - source)[weight].astype(np.float64)
+    gxw, gyw = gx[weight].astype(np.float64), gy[weight].astype(np.float64)
+    normal = np.array([[gxw @ gxw, gxw @ gyw], [gxw @ gyw, gyw @ gyw]])
+    if np.linalg.cond(normal) > 1e4:
+        return None
+    dx, dy = np.linalg.solve(normal, np.array([gxw @ e, gyw @ e]))
+    if abs(dx) > 1.0 or abs(dy) > 1.0:
+        return None
+    return float(dx), float(dy)

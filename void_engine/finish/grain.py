@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .align import RESAMPLE
+
 HIGHPASS_SIGMA = 1.0
 MAD_TO_STD = 1.4826
 BINS = 8
@@ -168,12 +170,12 @@ def _channel_mixing(r: np.ndarray) -> np.ndarray:
 
 
 def resampling_gain(size_px: float, shift: tuple[float, float]) -> float:
-    """Variance of the grain residual that survives a bicubic resampling at the sub-pixel ``shift``
+    """Variance of the grain residual that survives the finish's resampling (align.RESAMPLE) at the sub-pixel ``shift``
     (x, y), relative to the unresampled grain of that size (white noise blurred by ``size_px``)."""
     noise = np.random.default_rng(1).standard_normal((192, 192)).astype(np.float32)
     field = cv2.GaussianBlur(noise, (0, 0), size_px) if size_px > 0.05 else noise
     m = np.array([[1.0, 0.0, shift[0] % 1.0], [0.0, 1.0, shift[1] % 1.0]], np.float32)
-    moved = cv2.warpAffine(field, m, (192, 192), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP)
+    moved = cv2.warpAffine(field, m, (192, 192), flags=RESAMPLE | cv2.WARP_INVERSE_MAP)
     a, b = highpass(field)[16:-16, 16:-16], highpass(moved)[16:-16, 16:-16]
     return float(b.var() / max(float(a.var()), 1e-12))
 

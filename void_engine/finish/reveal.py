@@ -17,6 +17,7 @@ Two steps, both per output frame:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -58,6 +59,41 @@ def _expand(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
+def choose_candidates(
+    hole: np.ndarray, seen: Sequence[np.ndarray], distance: Sequence[int], count: int, votes: int = 3
+) -> list[int]:
+    """Indices into ``seen`` (each an (h, w) bool: where that candidate frame shows the background
+    of ``hole``) of up to ``count`` candidates, best first.
+
+    Chosen greedily for what they add: a hole pixel wants ``votes`` candidates (so a transient in
+    one of them is outvoted), and each round takes the candidate that adds the most wanted votes,
+    a pixel's first vote counting most. Scoring each candidate's coverage alone instead would pick
+    frames that all show the same part of the hole (those on one side of a crossing object) and
+    leave a strip that only the frames on the other side show unfilled. Ties go to the nearer frame
+    (smaller ``distance``).
+    """
+    total = max(int(hole.sum()), 1)
+    worth = np.array([1.0 / (2**k) for k in range(votes)] + [0.0], np.float64)  # by votes already cast
+    covered = np.zeros(hole.shape, np.int16)
+    shows = [np.asarray(m, bool) & hole for m in seen]
+    chosen: list[int] = []
+    for _ in range(min(count, len(shows))):
+        best, best_score = -1, 0.0
+        for i, m in enumerate(shows):
+            if i in chosen:
+                continue
+            cast = np.minimum(covered[m], votes)
+            gain = float(np.bincount(cast, minlength=votes + 1) @ worth) / total
+            score = gain - 0.002 * distance[i]
+            if gain > 0 and (best < 0 or score > best_score):
+                best, best_score = i, score
+        if best < 0:
+            break
+        chosen.append(best)
+        covered += shows[best]
+    return chosen
+
+
 @dataclass(frozen=True)
 class Background:
     """The robust plate estimate for one frame's fill box."""
@@ -75,6 +111,7 @@ def robust_background(
     tolerance_stops: float,
     reference: np.ndarray | None = None,
     prefer_last: bool = False,
+    rank_falloff: float = 1.0,
 ) -> Background:
     """Per-pixel robust estimate over ``candidates`` (N, h, w, 3) where ``valid`` (N, h, w) holds.
 
@@ -82,7 +119,10 @@ def robust_background(
     ``tolerance_stops`` (log2 units, any channel) from the median vote is rejected there. The
     optional ``reference`` (h, w, 3), e.g. the model's result, votes too but is not averaged in.
     With ``prefer_last`` the last candidate (the frame itself) is used alone wherever it survives
-    the vote: its pixels are the background at its own position, with its own grain.
+    the vote: its pixels are the background at its own position, with its own grain. With
+    ``rank_falloff`` > 1 the candidates are weighted by rank (the first, the best, by 1, the next by
+    1 / rank_falloff, …) so the best surviving candidate dominates the mean: one frame's texture and
+    grain, not an average of slightly misaligned copies that softens both.
     """
     n, h, w = valid.shape
     votes = [log_encode(_reduce(c, vote_factor)) for c in candidates]
@@ -119,6 +159,8 @@ def robust_background(
         if prefer_last and i == n - 1:
             last = wi
             break
+        if rank_falloff > 1.0:
+            wi = wi * np.float32(rank_falloff ** (-i))
         rgb += candidates[i] * wi[..., None]
         weight += wi
         weight_sq += wi * wi

@@ -18,13 +18,16 @@ class FinishSettings:
     highlight_knee: float = 0.75  # model-space value where the highlight compression starts
     highlight_ceiling: float = 16.0  # scene-linear value (grey) that maps to the model's 1.0
     search_radius: int = 12  # frames either side searched for revealed background
-    candidates: int = 6  # frames that vote per output frame
+    candidates: int = 4  # frames that vote per output frame (chosen for what they add)
     align_long_side: int = 960  # px: alignment and voting work at this size
     refine_flow: bool = False  # dense DIS refinement of the homography (parallax; costs time)
     vote_tolerance_stops: float = 0.25  # a candidate this far from the median vote is rejected
     agree_tolerance_stops: float = 0.3  # plate vs model at the model's resolution: beyond, keep the model
     strong_agreement_stops: float = 0.06  # below: the plate's own value wins outright
     model_votes: bool = True  # the model's result votes with the candidates (VOID is the authority)
+    # Candidates weighted by rank (1, 1/f, 1/f², …): the best surviving frame dominates, so the fill
+    # keeps one frame's texture and grain rather than an average of copies; 1 = a plain mean.
+    rank_falloff: float = 16.0
     grain_ring_px: int = 64  # width of the ring of keep pixels around the matte where grain is measured
     warn_upscale: float = 2.0  # an upscale beyond this is reported as a warning
 
@@ -39,6 +42,8 @@ class FinishSettings:
             raise ValueError(f"finish highlight_ceiling must be > 0, got {self.highlight_ceiling}")
         if not 0 <= self.strong_agreement_stops < self.agree_tolerance_stops:
             raise ValueError("finish strong_agreement_stops must be in [0, agree_tolerance_stops)")
+        if self.rank_falloff < 1.0:
+            raise ValueError(f"finish rank_falloff must be >= 1, got {self.rank_falloff}")
         if self.vote_tolerance_stops <= 0 or self.grain_ring_px < 8:
             raise ValueError("finish vote_tolerance_stops must be > 0 and grain_ring_px >= 8")
 

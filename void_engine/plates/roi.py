@@ -72,10 +72,26 @@ def resize_to_model(image: np.ndarray, model_size: tuple[int, int]) -> np.ndarra
     return cv2.resize(np.ascontiguousarray(image, np.float32), (mw, mh), interpolation=cv2.INTER_AREA)
 
 
-def resize_from_model(image: np.ndarray, roi: Window, box: Window | None = None) -> np.ndarray:
+def resize_from_model(
+    image: np.ndarray, roi: Window, box: Window | None = None, *, dering: bool = False
+) -> np.ndarray:
     """Scale the model's (H, W, 3) [0, 1] result back to the ROI size with Lanczos, clamped to [0, 1];
-    with ``box`` (in the ROI's coordinates), only that part of it, with the values it has in the whole."""
-    out = cv2.resize(np.ascontiguousarray(image, np.float32), (roi.width, roi.height), interpolation=cv2.INTER_LANCZOS4)
+    with ``box`` (in the ROI's coordinates), only that part of it, with the values it has in the whole.
+
+    With ``dering`` each pixel is also clamped to the range of the model pixels around it, so
+    Lanczos cannot overshoot next to a highlight: through the soft-knee highlight encoding a small
+    overshoot near 1.0 would decode as a large one.
+    """
+    image = np.ascontiguousarray(image, np.float32)
+    size = (roi.width, roi.height)
+    out = cv2.resize(image, size, interpolation=cv2.INTER_LANCZOS4)
     if box is not None:
         out = out[box.y : box.y_end, box.x : box.x_end]
+    if dering:
+        kernel = np.ones((3, 3), np.uint8)
+        low = cv2.resize(cv2.erode(image, kernel), size, interpolation=cv2.INTER_LINEAR)
+        high = cv2.resize(cv2.dilate(image, kernel), size, interpolation=cv2.INTER_LINEAR)
+        if box is not None:
+            low, high = low[box.y : box.y_end, box.x : box.x_end], high[box.y : box.y_end, box.x : box.x_end]
+        out = np.minimum(np.maximum(out, low), high)
     return np.clip(out, 0.0, 1.0)

@@ -2,8 +2,10 @@
 
 ``Shot.load`` reads the plate frames, converts them to the model's colour space, crops the region of
 interest around the quadmask and resizes it to the model size. ``Shot.write_result`` takes the model's
-frames, scales them back into that region, converts them to the plate's space, composites them over
-the original plate inside the feathered matte and writes a new versioned sequence. Only model-size
+frames, scales them back into that region, converts them to the plate's space, finishes them at
+plate resolution (void_engine.finish: the plate's own detail where other frames show the background,
+the plate's grain where none does, highlights kept through the soft knee ``load`` applied), composites
+them over the original plate inside the feathered matte and writes a new versioned sequence. Only model-size
 arrays and the ROI crops of the quadmask stay in memory. Loading reads each frame's ROI rows and
 beauty channels only; writing reads each frame once (of a scanline EXR, only the chunks the matte
 crosses: the others are copied as the plate stores them, :mod:`.exr_chunks`). Both are steps per frame
@@ -12,15 +14,19 @@ crosses: the others are copied as the plate stores them, :mod:`.exr_chunks`). Bo
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, wait
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .. import __version__
+from ..finish.settings import FinishSettings
+from ..finish.stage import BOX_PAD_PX, Finisher, FinishReport, FrameFinish
 from ..levels import KEEP, snap_quadmask
 from ..progress import StageProgress
 from .colour import DEFAULT_MODEL_SPACE, DEFAULT_PLATE_SPACE, ColourConverter
@@ -85,15 +91,32 @@ class ShotSettings:
     dilate_px: int = 8  # grow the remove/affected region before feathering (display pixels)
     feather_px: int = 16  # soft edge width beyond the dilated region (display pixels)
     premultiplied: bool = True  # EXR convention: RGB is premultiplied by A when A exists
+    # The finish stage at plate resolution (a mapping, as the engine config passes it, is accepted).
+    finish: FinishSettings = field(default_factory=FinishSettings)
+
+    def __post_init__(self) -> None:
+        finish: Any = self.finish
+        if isinstance(finish, dict):
+            object.__setattr__(self, "finish", FinishSettings.from_mapping(finish))
+        elif not isinstance(finish, FinishSettings):
+            raise TypeError(f"ShotSettings.finish must be FinishSettings or a mapping, got {type(finish).__name__}")
+
+    @property
+    def highlight(self) -> tuple[float, float] | None:
+        """The soft-knee highlight encoding (knee, scene-linear ceiling) the model path uses, or None."""
+        f = self.finish
+        return (f.highlight_knee, f.highlight_ceiling) if f.enabled and f.highlights else None
 
 
 @dataclass(frozen=True)
 class OutputSequence:
-    """Where a job's result went."""
+    """Where a job's result went, and what the finish stage said about it."""
 
     version_dir: Path
     pattern: str
     frames: tuple[int, ...]
+    notes: tuple[str, ...] = ()  # lines for the job's events and the CLI (upscale, revealed, grain)
+    finish: FinishReport | None = None
 
     def path(self, frame: int) -> Path:
         return FrameSequence(self.pattern, self.frames).path(frame)
@@ -161,7 +184,7 @@ class Shot:
                     f"quadmask for frame {frame} is {q.shape[1]}x{q.shape[0]}, the plate's display window "
                     f"is {display.width}x{display.height}"
                 )
-        colour = ColourConverter(settings.plate_space, settings.model_space, settings.ocio_config)
+        colour = ColourConverter(settings.plate_space, settings.model_space, settings.ocio_config, settings.highlight)
 
         # Union frame by frame: a (T, H, W) stack of a 300-frame 4K shot would be 2.6 GB more.
         active = np.zeros((display.height, display.width), bool)
@@ -227,21 +250,26 @@ class Shot:
         """Read frame index ``t`` of the plate (the ROI's rows, beauty channels only) and fill its
         slot of :attr:`model_video`, :attr:`model_quadmask` and :attr:`quadmask_roi` from it and
         ``quadmask`` (the frame's full-size raw levels). Frames may be loaded in any order, at once."""
-        settings, roi, plate = self.settings, self.roi, self.plate
-        frame = plate.frames[t]
-        path = plate.path(frame)
-        wanted = ("R", "G", "B", "A") if settings.premultiplied else ("R", "G", "B")
-        frame_plate = read_plate_rows(path, roi, wanted)
-        _check_same_canvas(self.display, frame_plate.spec, path)
-        try:
-            rgb = self._unpremultiplied_rgb(frame_plate, roi, settings.premultiplied)
-        except PlateError as exc:  # e.g. no R, G, B channels: say which file
-            raise PlateError(f"{path} (frame {frame}): {exc}") from None
+        settings, roi = self.settings, self.roi
+        rgb = self.roi_rgb(t)
         self.model_video[t] = resize_to_model(self.colour.to_model(rgb), settings.model_size)
         rx, ry = roi.x - self.display.x, roi.y - self.display.y
         q = quadmask[ry : ry + roi.height, rx : rx + roi.width]
         self.quadmask_roi[t] = q
         self.model_quadmask[t] = snap_quadmask(np.rint(resize_to_model(q.astype(np.float32), settings.model_size)))
+
+    def roi_rgb(self, t: int) -> np.ndarray:
+        """Frame index ``t``'s ROI as linear, unpremultiplied RGB (h, w, 3) float32, read from its
+        ROI rows and beauty channels only. Raises PlateError naming the file and frame."""
+        frame = self.plate.frames[t]
+        path = self.plate.path(frame)
+        wanted = ("R", "G", "B", "A") if self.settings.premultiplied else ("R", "G", "B")
+        frame_plate = read_plate_rows(path, self.roi, wanted)
+        _check_same_canvas(self.display, frame_plate.spec, path)
+        try:
+            return self._unpremultiplied_rgb(frame_plate, self.roi, self.settings.premultiplied)
+        except PlateError as exc:  # e.g. no R, G, B channels: say which file
+            raise PlateError(f"{path} (frame {frame}): {exc}") from None
 
     @staticmethod
     def _unpremultiplied_rgb(plate: Plate, roi: Window, premultiplied: bool) -> np.ndarray:
@@ -273,15 +301,18 @@ class Shot:
         resume: bool = False,
         progress: StageProgress | None = None,
         frame_map: FrameMap | None = None,
+        seed: int = 0,
     ) -> OutputSequence:
-        """Composite ``model_video`` (T, H, W, 3) in [0, 1] over the plate and write a new version.
+        """Finish ``model_video`` (T, H, W, 3) in [0, 1], composite it over the plate, write a new version.
 
         Writes ``<out_root>/v###/<name>.####.exr`` (the next free version unless ``version_dir`` is
         given). Each frame keeps the plate's windows, channels, types, compression and attributes,
         plus provenance attributes (``void:*``). Pixels outside the matte are bit-identical to the
         plate. With ``resume``, frames already published in ``version_dir`` (by an earlier, crashed
         attempt of the same job) are kept; otherwise an existing file is an error. ``frame_map``
-        runs the frames (default: one after another); each is :meth:`write_frame`.
+        runs the frames (default: one after another); each is :meth:`write_frame`. ``seed`` (the
+        job's) seeds the finish stage's synthesized grain, new per frame; the finish's notes and
+        report come back on the result.
         """
         mh, mw = self.settings.model_size
         expected = (len(self.plate.frames), mh, mw, 3)
@@ -298,28 +329,89 @@ class Shot:
             if target.resolve() in sources:
                 raise OutputExistsError(f"{target}: is a source plate frame; sources are never overwritten")
 
+        finishing = _InOrder(self._finisher(seed)) if self.settings.finish.enabled else None
+
         def step(t: int) -> None:
-            if not (resume and targets[t].exists()):
-                self.write_frame(t, model_video[t], targets[t], attrs)
+            try:
+                if not (resume and targets[t].exists()):
+                    self.write_frame(t, model_video[t], targets[t], attrs, finishing=finishing)
+            except BaseException:
+                if finishing is not None:
+                    finishing.broken()
+                raise
+            finally:
+                if finishing is not None:
+                    finishing.passed(t)
 
-        with closing(_run_frames(frame_map, step, n)) as frames:
-            for done in frames:
-                if progress:
-                    progress("write", done, n)
-        return out
+        try:
+            with closing(_run_frames(frame_map, step, n)) as frames:
+                for done in frames:
+                    if progress:
+                        progress("write", done, n)
+        finally:
+            if finishing is not None:
+                finishing.finisher.close()
+        if finishing is None:
+            return out
+        report = finishing.finisher.report
+        notes = tuple(report.notes(self.settings.finish.warn_upscale))
+        return OutputSequence(out.version_dir, out.pattern, out.frames, notes, report)
 
-    def write_frame(self, t: int, model_frame: np.ndarray, target: Path, attrs: dict[str, str]) -> None:
+    def _finisher(self, seed: int) -> Finisher:
+        """A finisher reading this shot's ROI crops (linear, unpremultiplied) and keep masks."""
+
+        def read(index: int) -> tuple[np.ndarray, np.ndarray]:
+            rgb = np.nan_to_num(self.roi_rgb(index), copy=False, nan=0.0, posinf=65504.0, neginf=-65504.0)
+            return rgb, self.quadmask_roi[index] == KEEP
+
+        s = self.settings
+        return Finisher(
+            s.finish,
+            read,
+            len(self.plate.frames),
+            (self.roi.height, self.roi.width),
+            s.model_size,
+            seed=seed,
+            matte_reach_px=s.dilate_px + s.feather_px,
+            frame_numbers=self.plate.frames,
+        )
+
+    def write_frame(
+        self,
+        t: int,
+        model_frame: np.ndarray,
+        target: Path,
+        attrs: dict[str, str],
+        *,
+        finishing: "_InOrder | None" = None,
+    ) -> None:
         """Composite the model's frame ``t`` ((H, W, 3) in [0, 1]) over plate frame index ``t``
         (read once, here: whole, or for a scanline EXR only the chunks the matte crosses, the others
         copied as stored) and write it to ``target`` atomically with the header attributes ``attrs``
-        added. Frames may be written in any order, at once."""
+        added. Frames may be written in any order, at once; with ``finishing`` (what
+        :meth:`write_result` builds when the finish is on) the fill is finished first, the frames
+        taking their turn at it in order."""
         s = self.settings
         path = self.plate.path(self.plate.frames[t])
         # Only pixels inside the matte are blended, and the matte is 0 outside its box: the model's
         # frame is scaled, clamped and converted to the plate's space there alone, which gives them
         # the same values as doing the whole ROI (the clamp and OCIO work pixel by pixel).
         matte, box = composite_matte_box(self.quadmask_roi[t], s.dilate_px, s.feather_px)
-        model_lin = None if box is None else self.colour.from_model(resize_from_model(model_frame, self.roi, box))
+        model_lin = None
+        if box is not None and finishing is None:
+            model_lin = self.colour.from_model(resize_from_model(model_frame, self.roi, box))
+        elif box is not None and finishing is not None:
+            # The finish reads a few pixels around the matte's box; the write uses the box alone.
+            grown_matte, grown = _grown(matte, box, BOX_PAD_PX, self.roi)
+            upscaled = resize_from_model(model_frame, self.roi, grown, dering=True)
+            finished = finishing.frame(t, self.colour.from_model(upscaled), grown_matte, origin=(grown.x, grown.y))
+            ys, xs = slice(box.y - grown.y, box.y_end - grown.y), slice(box.x - grown.x, box.x_end - grown.x)
+            model_lin = finished.rgb[ys, xs]
+            attrs = {
+                **attrs,
+                **finishing.finisher.report.attributes(),
+                "void:finish_revealed": f"{finished.revealed_fraction:.4f}",
+            }
         if self._write_changed_chunks(path, model_lin, matte, box, target, attrs):
             return
         plate = read_plate(path)
@@ -411,3 +503,52 @@ class Shot:
         for key, value in extra.items():
             attrs[key if key.startswith("void:") else f"void:{key}"] = str(value)
         return attrs
+
+
+class _InOrder:
+    """A shot's :class:`Finisher`, taken by its frames in order however many threads write them.
+
+    The finisher keeps a sliding window of frames and measures the grain on the first ones, so it
+    must see frame indices in order. Every frame's write calls :meth:`passed` when it ends (written,
+    skipped on resume, or failed); :meth:`frame` waits until every earlier index has passed. Frames
+    are submitted to the I/O pool in order, so an earlier frame has always started by then. After a
+    failure (:meth:`broken`) waiting frames stop: the write is failing anyway.
+    """
+
+    def __init__(self, finisher: Finisher):
+        self.finisher = finisher
+        self._cond = threading.Condition()
+        self._passed: set[int] = set()
+        self._next = 0  # every index below this has passed
+        self._broken = False
+
+    def frame(self, t: int, model_lin: np.ndarray, matte: np.ndarray, origin: tuple[int, int]) -> FrameFinish:
+        with self._cond:
+            self._cond.wait_for(lambda: self._next >= t or self._broken)
+            if self._broken:
+                raise PlateError(f"frame index {t}: not finished, an earlier frame's write failed")
+        # Every earlier frame has passed and no later one passes before this one does: the
+        # finisher is this thread's alone until then (no lock held while it works).
+        return self.finisher.frame(t, model_lin, matte, origin)
+
+    def passed(self, t: int) -> None:
+        with self._cond:
+            self._passed.add(t)
+            while self._next in self._passed:
+                self._next += 1
+            self._cond.notify_all()
+
+    def broken(self) -> None:
+        with self._cond:
+            self._broken = True
+            self._cond.notify_all()
+
+
+def _grown(matte: np.ndarray, box: Window, pad: int, roi: Window) -> tuple[np.ndarray, Window]:
+    """``matte`` (covering ``box`` of the ROI) on ``box`` grown by ``pad`` pixels, inside the ROI;
+    the matte is 0 outside its box, so the new pixels are 0."""
+    x0, y0 = max(0, box.x - pad), max(0, box.y - pad)
+    x1, y1 = min(roi.width, box.x_end + pad), min(roi.height, box.y_end + pad)
+    grown = np.zeros((y1 - y0, x1 - x0), matte.dtype)
+    grown[box.y - y0 : box.y_end - y0, box.x - x0 : box.x_end - x0] = matte
+    return grown, Window(x0, y0, x1 - x0, y1 - y0)

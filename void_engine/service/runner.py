@@ -277,7 +277,10 @@ class JobRun:
                 version_dir=self.staging,
                 progress=self._stage_progress,
                 frame_map=frame_map,
+                seed=self.seed,
             )
+            for note in written.notes:  # the finish stage: upscale, share revealed, grain
+                self.report("log", message=note)
             self.check_cancel()
             name = Path(written.pattern).name
             (self.staging / PUBLISHED_MARKER).write_text(
