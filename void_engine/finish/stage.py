@@ -343,9 +343,7 @@ class Finisher:
 
     # -- one frame --------------------------------------------------------------------------
 
-    def frame(
-        self, t: int, model_lin: np.ndarray, matte: np.ndarray, origin: tuple[int, int] = (0, 0)
-    ) -> FrameFinish:
+    def frame(self, t: int, model_lin: np.ndarray, matte: np.ndarray, origin: tuple[int, int] = (0, 0)) -> FrameFinish:
         """Finish frame index ``t``: ``model_lin`` (h, w, 3) is the model's result upscaled to the
         ROI in the plate's space, and ``matte`` (h, w) the composite matte, both on the part of the
         ROI whose top-left corner is ``origin`` (x, y) (the whole ROI by default). Pixels where the

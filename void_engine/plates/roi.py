@@ -72,9 +72,7 @@ def resize_to_model(image: np.ndarray, model_size: tuple[int, int]) -> np.ndarra
     return cv2.resize(np.ascontiguousarray(image, np.float32), (mw, mh), interpolation=cv2.INTER_AREA)
 
 
-def resize_from_model(
-    image: np.ndarray, roi: Window, box: Window | None = None, *, dering: bool = False
-) -> np.ndarray:
+def resize_from_model(image: np.ndarray, roi: Window, box: Window | None = None, *, dering: bool = False) -> np.ndarray:
     """Scale the model's (H, W, 3) [0, 1] result back to the ROI size with Lanczos, clamped to [0, 1];
     with ``box`` (in the ROI's coordinates), only that part of it, with the values it has in the whole.
 
