@@ -429,7 +429,8 @@ class Finisher:
         target = self._get(t)
         hole_small = cv2.resize((~target.keep).astype(np.uint8), self.small, interpolation=cv2.INTER_NEAREST) > 0
         chosen = self._choose(t, hole_small)
-        rgbs, valids = [], []
+        rgbs: list[np.ndarray] = []
+        valids: list[np.ndarray] = []
         for src in chosen:
             motion = self._motion(t, src)
             if motion is None:
