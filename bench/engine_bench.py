@@ -205,6 +205,7 @@ def engine_roundtrip(shot, dest: Path, threads: int) -> float:
     pool as the pipelined worker runs them. The quadmasks are built from the mattes first, untimed."""
     import numpy as np
 
+    from void_engine.finish import FinishSettings
     from void_engine.levels import AFFECTED, KEEP, REMOVE
     from void_engine.plates import FrameSequence, Shot, ShotSettings, read_image_channel
     from void_engine.plates.shot import executor_frame_map
@@ -221,7 +222,9 @@ def engine_roundtrip(shot, dest: Path, threads: int) -> float:
         masks = list(pool.map(quadmask, seq.frames))  # the mask stage's part, not timed
         t0 = time.perf_counter()
         frame_map = executor_frame_map(pool)
-        loaded = Shot.load(seq, masks, ShotSettings(), frame_map=frame_map)
+        loaded = Shot.load(
+            seq, masks, ShotSettings(finish=FinishSettings(enabled=False)), frame_map=frame_map
+        )  # the plate path alone
         del masks
         loaded.write_result(loaded.model_video, dest, "bench", frame_map=frame_map)
         return time.perf_counter() - t0
@@ -244,6 +247,7 @@ def small_roi_ratio(work: Path, frames: int, width: int, height: int, threads: i
     the region of interest is a fraction of it (the sample shot's ball needs the whole frame)."""
     from plates_bench import make_sequence, moving_quadmasks
 
+    from void_engine.finish import FinishSettings
     from void_engine.plates import FrameSequence, Shot, ShotSettings
     from void_engine.plates.shot import executor_frame_map
 
@@ -255,7 +259,9 @@ def small_roi_ratio(work: Path, frames: int, width: int, height: int, threads: i
     with ThreadPoolExecutor(threads) as pool:
         frame_map = executor_frame_map(pool)
         t0 = time.perf_counter()
-        loaded = Shot.load(seq, masks, ShotSettings(), frame_map=frame_map)
+        loaded = Shot.load(
+            seq, masks, ShotSettings(finish=FinishSettings(enabled=False)), frame_map=frame_map
+        )  # the plate path alone
         loaded.write_result(loaded.model_video, work / "boxrt", "bench", frame_map=frame_map)
         ours = time.perf_counter() - t0
     return ours / plain
