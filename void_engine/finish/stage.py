@@ -3,10 +3,11 @@
 The plate layer hands a :class:`Finisher` a way to read any frame's ROI crop (linear RGB) and keep
 mask, then asks for each frame in turn. The finisher keeps a sliding window of ±``search_radius``
 frames (ROI crops as half floats, small grey images for alignment), so every plate frame is read
-once however long the shot; the frame about to enter the window is read and prepared on a thread of
-its own while the current one is finished (EXR decoding and OpenCV release the GIL), so on a
-multi-core machine the reads cost the finish little wall time. Per frame, all per-pixel work is
-confined to the matte's boxes. :meth:`Finisher.close` stops that thread.
+once however long the shot; the frames of the first window are read and prepared on two threads,
+and then each frame about to enter the window while the current one is finished (EXR decoding and
+OpenCV release the GIL), so on a multi-core machine the reads cost the finish little wall time.
+Per frame, all per-pixel work is confined to the matte's boxes. :meth:`Finisher.close` stops
+those threads.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ FrameReader = Callable[[int], tuple[np.ndarray, np.ndarray]]
 BOX_PAD_PX = 4
 PEAK_BLOCK = 16  # px: the plate's brightest keep value is kept per block of this size
 VALID_ERODE_PX = 2  # full-res pixels at the edge of a warped keep region are not trusted
+READERS = 2  # threads reading the window's frames ahead (the first frame's window is read by both)
 
 
 @dataclass
@@ -131,9 +133,10 @@ class Finisher:
         self._step: dict[int, Motion | None] = {}  # motion t -> t + 1 (chained for candidate choice)
         self._pairs: dict[tuple[int, int], Motion | None] = {}  # motion t -> s, each pair measured once
         self._grain_done = False
-        # One frame read and prepared ahead of the window, on its own thread (see the module docstring).
-        self._reader = ThreadPoolExecutor(1, thread_name_prefix="finish-read") if read_ahead else None
+        # Frames read and prepared ahead of the window, on threads of their own (see the module docstring).
+        self._reader = ThreadPoolExecutor(READERS, thread_name_prefix="finish-read") if read_ahead else None
         self._ahead: dict[int, Future[tuple[_Frame, float]]] = {}
+        self._chosen: tuple[int, list[int]] | None = None  # the frame index and its candidate frames
 
     def close(self) -> None:
         """Stop reading ahead (a read in progress is waited for). The finisher stays usable."""
@@ -174,11 +177,15 @@ class Finisher:
             del self._window[index]
         for pair in [p for p in self._pairs if min(p) < t - r]:
             del self._pairs[pair]
-        for index in range(max(0, t - r), min(self.frames, t + r + 1)):
+        window = range(max(0, t - r), min(self.frames, t + r + 1))
+        if self._reader is not None:
+            # Every frame of the window not read yet (all of them at the first frame) and the one
+            # after it go to the readers; this thread then takes them in order as they come.
+            for index in range(window.start, min(self.frames, window.stop + 1)):
+                if index not in self._window and index not in self._ahead:
+                    self._ahead[index] = self._reader.submit(self._load, index)
+        for index in window:
             self._get(index)
-        following = t + r + 1
-        if self._reader is not None and following < self.frames and following not in self._ahead:
-            self._ahead[following] = self._reader.submit(self._load, following)
 
     # -- grain ------------------------------------------------------------------------------
 
@@ -428,19 +435,24 @@ class Finisher:
         x, y, w, h = box
         target = self._get(t)
         hole_small = cv2.resize((~target.keep).astype(np.uint8), self.small, interpolation=cv2.INTER_NEAREST) > 0
-        chosen = self._choose(t, hole_small)
-        rgbs: list[np.ndarray] = []
-        valids: list[np.ndarray] = []
-        for src in chosen:
+        if self._chosen is None or self._chosen[0] != t:  # one choice per frame, whatever its boxes
+            self._chosen = (t, self._choose(t, hole_small))
+        jobs: list[tuple[_Frame, np.ndarray | tuple[np.ndarray, np.ndarray], int]] = []
+        for src in self._chosen[1]:
             motion = self._motion(t, src)
             if motion is None:
                 continue
-            sampling = full_resolution_maps(motion, self.scale, box)
-            source = self._get(src)
             # With the candidates weighted by rank, those after the first two count only where the
             # first two see nothing; bicubic, a quarter of Lanczos's cost, is resampling enough there.
-            sharp = len(rgbs) < 2 or self.settings.rank_falloff <= 1.0
-            rgb, keep = _source_region(source, sampling, (w, h), RESAMPLE if sharp else cv2.INTER_CUBIC)
+            sharp = len(jobs) < 2 or self.settings.rank_falloff <= 1.0
+            jobs.append(
+                (self._get(src), full_resolution_maps(motion, self.scale, box), RESAMPLE if sharp else cv2.INTER_CUBIC)
+            )
+
+        rgbs: list[np.ndarray] = []
+        valids: list[np.ndarray] = []
+        for source, sampling, interpolation in jobs:
+            rgb, keep = _source_region(source, sampling, (w, h), interpolation)
             if rgb is None:
                 continue
             rgbs.append(rgb)
