@@ -51,3 +51,22 @@ def test_the_finish_off_writes_no_finish_attributes(tmp_path):
     _, spec = read_raw(out.path(1001))
     assert spec.getattribute("void:finish_upscale") is None
     assert out.notes == () and out.finish is None
+
+
+def test_frames_written_in_parallel_are_finished_as_one_after_another(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from void_engine.plates.shot import executor_frame_map
+
+    _, shot = _shot(tmp_path)
+    serial = shot.write_result(shot.model_video, tmp_path / "serial", "clean", seed=5)
+    with ThreadPoolExecutor(3) as pool:
+        parallel = shot.write_result(
+            shot.model_video, tmp_path / "parallel", "clean", seed=5, frame_map=executor_frame_map(pool)
+        )
+    assert parallel.finish is not None and serial.finish is not None
+    assert parallel.finish.revealed == serial.finish.revealed  # the same frames, in the same order
+    for frame in FRAMES:
+        a, _ = read_raw(serial.path(frame))
+        b, _ = read_raw(parallel.path(frame))
+        assert np.array_equal(a.view(np.uint16), b.view(np.uint16))
