@@ -41,8 +41,17 @@ def to_grey(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     sees only the highlights.
     """
     small = cv2.resize(np.ascontiguousarray(rgb, np.float32), size, interpolation=cv2.INTER_AREA)
-    grey = small[..., 0] * 0.25 + small[..., 1] * 0.6 + small[..., 2] * 0.15
-    return np.clip(np.sqrt(np.clip(grey, 0.0, 1.0)) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return np.clip(np.sqrt(np.clip(_luma(small), 0.0, 1.0)) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def grey_level(rgb: np.ndarray) -> np.ndarray:
+    """(h, w) float32 of linear RGB in the encoding :func:`to_grey` tracks in (square root of the
+    luma), at full resolution and unclipped above 1, for sub-pixel alignment."""
+    return np.sqrt(np.maximum(_luma(np.asarray(rgb, np.float32)), 0.0))
+
+
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    return rgb[..., 0] * 0.25 + rgb[..., 1] * 0.6 + rgb[..., 2] * 0.15
 
 
 def reduce_mask(mask: np.ndarray, size: tuple[int, int], erode_px: int = 2) -> np.ndarray:

@@ -28,6 +28,7 @@ from .align import (
     estimate_motion,
     find_corners,
     full_resolution_maps,
+    grey_level,
     reduce_mask,
     residual_shift,
     to_grey,
@@ -279,10 +280,9 @@ class Finisher:
             rgb, keep = _source_region(self._get(s), sampling, (box[2], box[3]))
             if rgb is None or isinstance(sampling, tuple):
                 continue
-            luma = np.array([0.25, 0.6, 0.15], np.float32)
-            target_grey = np.sqrt(np.clip(target @ luma, 0.0, None))
+            target_grey = grey_level(target)
             for _ in range(2):
-                shift = residual_shift(target_grey, np.sqrt(np.clip(rgb @ luma, 0.0, None)), region & keep)
+                shift = residual_shift(target_grey, grey_level(rgb), region & keep)
                 if shift is None:
                     break
                 sampling = sampling @ np.array([[1.0, 0.0, shift[0]], [0.0, 1.0, shift[1]], [0.0, 0.0, 1.0]])
