@@ -73,7 +73,7 @@ class FinishReport:
     grain: GrainModel | None = None
     revealed: list[float] = field(default_factory=list)
     seconds: float = 0.0  # wall-clock time spent finishing (waits for the window's frame reads included)
-    # CPU time of the finishing threads: the one finishing and the one reading ahead (the threads
+    # CPU time of the finishing threads: the one finishing and the readers ahead (the threads
     # OpenEXR and OpenCV run internally are not counted)
     cpu_seconds: float = 0.0
 
