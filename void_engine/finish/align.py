@@ -23,6 +23,7 @@ MIN_TRACKS = 12  # fewer surviving tracks than this: no trustworthy motion estim
 FB_TOLERANCE_PX = 1.0  # forward-backward disagreement beyond which a track is dropped
 RANSAC_PX = 1.0
 LK_WINDOW = 21
+GUESSED_LEVELS = 2  # pyramid levels above the finest when tracking from a guess (its error: a few px)
 
 
 @dataclass(frozen=True)
@@ -83,22 +84,34 @@ def estimate_motion(
     *,
     corners: np.ndarray | None = None,
     refine_flow: bool = False,
+    guess: np.ndarray | None = None,
 ) -> Motion | None:
     """Homography (and optional dense refinement) taking ``target`` coordinates to ``source``.
 
     ``target``/``source`` are (h, w) uint8 grey images of one size; the keep masks are boolean at
     the same size; ``corners`` are :func:`find_corners` of the target (found here when None).
+    ``guess``, a homography already close (e.g. chained from the frames between), starts the
+    tracks where it puts them, so the pyramid needs only its finer levels.
     Returns None when too few keep-pixel tracks survive to trust a homography.
     """
     if corners is None:
         corners = find_corners(target, target_keep)
     if len(corners) < MIN_TRACKS:
         return None
-    lk = dict(
-        winSize=(LK_WINDOW, LK_WINDOW), maxLevel=4, criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01)
-    )
-    moved, ok, _ = cv2.calcOpticalFlowPyrLK(target, source, corners, None, **lk)  # type: ignore[call-overload]
-    back, ok_back, _ = cv2.calcOpticalFlowPyrLK(source, target, moved, None, **lk)  # type: ignore[call-overload]
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01)
+    lk = dict(winSize=(LK_WINDOW, LK_WINDOW), maxLevel=4, criteria=criteria)
+    if guess is None:
+        moved, ok, _ = cv2.calcOpticalFlowPyrLK(target, source, corners, None, **lk)  # type: ignore[call-overload]
+        back, ok_back, _ = cv2.calcOpticalFlowPyrLK(source, target, moved, None, **lk)  # type: ignore[call-overload]
+    else:
+        # Both ways from the guess (the way back from where the guess maps each track's end), so
+        # the forward-backward check stays independent of the forward result.
+        lk["maxLevel"] = GUESSED_LEVELS
+        lk["flags"] = cv2.OPTFLOW_USE_INITIAL_FLOW
+        start = cv2.perspectiveTransform(corners.astype(np.float32), guess)
+        moved, ok, _ = cv2.calcOpticalFlowPyrLK(target, source, corners, start, **lk)  # type: ignore[call-overload]
+        home = cv2.perspectiveTransform(moved, np.linalg.inv(guess))
+        back, ok_back, _ = cv2.calcOpticalFlowPyrLK(source, target, moved, home, **lk)  # type: ignore[call-overload]
     p0, p1 = corners.reshape(-1, 2), moved.reshape(-1, 2)
     good = (ok.ravel() == 1) & (ok_back.ravel() == 1)
     good &= np.linalg.norm(back.reshape(-1, 2) - p0, axis=1) < FB_TOLERANCE_PX

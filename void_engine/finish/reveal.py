@@ -34,14 +34,21 @@ def video_encode(rgb: np.ndarray) -> np.ndarray:
     """The sRGB transfer curve (extended above 1): the encoding the model's video was averaged in
     when it was scaled to the model's size, so low frequencies compared or exchanged in it carry no
     bias from averaging textured areas in another encoding."""
-    x = np.maximum(np.asarray(rgb, np.float32), 0.0)
-    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, np.float32(1 / 2.4)) - 0.055).astype(np.float32)
+    x = np.maximum(np.asarray(rgb, np.float32), np.float32(0.0))
+    # OpenCV's pow is several times numpy's speed, to a few parts in 10^7.
+    out = cv2.pow(x, 1 / 2.4)
+    out *= np.float32(1.055)
+    out -= np.float32(0.055)
+    np.copyto(out, x * np.float32(12.92), where=x <= 0.0031308)
+    return out
 
 
 def video_decode(encoded: np.ndarray) -> np.ndarray:
-    """The exact inverse of :func:`video_encode` (on values >= 0)."""
-    y = np.maximum(np.asarray(encoded, np.float32), 0.0)
-    return np.where(y <= 0.04045, y / 12.92, np.power((y + 0.055) / 1.055, np.float32(2.4))).astype(np.float32)
+    """The inverse of :func:`video_encode` (on values >= 0), to a few parts in 10^6."""
+    y = np.maximum(np.asarray(encoded, np.float32), np.float32(0.0))
+    out = cv2.pow((y + np.float32(0.055)) * np.float32(1 / 1.055), 2.4)
+    np.copyto(out, y * np.float32(1 / 12.92), where=y <= 0.04045)
+    return out
 
 
 def _reduce(image: np.ndarray, factor: int) -> np.ndarray:

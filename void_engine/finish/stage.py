@@ -43,6 +43,8 @@ FrameReader = Callable[[int], tuple[np.ndarray, np.ndarray]]
 BOX_PAD_PX = 4
 PEAK_BLOCK = 16  # px: the plate's brightest keep value is kept per block of this size
 VALID_ERODE_PX = 2  # full-res pixels at the edge of a warped keep region are not trusted
+GRAIN_TILE_PX = 128  # the grain is measured on square tiles of the ring around the matte, this size
+GRAIN_TILES = 12  # tiles a frame, at most (three frames: ~590k px, more than the statistics use)
 READERS = 2  # threads reading the window's frames ahead (the first frame's window is read by both)
 
 
@@ -156,7 +158,7 @@ class Finisher:
         rgb, keep = self._read(index)
         grey, keep_small = to_grey(rgb, self.small), reduce_mask(keep, self.small)
         frame = _Frame(
-            rgb.astype(np.float16), keep, grey, keep_small, find_corners(grey, keep_small), _block_peak(rgb, keep)
+            _converted(rgb, cv2.CV_16F), keep, grey, keep_small, find_corners(grey, keep_small), _block_peak(rgb, keep)
         )
         return frame, time.thread_time() - cpu_started
 
@@ -172,64 +174,75 @@ class Finisher:
             self._window[index] = frame
         return frame
 
-    def _slide(self, t: int) -> None:
+    def _window_range(self, t: int) -> range:
         r = self.settings.search_radius if self.settings.reveal else 0
-        for index in [i for i in self._window if i < t - r]:
+        return range(max(0, t - r), min(self.frames, t + r + 1))
+
+    def _request(self, t: int) -> None:
+        """Slide the window to frame ``t``: frames that left it are dropped, and every frame of it
+        not read yet (all of them at the first frame) and the one after it go to the readers."""
+        window = self._window_range(t)
+        for index in [i for i in self._window if i < window.start]:
             del self._window[index]
-        for pair in [p for p in self._pairs if min(p) < t - r]:
+        for pair in [p for p in self._pairs if min(p) < window.start]:
             del self._pairs[pair]
-        window = range(max(0, t - r), min(self.frames, t + r + 1))
         if self._reader is not None:
-            # Every frame of the window not read yet (all of them at the first frame) and the one
-            # after it go to the readers; this thread then takes them in order as they come.
             for index in range(window.start, min(self.frames, window.stop + 1)):
                 if index not in self._window and index not in self._ahead:
                     self._ahead[index] = self._reader.submit(self._load, index)
+
+    def _fill(self, t: int) -> None:
+        """Take the window's frames in order as the readers deliver them, measuring the camera's
+        step onto each as it arrives: this thread's work overlaps the reads still under way."""
+        window = self._window_range(t)
         for index in window:
             self._get(index)
+            if self.settings.reveal and index > window.start and index - 1 not in self._step:
+                self._step[index - 1] = self._motion(index - 1, index)
 
     # -- grain ------------------------------------------------------------------------------
 
     def _measure_grain(self) -> None:
-        """Once per shot, on the first frames of the window: the ring of keep pixels around the matte.
+        """Once per shot, on the first frames of the window: tiles of the ring of keep pixels
+        around the matte.
 
-        Each frame's ring is compared with a neighbour frame aligned onto it, so the static texture
-        of the background cancels and only the grain (new every frame) is measured; without a
-        trustworthy alignment the frame's own high frequencies are measured (texture counts then).
+        Each tile is compared with a neighbour frame aligned onto it, so the static texture of the
+        background cancels and only the grain (new every frame) is measured; without a trustworthy
+        alignment the frame's own high frequencies are measured (texture counts then). A few tiles
+        spread around the ring hold all the samples the statistics need, and are aligned each on
+        its own (a local shift is more exact than one for the whole ring) at a fraction of the cost
+        of aligning the ring's whole box.
         """
         self._grain_done = True
         picks = sorted({0, min(self.frames - 1, self.settings.search_radius // 2), min(self.frames - 1, 2)})
+        t = GRAIN_TILE_PX
+        gap_rgb, gap_region = np.zeros((t, 8, 3), np.float32), np.zeros((t, 8), bool)
         crops, others, regions = [], [], []
         shifts: list[tuple[float, float] | None] = []
         for index in picks:
             frame = self._get(index)
             ring = self._grain_ring(frame.keep)
-            ys, xs = np.nonzero(ring)
-            if ys.size == 0:
-                continue
-            y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
-            box = (x0, y0, x1 - x0, y1 - y0)
-            rgb = frame.rgb[y0:y1, x0:x1].astype(np.float32)
-            region = ring[y0:y1, x0:x1]
-            other, shift = self._aligned_neighbour(index, box, rgb, region)
-            if other is None:
+            for x0, y0 in _spread_tiles(ring, t, GRAIN_TILES):
+                x1, y1 = min(self.roi_w, x0 + t), min(self.roi_h, y0 + t)
+                box = (x0, y0, x1 - x0, y1 - y0)
+                rgb = _converted(frame.rgb[y0:y1, x0:x1], cv2.CV_32F)
+                region = ring[y0:y1, x0:x1]
+                other, shift = self._aligned_neighbour(index, box, rgb, region)
                 other_rgb = np.zeros_like(rgb)
-            else:
-                other_rgb, valid = other
-                region = region & valid
-            crop = np.zeros((self.roi_h, x1 - x0, 3), np.float32)
-            oth = np.zeros_like(crop)
-            reg = np.zeros(crop.shape[:2], bool)
-            crop[: y1 - y0], oth[: y1 - y0], reg[: y1 - y0] = rgb, other_rgb, region
-            crops.append(crop)
-            others.append(oth)
-            regions.append(reg)
-            shifts.append(shift)
-            # A gap column keeps the blur of one crop from reaching the next.
-            for part in (crops, others):
-                part.append(np.zeros((self.roi_h, 8, 3), np.float32))
-            regions.append(np.zeros((self.roi_h, 8), bool))
-        if not crops:
+                if other is not None:
+                    other_rgb, valid = other
+                    region = region & valid
+                # Every tile padded to t x t, a gap column between tiles so that the blur of
+                # one does not reach the next.
+                for part, value in ((crops, rgb), (others, other_rgb), (regions, region)):
+                    padded = np.zeros((t, t, *value.shape[2:]), value.dtype)
+                    padded[: y1 - y0, : x1 - x0] = value
+                    part.append(padded)
+                crops.append(gap_rgb)
+                others.append(gap_rgb)
+                regions.append(gap_region)
+                shifts.append(shift)
+        if not shifts:
             return
         rgb_all, region_all = np.concatenate(crops, axis=1), np.concatenate(regions, axis=1)
         known = [sh for sh in shifts if sh is not None]
@@ -306,8 +319,16 @@ class Finisher:
             motion = None if back is None else Motion(np.linalg.inv(back.homography), back.tracks)
         else:
             a, b = self._get(t), self._get(s)
+            # Frames apart: the chain of steps between them is where to start looking.
+            guess = self._chained(t, s) if abs(s - t) > 1 else None
             motion = estimate_motion(
-                a.grey, b.grey, a.keep_small, b.keep_small, corners=a.corners, refine_flow=self.settings.refine_flow
+                a.grey,
+                b.grey,
+                a.keep_small,
+                b.keep_small,
+                corners=a.corners,
+                refine_flow=self.settings.refine_flow,
+                guess=guess,
             )
         self._pairs[(t, s)] = motion
         return motion
@@ -361,9 +382,10 @@ class Finisher:
         out = np.array(model_lin, np.float32, copy=True)
         if not s.enabled or not (matte > 0).any():
             return FrameFinish(out, 0.0, 0)
-        self._slide(t)
+        self._request(t)
         if s.grain and not self._grain_done:
-            self._measure_grain()
+            self._measure_grain()  # waits for its own few frames only
+        self._fill(t)
         rng = np.random.default_rng([self.seed, int(self.frame_numbers[t])])
         revealed_sum, used = 0.0, 0
         for box in _fill_boxes(matte, BOX_PAD_PX):
@@ -461,7 +483,7 @@ class Finisher:
         # at its own position and with its own grain; those pixels are the best candidate of all.
         own = cv2.erode(target.keep[y : y + h, x : x + w].astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
         if own.any():
-            rgbs.append(target.rgb[y : y + h, x : x + w].astype(np.float32))
+            rgbs.append(_converted(target.rgb[y : y + h, x : x + w], cv2.CV_32F))
             valids.append(own)
         if not rgbs:
             return None, 0
@@ -516,6 +538,34 @@ def _fill_boxes(matte: np.ndarray, pad: int) -> list[tuple[int, int, int, int]]:
     return out
 
 
+def _spread_tiles(region: np.ndarray, size: int, count: int) -> list[tuple[int, int]]:
+    """Top-left corners (x, y) of up to ``count`` tiles of ``size`` px on a grid, each at least a
+    quarter ``region`` pixels, spread evenly around the region's centre (by angle)."""
+    ys, xs = np.nonzero(region)
+    if ys.size == 0:
+        return []
+    gy0, gx0 = int(ys.min()), int(xs.min())
+    rows, cols = -(-(int(ys.max()) + 1 - gy0) // size), -(-(int(xs.max()) + 1 - gx0) // size)
+    cover = np.zeros((rows * size, cols * size), np.float32)
+    part = region[gy0 : gy0 + rows * size, gx0 : gx0 + cols * size]
+    cover[: part.shape[0], : part.shape[1]] = part
+    share = cover.reshape(rows, size, cols, size).mean(axis=(1, 3))
+    ty, tx = np.nonzero(share >= 0.25)
+    if ty.size == 0:
+        return []
+    cy, cx = float(ys.mean()), float(xs.mean())
+    angle = np.arctan2(gy0 + (ty + 0.5) * size - cy, gx0 + (tx + 0.5) * size - cx)
+    order = np.argsort(angle, kind="stable")
+    picked = order[np.unique(np.linspace(0, order.size - 1, min(count, order.size)).round().astype(int))]
+    return [(gx0 + int(tx[i]) * size, gy0 + int(ty[i]) * size) for i in picked]
+
+
+def _converted(rgb: np.ndarray, depth: int) -> np.ndarray:
+    """(h, w, 3) ``rgb`` as half (``cv2.CV_16F``) or float (``cv2.CV_32F``): the same values as
+    numpy's ``astype`` (round to nearest, inf beyond half's range), at several times its speed."""
+    return cv2.add(rgb, (0.0, 0.0, 0.0, 0.0), dtype=depth)
+
+
 def _block_peak(rgb: np.ndarray, keep: np.ndarray) -> np.ndarray:
     """The brightest channel value of the keep pixels in each PEAK_BLOCK x PEAK_BLOCK block (0: none)."""
     h, w = keep.shape
@@ -554,7 +604,7 @@ def _source_region(
     sy1 = int(min(sh, math.ceil(float(np.max(ys))) + margin))
     if sx1 <= sx0 or sy1 <= sy0:
         return None, np.zeros((h, w), bool)
-    crop = source.rgb[sy0:sy1, sx0:sx1].astype(np.float32)
+    crop = _converted(source.rgb[sy0:sy1, sx0:sx1], cv2.CV_32F)
     keep = source.keep[sy0:sy1, sx0:sx1].astype(np.uint8)
     if isinstance(sampling, tuple):
         local: tuple[np.ndarray, np.ndarray] | np.ndarray = (sampling[0] - sx0, sampling[1] - sy0)
