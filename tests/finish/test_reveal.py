@@ -1,6 +1,6 @@
 import numpy as np
 
-from void_engine.finish.reveal import choose_candidates, combine, robust_background
+from void_engine.finish.reveal import choose_candidates, combine, exposure_gain, robust_background
 
 
 def _textured(h, w, seed=0):
@@ -81,3 +81,22 @@ def test_candidates_keep_coming_until_each_pixel_has_several_votes():
     hole = np.ones((10, 10), bool)
     seen = [hole.copy() for _ in range(5)]
     assert choose_candidates(hole, seen, [1, 2, 3, 4, 5], count=4, votes=3) == [0, 1, 2]
+
+
+def test_a_candidates_exposure_drift_is_measured_despite_a_transient_and_grain():
+    h, w = 80, 120
+    rng = np.random.default_rng(3)
+    reference = _textured(h, w, seed=5)
+    candidate = reference * np.array([1.08, 1.05, 0.97], np.float32)  # brighter, a little warmer
+    candidate += 0.004 * rng.standard_normal(candidate.shape).astype(np.float32)  # its own grain
+    candidate[5:35, 10:50] = (0.9, 0.6, 0.5)  # a hand passing in the candidate only
+    valid = np.ones((h, w), bool)
+    gain = exposure_gain(candidate, valid, reference, valid)
+    np.testing.assert_allclose(gain, [1 / 1.08, 1 / 1.05, 1 / 0.97], rtol=2e-3)
+
+
+def test_no_exposure_gain_is_measured_from_too_few_shared_pixels():
+    reference = _textured(40, 40)
+    valid = np.zeros((40, 40), bool)
+    valid[:5, :5] = True
+    np.testing.assert_array_equal(exposure_gain(reference * 1.5, valid, reference, valid), np.ones(3, np.float32))

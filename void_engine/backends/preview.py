@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from ..finish.align import estimate_motion, find_corners, reduce_mask, warp
-from ..finish.reveal import choose_candidates, robust_background
+from ..finish.reveal import choose_candidates, exposure_gain, robust_background
 from ..levels import KEEP, LEVELS_TEXT
 from ..progress import CancelFn, Cancelled, ProgressFn
 
@@ -36,6 +36,7 @@ INPAINT_RADIUS_PX = 6
 DEFAULT_RADIUS = 16  # frames either side searched for the background (a slow crossing needs them)
 DEFAULT_CANDIDATES = 6  # frames that vote per output frame
 VOTE_TOLERANCE_STOPS = 0.25  # a candidate this far (log2) from the median vote is dropped
+EXPOSURE_REACH_PX = 24  # clean pixels this close to the hole's box measure a candidate's exposure
 STATIC_PX = 0.05  # a homography that moves no corner further than this is the identity
 
 
@@ -146,7 +147,7 @@ def _fill_frame(
             valid = cv2.erode(valid.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
         warped.append((s, rgb, valid))
     picks = choose_candidates(todo, [c[2] for c in warped], [abs(c[0] - t) for c in warped], candidates)
-    chosen = [warped[i] for i in picks]
+    chosen = [_exposure_matched(warped[i], frame, clean[t], todo) for i in picks]
     seen = np.zeros((h, w), bool)
     if chosen:
         background = robust_background(
@@ -161,6 +162,21 @@ def _fill_frame(
     if hole.any():
         frame = _inpaint(frame, hole)
     return frame
+
+
+def _exposure_matched(
+    candidate: tuple[int, np.ndarray, np.ndarray], frame: np.ndarray, clean: np.ndarray, todo: np.ndarray
+) -> tuple[int, np.ndarray, np.ndarray]:
+    """The candidate with its exposure matched to ``frame``'s on the clean pixels of both around the
+    hole (``todo``'s box grown by EXPOSURE_REACH_PX): the camera's exposure drifts over a shot."""
+    s, rgb, valid = candidate
+    ys, xs = np.nonzero(todo)
+    h, w = todo.shape
+    r = EXPOSURE_REACH_PX
+    y0, y1 = max(0, int(ys.min()) - r), min(h, int(ys.max()) + r + 1)
+    x0, x1 = max(0, int(xs.min()) - r), min(w, int(xs.max()) + r + 1)
+    gain = exposure_gain(rgb[y0:y1, x0:x1], valid[y0:y1, x0:x1], frame[y0:y1, x0:x1], clean[y0:y1, x0:x1])
+    return s, rgb * gain, valid
 
 
 def _inpaint(frame: np.ndarray, hole: np.ndarray) -> np.ndarray:

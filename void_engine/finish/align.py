@@ -24,6 +24,8 @@ FB_TOLERANCE_PX = 1.0  # forward-backward disagreement beyond which a track is d
 RANSAC_PX = 1.0
 LK_WINDOW = 21
 GUESSED_LEVELS = 2  # pyramid levels above the finest when tracking from a guess (its error: a few px)
+RATIO_STEP_PX = 4  # the brightness ratio between two frames is measured on every 4th pixel each way
+TRACKING_GAIN_TOLERANCE = 0.01  # a source this much brighter or darker than the target is tracked again, matched
 
 
 @dataclass(frozen=True)
@@ -93,11 +95,45 @@ def estimate_motion(
     ``guess``, a homography already close (e.g. chained from the frames between), starts the
     tracks where it puts them, so the pyramid needs only its finer levels.
     Returns None when too few keep-pixel tracks survive to trust a homography.
+
+    Lucas-Kanade assumes a point keeps its brightness between the frames, and a camera's exposure
+    drifts (auto exposure following a dark object, flicker): a few percent pulls low-contrast
+    tracks off by pixels. So the source's brightness is matched to the target's first, on the
+    keep pixels the guess (or a first tracking) lines up, and tracked again where it was off.
     """
     if corners is None:
         corners = find_corners(target, target_keep)
     if len(corners) < MIN_TRACKS:
         return None
+    # Without a guess, the whole frames' keep pixels give a first brightness ratio.
+    lined_up = np.eye(3) if guess is None else guess
+    gain, motion = 1.0, None
+    for _ in range(2):
+        ratio = _brightness_ratio(target, source, target_keep, source_keep, lined_up, gain)
+        if motion is not None and abs(ratio - 1.0) <= TRACKING_GAIN_TOLERANCE:
+            break
+        gain *= ratio
+        matched = source if gain == 1.0 else _scaled(source, gain)
+        tracked = _track(target, matched, target_keep, source_keep, corners, guess)
+        if tracked is None:
+            break
+        motion, lined_up = tracked, tracked.homography
+    if motion is None:
+        return None
+    flow = _residual_flow(target, source, target_keep, source_keep, motion.homography) if refine_flow else None
+    return Motion(motion.homography, motion.tracks, flow)
+
+
+def _track(
+    target: np.ndarray,
+    source: np.ndarray,
+    target_keep: np.ndarray,
+    source_keep: np.ndarray,
+    corners: np.ndarray,
+    guess: np.ndarray | None,
+) -> Motion | None:
+    """Corners tracked forward and back (pyramidal Lucas-Kanade), and the RANSAC homography of
+    the tracks that agree both ways and land on keep pixels."""
     criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01)
     lk = dict(winSize=(LK_WINDOW, LK_WINDOW), maxLevel=4, criteria=criteria)
     if guess is None:
@@ -125,8 +161,39 @@ def estimate_motion(
     homography, inliers = cv2.findHomography(p0[good], p1[good], cv2.RANSAC, RANSAC_PX, maxIters=500)
     if homography is None or inliers is None or int(inliers.sum()) < MIN_TRACKS:
         return None
-    flow = _residual_flow(target, source, target_keep, source_keep, homography) if refine_flow else None
-    return Motion(homography, int(inliers.sum()), flow)
+    return Motion(homography, int(inliers.sum()))
+
+
+def _scaled(grey: np.ndarray, gain: float) -> np.ndarray:
+    return np.clip(grey.astype(np.float32) * np.float32(gain) + np.float32(0.5), 0, 255).astype(np.uint8)
+
+
+def _brightness_ratio(
+    target: np.ndarray,
+    source: np.ndarray,
+    target_keep: np.ndarray,
+    source_keep: np.ndarray,
+    homography: np.ndarray,
+    gain: float = 1.0,
+) -> float:
+    """Mean target brightness over the mean of the source (times ``gain``) lined up onto it by
+    ``homography``, on the keep pixels of both (1.0 when they share too few). Measured on a grid
+    of every RATIO_STEP_PX-th pixel: a mean needs no more."""
+    h, w = target.shape
+    ys, xs = np.mgrid[RATIO_STEP_PX // 2 : h : RATIO_STEP_PX, RATIO_STEP_PX // 2 : w : RATIO_STEP_PX]
+    on = target_keep[ys, xs]
+    ys, xs = ys[on], xs[on]
+    if ys.size < 64:
+        return 1.0
+    points = np.stack([xs, ys], axis=-1).astype(np.float32).reshape(-1, 1, 2)
+    mapped = cv2.perspectiveTransform(points, homography).reshape(-1, 2)
+    mx, my = np.rint(mapped[:, 0]).astype(int), np.rint(mapped[:, 1]).astype(int)
+    inside = (mx >= 0) & (mx < w) & (my >= 0) & (my < h)
+    inside[inside] &= source_keep[my[inside], mx[inside]]
+    if int(inside.sum()) < 64:
+        return 1.0
+    lit = float(source[my[inside], mx[inside]].mean()) * gain
+    return float(target[ys[inside], xs[inside]].mean()) / lit if lit > 1.0 else 1.0
 
 
 def _residual_flow(

@@ -101,6 +101,53 @@ def choose_candidates(
     return chosen
 
 
+MIN_EXPOSURE_SAMPLES = 256  # shared pixels (per channel) below which no exposure gain is measured
+MAX_EXPOSURE_SAMPLES = 20_000  # pixels a gain is measured on, at most (a regular subsample beyond)
+EXPOSURE_DARK = 0.01  # pixels darker than this (either image) are noise in a ratio
+MAX_EXPOSURE_STOPS = 1.0  # a gain beyond this either way is not an exposure change: none is applied
+
+
+def exposure_gain(
+    candidate: np.ndarray, candidate_valid: np.ndarray, reference: np.ndarray, reference_valid: np.ndarray
+) -> np.ndarray:
+    """(3,) float32 per-channel gain that brings ``candidate`` (h, w, 3, aligned onto
+    ``reference``) to the exposure and white balance of ``reference``, from the pixels valid in both.
+
+    Real cameras drift: auto exposure follows a dark object through the shot, lights flicker, so a
+    frame a dozen frames away is a few percent brighter, and its pixels pasted into the hole would
+    show as a lighter patch the shape of where the object was. The gain comes from the per-pixel
+    ratios (in log2), robustly, so what else differs between the frames (grain, a transient
+    foreground) does not pull it: the ratios far from their median are dropped before their mean
+    is taken. 1 per channel where too few pixels are shared to tell.
+    """
+    ones = np.ones(3, np.float32)
+    # A regular subsample (every k-th pixel each way) of a large image: a median needs no more.
+    h, w = candidate_valid.shape
+    k = max(1, int(np.sqrt(h * w / (4 * MAX_EXPOSURE_SAMPLES))))
+    both = candidate_valid[::k, ::k] & reference_valid[::k, ::k]
+    count = int(both.sum())
+    if count < MIN_EXPOSURE_SAMPLES:
+        return ones
+    a, b = candidate[::k, ::k][both], reference[::k, ::k][both]  # (N, 3)
+    if count > MAX_EXPOSURE_SAMPLES:
+        step = count // MAX_EXPOSURE_SAMPLES + 1
+        a, b = a[::step], b[::step]
+    gain = ones.copy()
+    for c in range(3):
+        lit = (a[:, c] > EXPOSURE_DARK) & (b[:, c] > EXPOSURE_DARK)
+        if int(lit.sum()) < MIN_EXPOSURE_SAMPLES:
+            continue
+        ratio = np.log2(b[lit, c] / a[lit, c])
+        # The median, then the mean of the ratios near it: a transient covering part of the pixels
+        # would shift a plain median by a fraction of the ratios' spread; dropped, it shifts nothing.
+        centre = float(np.median(ratio))
+        spread = max(float(np.median(np.abs(ratio - centre))) * 1.4826, 1e-4)
+        stops = float(ratio[np.abs(ratio - centre) < 3.0 * spread].mean())
+        if abs(stops) <= MAX_EXPOSURE_STOPS:
+            gain[c] = np.float32(2.0**stops)
+    return gain
+
+
 @dataclass(frozen=True)
 class Background:
     """The robust plate estimate for one frame's fill box."""

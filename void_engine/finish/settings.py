@@ -24,6 +24,7 @@ class FinishSettings:
     vote_tolerance_stops: float = 0.25  # a candidate this far from the median vote is rejected
     agree_tolerance_stops: float = 0.3  # plate vs model at the model's resolution: beyond, keep the model
     strong_agreement_stops: float = 0.06  # below: the plate's own value wins outright
+    match_exposure: bool = True  # each candidate frame's exposure matched to the frame's own (camera drift)
     model_votes: bool = True  # the model's result votes with the candidates (VOID is the authority)
     # Candidates weighted by rank (1, 1/f, 1/f², …): the best surviving frame dominates, so the fill
     # keeps one frame's texture and grain rather than an average of copies; 1 = a plain mean.

@@ -35,7 +35,7 @@ from .align import (
     warp,
 )
 from .grain import GrainModel, measure_grain, resampling_gain, synthesize
-from .reveal import Background, choose_candidates, combine, robust_background
+from .reveal import Background, choose_candidates, combine, exposure_gain, robust_background
 from .settings import FinishSettings
 
 # read(index) -> (rgb (h, w, 3) float32 linear, keep (h, w) bool), both the ROI crop of that frame.
@@ -45,6 +45,7 @@ PEAK_BLOCK = 16  # px: the plate's brightest keep value is kept per block of thi
 VALID_ERODE_PX = 2  # full-res pixels at the edge of a warped keep region are not trusted
 GRAIN_TILE_PX = 128  # the grain is measured on square tiles of the ring around the matte, this size
 GRAIN_TILES = 12  # tiles a frame, at most (three frames: ~590k px, more than the statistics use)
+EXPOSURE_EXACT = 1e-4  # a candidate's exposure gain closer to 1 than this is not applied
 READERS = 2  # threads reading the window's frames ahead (the first frame's window is read by both)
 
 
@@ -471,19 +472,25 @@ class Finisher:
                 (self._get(src), full_resolution_maps(motion, self.scale, box), RESAMPLE if sharp else cv2.INTER_CUBIC)
             )
 
+        # The frame itself: inside the matte's dilation and feather it still shows the background,
+        # at its own position and with its own grain; those pixels are the best candidate of all,
+        # and the exposure the other frames are matched to.
+        own = cv2.erode(target.keep[y : y + h, x : x + w].astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+        own_rgb = _converted(target.rgb[y : y + h, x : x + w], cv2.CV_32F)
         rgbs: list[np.ndarray] = []
         valids: list[np.ndarray] = []
         for source, sampling, interpolation in jobs:
             rgb, keep = _source_region(source, sampling, (w, h), interpolation)
             if rgb is None:
                 continue
+            if self.settings.match_exposure:
+                gain = exposure_gain(rgb, keep, own_rgb, own)
+                if np.abs(gain - 1.0).max() > EXPOSURE_EXACT:
+                    rgb *= gain
             rgbs.append(rgb)
             valids.append(keep)
-        # The frame itself: inside the matte's dilation and feather it still shows the background,
-        # at its own position and with its own grain; those pixels are the best candidate of all.
-        own = cv2.erode(target.keep[y : y + h, x : x + w].astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
         if own.any():
-            rgbs.append(_converted(target.rgb[y : y + h, x : x + w], cv2.CV_32F))
+            rgbs.append(own_rgb)
             valids.append(own)
         if not rgbs:
             return None, 0
