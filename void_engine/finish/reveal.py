@@ -36,7 +36,7 @@ def video_encode(rgb: np.ndarray) -> np.ndarray:
     bias from averaging textured areas in another encoding."""
     x = np.maximum(np.asarray(rgb, np.float32), np.float32(0.0))
     # OpenCV's pow is several times numpy's speed, to a few parts in 10^7.
-    out = cv2.pow(x, 1 / 2.4)
+    out = np.asarray(cv2.pow(x, 1 / 2.4), np.float32)
     out *= np.float32(1.055)
     out -= np.float32(0.055)
     np.copyto(out, x * np.float32(12.92), where=x <= 0.0031308)
@@ -46,7 +46,7 @@ def video_encode(rgb: np.ndarray) -> np.ndarray:
 def video_decode(encoded: np.ndarray) -> np.ndarray:
     """The inverse of :func:`video_encode` (on values >= 0), to a few parts in 10^6."""
     y = np.maximum(np.asarray(encoded, np.float32), np.float32(0.0))
-    out = cv2.pow((y + np.float32(0.055)) * np.float32(1 / 1.055), 2.4)
+    out = np.asarray(cv2.pow((y + np.float32(0.055)) * np.float32(1 / 1.055), 2.4), np.float32)
     np.copyto(out, y * np.float32(1 / 12.92), where=y <= 0.04045)
     return out
 

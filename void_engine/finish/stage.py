@@ -218,7 +218,9 @@ class Finisher:
         picks = sorted({0, min(self.frames - 1, self.settings.search_radius // 2), min(self.frames - 1, 2)})
         t = GRAIN_TILE_PX
         gap_rgb, gap_region = np.zeros((t, 8, 3), np.float32), np.zeros((t, 8), bool)
-        crops, others, regions = [], [], []
+        crops: list[np.ndarray] = []
+        others: list[np.ndarray] = []
+        regions: list[np.ndarray] = []
         shifts: list[tuple[float, float] | None] = []
         for index in picks:
             frame = self._get(index)
@@ -570,7 +572,7 @@ def _spread_tiles(region: np.ndarray, size: int, count: int) -> list[tuple[int, 
 def _converted(rgb: np.ndarray, depth: int) -> np.ndarray:
     """(h, w, 3) ``rgb`` as half (``cv2.CV_16F``) or float (``cv2.CV_32F``): the same values as
     numpy's ``astype`` (round to nearest, inf beyond half's range), at several times its speed."""
-    return cv2.add(rgb, (0.0, 0.0, 0.0, 0.0), dtype=depth)
+    return np.asarray(cv2.add(rgb, (0.0, 0.0, 0.0, 0.0), dtype=depth))  # type: ignore[call-overload]
 
 
 def _block_peak(rgb: np.ndarray, keep: np.ndarray) -> np.ndarray:
