@@ -140,6 +140,7 @@ class EngineConfig:
     finish_vote_tolerance_stops: float = FinishSettings.vote_tolerance_stops
     finish_agree_tolerance_stops: float = FinishSettings.agree_tolerance_stops
     finish_strong_agreement_stops: float = FinishSettings.strong_agreement_stops
+    finish_match_exposure: bool = FinishSettings.match_exposure
     finish_model_votes: bool = FinishSettings.model_votes
     finish_rank_falloff: float = FinishSettings.rank_falloff
     finish_grain_ring_px: int = FinishSettings.grain_ring_px

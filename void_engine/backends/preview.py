@@ -151,8 +151,8 @@ def _fill_frame(
     seen = np.zeros((h, w), bool)
     if chosen:
         background = robust_background(
-            np.stack([c[1] for c in chosen]),
-            np.stack([c[2] for c in chosen]),
+            [c[1] for c in chosen],
+            [c[2] for c in chosen],
             vote_factor=2,
             tolerance_stops=VOTE_TOLERANCE_STOPS,
         )

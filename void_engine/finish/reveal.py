@@ -158,8 +158,8 @@ class Background:
 
 
 def robust_background(
-    candidates: np.ndarray,
-    valid: np.ndarray,
+    candidates: Sequence[np.ndarray],
+    valid: Sequence[np.ndarray],
     *,
     vote_factor: int,
     tolerance_stops: float,
@@ -167,7 +167,8 @@ def robust_background(
     prefer_last: bool = False,
     rank_falloff: float = 1.0,
 ) -> Background:
-    """Per-pixel robust estimate over ``candidates`` (N, h, w, 3) where ``valid`` (N, h, w) holds.
+    """Per-pixel robust estimate over ``candidates`` (N of (h, w, 3), a list or a stacked array)
+    where ``valid`` (N of (h, w) bool) holds.
 
     Votes are compared after area reduction by ``vote_factor``; a candidate further than
     ``tolerance_stops`` (log2 units, any channel) from the median vote is rejected there. The
@@ -178,7 +179,8 @@ def robust_background(
     1 / rank_falloff, …) so the best surviving candidate dominates the mean: one frame's texture and
     grain, not an average of slightly misaligned copies that softens both.
     """
-    n, h, w = valid.shape
+    n = len(valid)
+    h, w = valid[0].shape
     votes = [log_encode(_reduce(c, vote_factor)) for c in candidates]
     # A reduced pixel is a valid vote only if all of its full-resolution pixels were valid.
     vote_ok = [_reduce(v.astype(np.float32), vote_factor) > 0.999 for v in valid]
@@ -195,7 +197,9 @@ def robust_background(
         np.take_along_axis(ordered, lo[None, ..., None].repeat(3, -1), 0)[0]
         + np.take_along_axis(ordered, hi[None, ..., None].repeat(3, -1), 0)[0]
     )
+    # Full resolution from here: every operation in place (a 4K matte's box holds millions of pixels).
     rgb = np.zeros((h, w, 3), np.float32)
+    scratch = np.empty((h, w, 3), np.float32)
     weight = np.zeros((h, w), np.float32)
     weight_sq = np.zeros((h, w), np.float32)
     last = np.zeros((h, w), np.float32)  # the frame itself's weight, with prefer_last
@@ -207,22 +211,26 @@ def robust_background(
         # A rejected vote also rejects its neighbours: the upsampled weight must not leak a
         # transient's edge into the pixels around it.
         soft = cv2.erode(soft, np.ones((3, 3), np.uint8))
-        wi = _expand(soft, (h, w)) * valid[i]
+        wi = _expand(soft, (h, w))
+        wi *= valid[i]
         if not wi.any():
             continue
         if prefer_last and i == n - 1:
             last = wi
             break
         if rank_falloff > 1.0:
-            wi = wi * np.float32(rank_falloff ** (-i))
-        rgb += candidates[i] * wi[..., None]
+            wi *= np.float32(rank_falloff ** (-i))
+        np.multiply(candidates[i], wi[..., None], out=scratch)
+        rgb += scratch
         weight += wi
-        weight_sq += wi * wi
+        weight_sq += np.square(wi)
     safe = np.maximum(weight, 1e-6)
     rgb /= safe[..., None]
     grain_kept = np.where(weight > 0, np.sqrt(weight_sq) / safe, 0.0).astype(np.float32)
     if prefer_last and n > 0:
-        rgb = last[..., None] * candidates[-1] + (1.0 - last[..., None]) * rgb
+        np.subtract(candidates[-1], rgb, out=scratch)  # rgb + last * (own - rgb)
+        scratch *= last[..., None]
+        rgb += scratch
         grain_kept = last + (1.0 - last) * grain_kept
         weight = np.maximum(weight, last)
     return Background(rgb.astype(np.float32), weight, grain_kept.astype(np.float32))

@@ -498,8 +498,8 @@ class Finisher:
             return None, 0
         factor = max(2, int(round(self.report.upscale)))
         background = robust_background(
-            np.stack(rgbs),
-            np.stack(valids),
+            rgbs,
+            valids,
             vote_factor=factor,
             tolerance_stops=self.settings.vote_tolerance_stops,
             reference=model_box if self.settings.model_votes else None,
