@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -53,6 +54,7 @@ def test_submit_wait_ends_with_the_output_pattern_and_status_fetch_cancel_work(
     assert pattern == str(tmp_path / "out" / "v001" / "sample_void.####.exr")
     assert all((tmp_path / "out" / "v001" / f"sample_void.{f}.exr").is_file() for f in sample_shot.frames)
     assert "model" in res.stderr and "3/3" in res.stderr  # the progress bar
+    assert re.search(r"^finish: upscale [0-9.]+x, [0-9.]+% of the fill from the plate", res.stderr, re.M)
 
     # A second invocation is the same artist (token kept in VOID_BRIDGE_HOME): status, fetch, cancel.
     st = cli("bridge.cli", "--engine", eng.endpoint, "status", job, home=home)
@@ -104,6 +106,7 @@ def test_engine_run_preview_prints_progress_and_ends_with_the_output_pattern(sam
     pattern = res.stdout.strip().splitlines()[-1].split()[-1]
     assert pattern == str(tmp_path / "out" / "v001" / "sample_void.####.exr")
     assert "[" in res.stderr and "write" in res.stderr
+    assert re.search(r"^void-engine run: finish: upscale [0-9.]+x", res.stderr, re.M)
     for f in sample_shot.frames:
         out = read_plate(FrameSequence(pattern, tuple(sample_shot.frames)).path(f))
         plate = read_plate(FrameSequence(sample_shot.plate, tuple(sample_shot.frames)).path(f))
