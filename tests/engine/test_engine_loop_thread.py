@@ -17,7 +17,9 @@ pytestmark = pytest.mark.serial
 
 TOKEN = "artist-token-loop-thread"
 FRAMES = 10_000
-ANSWER_WITHIN_S = 0.05
+# Checked on the loop thread, every answer would wait for the whole check (10 s or more); off it,
+# answers take a few ms, or tens on a loaded 2-core machine (CI once saw a 75 ms median at 50 ms).
+ANSWER_WITHIN_S = 0.25
 
 
 def _long_shot_on_slow_nfs(root) -> tuple[str, str]:
@@ -33,7 +35,7 @@ def _long_shot_on_slow_nfs(root) -> tuple[str, str]:
     return str(plate / "long.#####.exr"), str(matte / "remove.#####.exr")
 
 
-def test_hello_status_list_and_ping_answer_within_50_ms_while_a_10000_frame_submit_is_checked(
+def test_hello_status_list_and_ping_answer_promptly_while_a_10000_frame_submit_is_checked(
     engine_config, start_engine, sample_shot, tmp_path
 ):
     long_root = tmp_path / "long"
