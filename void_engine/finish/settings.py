@@ -23,7 +23,10 @@ class FinishSettings:
     refine_flow: bool = False  # dense DIS refinement of the homography (parallax; costs time)
     vote_tolerance_stops: float = 0.25  # a candidate this far from the median vote is rejected
     agree_tolerance_stops: float = 0.3  # plate vs model at the model's resolution: beyond, keep the model
-    strong_agreement_stops: float = 0.06  # below: the plate's own value wins outright
+    # Below: the plate's own value wins outright (fading to the frequency split at twice it). Wide
+    # enough that the comparison's own noise (grain, texture aliasing at the model's size) and a
+    # model's slight tone drift do not keep the model's low frequencies where the plate is right.
+    strong_agreement_stops: float = 0.12
     match_exposure: bool = True  # each candidate frame's exposure matched to the frame's own (camera drift)
     model_votes: bool = True  # the model's result votes with the candidates (VOID is the authority)
     # Candidates weighted by rank (1, 1/f, 1/f², …): the best surviving frame dominates, so the fill
