@@ -216,8 +216,8 @@ class Finisher:
         """
         self._grain_done = True
         picks = sorted({0, min(self.frames - 1, self.settings.search_radius // 2), min(self.frames - 1, 2)})
-        t = GRAIN_TILE_PX
-        gap_rgb, gap_region = np.zeros((t, 8, 3), np.float32), np.zeros((t, 8), bool)
+        tile = GRAIN_TILE_PX
+        gap_rgb, gap_region = np.zeros((tile, 8, 3), np.float32), np.zeros((tile, 8), bool)
         crops: list[np.ndarray] = []
         others: list[np.ndarray] = []
         regions: list[np.ndarray] = []
@@ -225,8 +225,8 @@ class Finisher:
         for index in picks:
             frame = self._get(index)
             ring = self._grain_ring(frame.keep)
-            for x0, y0 in _spread_tiles(ring, t, GRAIN_TILES):
-                x1, y1 = min(self.roi_w, x0 + t), min(self.roi_h, y0 + t)
+            for x0, y0 in _spread_tiles(ring, tile, GRAIN_TILES):
+                x1, y1 = min(self.roi_w, x0 + tile), min(self.roi_h, y0 + tile)
                 box = (x0, y0, x1 - x0, y1 - y0)
                 rgb = _converted(frame.rgb[y0:y1, x0:x1], cv2.CV_32F)
                 region = ring[y0:y1, x0:x1]
@@ -235,10 +235,10 @@ class Finisher:
                 if other is not None:
                     other_rgb, valid = other
                     region = region & valid
-                # Every tile padded to t x t, a gap column between tiles so that the blur of
+                # Every tile padded to tile x tile, a gap column between tiles so that the blur of
                 # one does not reach the next.
                 for part, value in ((crops, rgb), (others, other_rgb), (regions, region)):
-                    padded = np.zeros((t, t, *value.shape[2:]), value.dtype)
+                    padded = np.zeros((tile, tile, *value.shape[2:]), value.dtype)
                     padded[: y1 - y0, : x1 - x0] = value
                     part.append(padded)
                 crops.append(gap_rgb)
