@@ -5,9 +5,10 @@ of the target frame are tracked into the source frame with pyramidal Lucas-Kanad
 and backward, and a RANSAC homography is fitted to the tracks that start and end on keep pixels (so
 the object being removed, and anything else the quadmask marks, cannot drag the estimate). The
 source's brightness is matched to the target's first (a camera's exposure drifts), and frames apart
-are tracked from the homography chained through the frames between them. An optional dense DIS flow between the target and the homography-warped source refines what a plane
-cannot describe (parallax, lens breathing); where the target frame does not show the background
-(inside the matte) the refinement is carried in from the surrounding keep pixels.
+are tracked from the homography chained through the frames between them. An optional dense DIS
+flow between the target and the homography-warped source refines what a plane cannot describe
+(parallax, lens breathing); where the target frame does not show the background (inside the
+matte) the refinement is carried in from the surrounding keep pixels.
 
 Coordinates: a homography ``H`` maps target pixel coordinates to source pixel coordinates, which
 is what ``cv2.warpPerspective(source, H, ..., flags=WARP_INVERSE_MAP)`` samples with.
