@@ -37,6 +37,15 @@ def _load_config(name: str) -> "ocio.Config":
         raise ColourError(f"OCIO config {name!r} cannot be loaded: {exc}") from None
 
 
+def finite(rgb: np.ndarray, *, in_place: bool = False) -> np.ndarray:
+    """``rgb`` with NaN made 0 and ±inf the largest half values (what a plate may hold after a bad
+    render), the array itself when it is all finite already: checking costs a 2K frame a fraction
+    of what nan_to_num's own passes do. ``in_place`` replaces the values in ``rgb`` itself."""
+    if np.isfinite(rgb).all():
+        return rgb
+    return np.nan_to_num(rgb, copy=not in_place, nan=0.0, posinf=65504.0, neginf=-65504.0)
+
+
 @dataclass
 class ColourConverter:
     """Converts RGB float32 arrays between the plate's and the model's colour spaces."""
@@ -75,9 +84,7 @@ class ColourConverter:
 
     def to_model(self, rgb: np.ndarray) -> np.ndarray:
         """Plate space -> model space, clamped to [0, 1]; NaN/inf become finite first."""
-        # Checked first: nan_to_num's own passes cost a 2K frame as much as the clamp and the copy.
-        safe = rgb if np.isfinite(rgb).all() else np.nan_to_num(rgb, nan=0.0, posinf=65504.0, neginf=-65504.0)
-        encoded = self._apply(self._to_model, safe)
+        encoded = self._apply(self._to_model, finite(rgb))
         if self.knee is not None:
             encoded = self.knee.encode(encoded)
         return np.clip(encoded, 0.0, 1.0, out=encoded)  # in place: encoded is this call's own array
@@ -121,5 +128,4 @@ class DisplayView:
 
     def apply(self, rgb: np.ndarray) -> np.ndarray:
         """Plate-space RGB (…, 3) -> display-referred RGB in [0, 1] (NaN/inf made finite first)."""
-        safe = np.nan_to_num(rgb, nan=0.0, posinf=65504.0, neginf=-65504.0)
-        return np.clip(ColourConverter._apply(self._processor, safe), 0.0, 1.0)
+        return np.clip(ColourConverter._apply(self._processor, finite(rgb)), 0.0, 1.0)

@@ -29,7 +29,7 @@ from ..finish.settings import FinishSettings
 from ..finish.stage import BOX_PAD_PX, Finisher, FinishReport, FrameFinish
 from ..levels import KEEP, snap_quadmask
 from ..progress import StageProgress
-from .colour import DEFAULT_MODEL_SPACE, DEFAULT_PLATE_SPACE, ColourConverter
+from .colour import DEFAULT_MODEL_SPACE, DEFAULT_PLATE_SPACE, ColourConverter, finite
 from .composite import composite_matte_box, composite_rgb
 from .errors import OutputExistsError, PlateError
 from .exr import Plate, PlateSpec, Window, read_plate, read_plate_rows, read_spec, write_atomically, write_plate
@@ -361,10 +361,7 @@ class Shot:
         """A finisher reading this shot's ROI crops (linear, unpremultiplied) and keep masks."""
 
         def read(index: int) -> tuple[np.ndarray, np.ndarray]:
-            rgb = self.roi_rgb(index)
-            if not np.isfinite(rgb).all():  # checking is a fraction of the cost of replacing
-                np.nan_to_num(rgb, copy=False, nan=0.0, posinf=65504.0, neginf=-65504.0)
-            return rgb, self.quadmask_roi[index] == KEEP
+            return finite(self.roi_rgb(index), in_place=True), self.quadmask_roi[index] == KEEP
 
         s = self.settings
         return Finisher(
