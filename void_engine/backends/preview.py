@@ -147,7 +147,8 @@ def _fill_frame(
             valid = cv2.erode(valid.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
         warped.append((s, rgb, valid))
     picks = choose_candidates(todo, [c[2] for c in warped], [abs(c[0] - t) for c in warped], candidates)
-    chosen = [_exposure_matched(warped[i], frame, clean[t], todo) for i in picks]
+    around = _around(todo, EXPOSURE_REACH_PX)
+    chosen = [_exposure_matched(warped[i], frame, clean[t], around) for i in picks]
     seen = np.zeros((h, w), bool)
     if chosen:
         background = robust_background(
@@ -164,18 +165,22 @@ def _fill_frame(
     return frame
 
 
-def _exposure_matched(
-    candidate: tuple[int, np.ndarray, np.ndarray], frame: np.ndarray, clean: np.ndarray, todo: np.ndarray
-) -> tuple[int, np.ndarray, np.ndarray]:
-    """The candidate with its exposure matched to ``frame``'s on the clean pixels of both around the
-    hole (``todo``'s box grown by EXPOSURE_REACH_PX): the camera's exposure drifts over a shot."""
-    s, rgb, valid = candidate
+def _around(todo: np.ndarray, reach: int) -> tuple[slice, slice]:
+    """The box (rows, columns) of ``todo``'s pixels grown by ``reach``, inside the frame."""
     ys, xs = np.nonzero(todo)
     h, w = todo.shape
-    r = EXPOSURE_REACH_PX
-    y0, y1 = max(0, int(ys.min()) - r), min(h, int(ys.max()) + r + 1)
-    x0, x1 = max(0, int(xs.min()) - r), min(w, int(xs.max()) + r + 1)
-    gain = exposure_gain(rgb[y0:y1, x0:x1], valid[y0:y1, x0:x1], frame[y0:y1, x0:x1], clean[y0:y1, x0:x1])
+    rows = slice(max(0, int(ys.min()) - reach), min(h, int(ys.max()) + reach + 1))
+    return rows, slice(max(0, int(xs.min()) - reach), min(w, int(xs.max()) + reach + 1))
+
+
+def _exposure_matched(
+    candidate: tuple[int, np.ndarray, np.ndarray], frame: np.ndarray, clean: np.ndarray, around: tuple[slice, slice]
+) -> tuple[int, np.ndarray, np.ndarray]:
+    """The candidate with its exposure matched to ``frame``'s on the clean pixels of both around the
+    hole (``around``: the hole's box grown by EXPOSURE_REACH_PX): the camera's exposure drifts over
+    a shot."""
+    s, rgb, valid = candidate
+    gain = exposure_gain(rgb[around], valid[around], frame[around], clean[around])
     return s, rgb * gain, valid
 
 
